@@ -1,0 +1,194 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from domains.names import MAX_NAME_LENGTH, NameKind
+
+
+class Tenant(models.Model):
+    """A customer who may own domains; its owner logs in to the tenant pages."""
+
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tenant"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DomainState(models.TextChoices):
+    PENDING = "pending", "pending verification"
+    ACTIVE = "active", "active"
+    SUSPECT = "suspect", "suspect (DNS no longer points at us; still served)"
+    DISABLED = "disabled", "disabled by DNS housekeeping"
+    REMOVED = "removed", "removed (restorable)"
+
+
+# States in which the proxy serves a domain (an operator may still switch it off).
+SERVED_STATES = (DomainState.ACTIVE, DomainState.SUSPECT)
+
+
+class DomainOrigin(models.TextChoices):
+    OPERATOR = "operator", "operator"
+    TENANT = "tenant", "tenant self-registration"
+    DNS = "dns", "learnt from DNS"
+
+
+class DomainQuerySet(models.QuerySet):
+    def served(self) -> "DomainQuerySet":
+        return self.filter(enabled=True, state__in=SERVED_STATES)
+
+
+class Domain(models.Model):
+    """One SIP domain: one did, any number of names."""
+
+    # The canonical name at creation; it never changes, so HA1 hashes computed with it
+    # as the realm stay valid when another name becomes canonical.
+    did = models.CharField(max_length=MAX_NAME_LENGTH, unique=True)
+    state = models.CharField(max_length=16, choices=DomainState.choices, default=DomainState.ACTIVE)
+    # The operator's switch; independent of the DNS lifecycle, which never re-enables a
+    # domain an operator disabled.
+    enabled = models.BooleanField(default=True)
+    origin = models.CharField(
+        max_length=16, choices=DomainOrigin.choices, default=DomainOrigin.OPERATOR
+    )
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="domains"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    state_changed_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    objects = DomainQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["did"]
+        indexes = [models.Index(fields=["state", "enabled"])]
+
+    def __str__(self) -> str:
+        return self.did
+
+    @property
+    def is_served(self) -> bool:
+        return self.enabled and self.state in SERVED_STATES
+
+    @property
+    def canonical_name(self) -> str:
+        return next(n.name for n in self.names.all() if n.is_canonical)
+
+
+class DomainName(models.Model):
+    """A name that leads to a domain: its canonical name, an alias or an IP literal."""
+
+    KIND_CHOICES = [
+        (NameKind.HOSTNAME, "host name"),
+        (NameKind.IPV4, "IPv4 literal"),
+        (NameKind.IPV6, "IPv6 literal"),
+    ]
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="names")
+    # Unique across the system: one name leads to one did. Stored lower case, A-labels.
+    name = models.CharField(max_length=MAX_NAME_LENGTH, unique=True)
+    kind = models.CharField(max_length=8, choices=KIND_CHOICES, default=NameKind.HOSTNAME)
+    is_canonical = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        ordering = ["-is_canonical", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(is_canonical=True),
+                name="domainname_one_canonical_per_domain",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AttributeType(models.IntegerChoices):
+    # Kamailio's domain_attrs.type values.
+    INTEGER = 0, "integer"
+    STRING = 2, "string"
+
+
+class AttributeSource(models.TextChoices):
+    OPERATOR = "operator", "operator"
+    DNS = "dns", "DNS"
+
+
+class DomainAttribute(models.Model):
+    """A per-domain setting the proxy reads as $avp(dom_<name>).
+
+    One row per (domain, name, source); the operator's row wins over the DNS one. A row
+    whose value equals the attribute's default is kept (it may override a DNS value) but
+    never shown to the proxy: Kamailio's load time grows with every did that has rows.
+    """
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=32)
+    type = models.PositiveSmallIntegerField(choices=AttributeType.choices)
+    value = models.CharField(max_length=255)
+    source = models.CharField(
+        max_length=16, choices=AttributeSource.choices, default=AttributeSource.OPERATOR
+    )
+    is_default = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        ordering = ["name", "source"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "name", "source"], name="domainattribute_one_per_source"
+            ),
+            models.CheckConstraint(condition=Q(type__in=[0, 2]), name="domainattribute_known_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class ProxyTransport(models.TextChoices):
+    FIFO = "fifo", "JSON-RPC over the local FIFO"
+    UDP = "udp", "JSON-RPC over UDP (datagram)"
+    HTTP = "http", "JSON-RPC over HTTP"
+
+
+class Proxy(models.Model):
+    """A Kamailio instance that reads the proxy-facing relations and must be reloaded."""
+
+    name = models.CharField(max_length=64, unique=True)
+    transport = models.CharField(max_length=8, choices=ProxyTransport.choices)
+    # FIFO path, HOST:PORT or URL, by transport.
+    address = models.CharField(max_length=255)
+    enabled = models.BooleanField(default=True)
+    applied_generation = models.BigIntegerField(default=0)
+    last_reload_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "proxies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReloadState(models.Model):
+    """A single row: the generation of proxy-facing data every proxy should have loaded."""
+
+    desired_generation = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    def __str__(self) -> str:
+        return f"generation {self.desired_generation}"

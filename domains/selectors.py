@@ -1,0 +1,51 @@
+"""Reads: finding domains by any of their names, realms, what a tenant may see."""
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import QuerySet
+
+from domains.models import AttributeSource, Domain, DomainAttribute, DomainName
+from domains.names import normalize_host
+
+
+class DomainNotFound(ObjectDoesNotExist):
+    pass
+
+
+def domain_get_by_name(name: str) -> Domain:
+    """The domain any of whose names (canonical, alias, IP literal) is ``name``, or its did."""
+    host_text = (name or "").strip().lower().rstrip(".")
+    try:
+        host = normalize_host(name).value
+    except ValidationError:
+        host = None
+    if host is not None:
+        found = DomainName.objects.select_related("domain").filter(name=host).first()
+        if found is not None:
+            return found.domain
+    domain = Domain.objects.filter(did=host or host_text).first()
+    if domain is None:
+        raise DomainNotFound(f"no domain named {name!r}")
+    return domain
+
+
+def domain_list(*, state: str | None = None) -> QuerySet[Domain]:
+    domains = Domain.objects.prefetch_related("names").order_by("did")
+    if state:
+        domains = domains.filter(state=state)
+    return domains
+
+
+def domain_effective_attributes(domain: Domain) -> dict[str, DomainAttribute]:
+    """The winning row per attribute name: the operator's over the one from DNS."""
+    winners: dict[str, DomainAttribute] = {}
+    for attribute in domain.attributes.all():
+        current = winners.get(attribute.name)
+        if current is None or attribute.source == AttributeSource.OPERATOR:
+            winners[attribute.name] = attribute
+    return winners
+
+
+def domain_realm(domain: Domain) -> str:
+    """The digest realm: the effective ``realm`` attribute, else the did."""
+    realm = domain_effective_attributes(domain).get("realm")
+    return realm.value if realm is not None else domain.did

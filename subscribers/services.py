@@ -1,0 +1,285 @@
+"""Every write to subscribers, their valid From identities and user aliases."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from domains.models import Domain
+from domains.names import validate_sip_user
+from domains.selectors import domain_realm
+from domains.signals import domains_changed
+from subscribers import digest
+from subscribers.models import Subscriber, UserAlias, ValidFrom
+
+Actor = AbstractBaseUser | None
+
+MAX_PASSWORD_LENGTH = 64
+
+
+def validate_password(password: str) -> str:
+    if not isinstance(password, str) or not password:
+        raise ValidationError({"password": "the password is empty"})
+    minimum = settings.SERWEB_MIN_PASSWORD_LENGTH
+    if len(password) < minimum:
+        raise ValidationError({"password": f"the password needs at least {minimum} characters"})
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            {"password": f"the password may have at most {MAX_PASSWORD_LENGTH} characters"}
+        )
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in password):
+        raise ValidationError({"password": "the password contains control characters"})
+    return password
+
+
+def clean_email(email: str) -> str:
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": f"{email!r} is not an e-mail address"}) from None
+    return email
+
+
+def credentials(*, username: str, did: str, realm: str, password: str) -> dict[str, str]:
+    """The columns a password sets: both hashes, their realm and, if kept, the password."""
+    return {
+        "ha1": digest.ha1(username, realm, password),
+        "ha1b": digest.ha1b(username, did, realm, password),
+        "ha1_realm": realm,
+        "password": password if settings.SERWEB_STORE_CLEAR_PASSWORDS else "",
+    }
+
+
+def subscriber_snapshot(subscriber: Subscriber) -> dict[str, Any]:
+    # The hashes and the password are secrets: never in the audit trail.
+    return {
+        "username": subscriber.username,
+        "did": subscriber.domain.did,
+        "email": subscriber.email,
+        "enabled": subscriber.enabled,
+        "valid_from": sorted(subscriber.valid_froms.values_list("from_user", flat=True)),
+    }
+
+
+def _record(
+    actor: Actor, action: str, subscriber: Subscriber, before: dict | None, after: dict | None
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="subscriber",
+        object_repr=f"{subscriber.username}@{subscriber.domain.did}",
+        did=subscriber.domain.did,
+        before=before,
+        after=after,
+    )
+
+
+def _changed(domain: Domain) -> None:
+    domains_changed.send(sender=Subscriber, dids=[domain.did])
+
+
+def _check_user_free(domain: Domain, username: str) -> None:
+    if Subscriber.objects.filter(domain=domain, username=username).exists():
+        raise ValidationError({"username": f"{username}@{domain.did} exists already"})
+    if UserAlias.objects.filter(domain=domain, username=username).exists():
+        raise ValidationError(
+            {"username": f"{username}@{domain.did} is a user alias; remove the alias first"}
+        )
+
+
+@transaction.atomic
+def subscriber_create(
+    *,
+    actor: Actor,
+    domain: Domain,
+    username: str,
+    password: str,
+    email: str = "",
+    enabled: bool = True,
+) -> Subscriber:
+    """Create a digest user; its own user name becomes its first valid From identity."""
+    try:
+        clean_username = validate_sip_user(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from None
+    validate_password(password)
+    clean_mail = clean_email(email)
+    _check_user_free(domain, clean_username)
+    try:
+        with transaction.atomic():
+            subscriber = Subscriber.objects.create(
+                domain=domain,
+                username=clean_username,
+                email=clean_mail,
+                enabled=enabled,
+                **credentials(
+                    username=clean_username,
+                    did=domain.did,
+                    realm=domain_realm(domain),
+                    password=password,
+                ),
+            )
+            ValidFrom.objects.create(subscriber=subscriber, from_user=clean_username)
+    except IntegrityError:
+        raise ValidationError(
+            {"username": f"{clean_username}@{domain.did} was created concurrently"}
+        ) from None
+    _record(actor, "subscriber.create", subscriber, None, subscriber_snapshot(subscriber))
+    _changed(domain)
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_set_password(*, actor: Actor, subscriber: Subscriber, password: str) -> Subscriber:
+    validate_password(password)
+    domain = subscriber.domain
+    for field, value in credentials(
+        username=subscriber.username,
+        did=domain.did,
+        realm=domain_realm(domain),
+        password=password,
+    ).items():
+        setattr(subscriber, field, value)
+    subscriber.updated_at = timezone.now()
+    subscriber.save(update_fields=["ha1", "ha1b", "ha1_realm", "password", "updated_at"])
+    _record(actor, "subscriber.password", subscriber, None, {"password": "changed"})
+    _changed(domain)
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_update(
+    *, actor: Actor, subscriber: Subscriber, email: str | None = None, enabled: bool | None = None
+) -> Subscriber:
+    before = subscriber_snapshot(subscriber)
+    fields = []
+    if email is not None:
+        subscriber.email = clean_email(email)
+        fields.append("email")
+    if enabled is not None:
+        subscriber.enabled = enabled
+        fields.append("enabled")
+    if not fields:
+        return subscriber
+    subscriber.updated_at = timezone.now()
+    subscriber.save(update_fields=[*fields, "updated_at"])
+    _record(actor, "subscriber.update", subscriber, before, subscriber_snapshot(subscriber))
+    _changed(subscriber.domain)
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_delete(*, actor: Actor, subscriber: Subscriber) -> None:
+    """Delete a subscriber with its valid From identities and the aliases leading to it."""
+    before = subscriber_snapshot(subscriber)
+    before["aliases"] = [f"{a.username}@{a.domain.did}" for a in subscriber.aliases.all()]
+    _record(actor, "subscriber.delete", subscriber, before, None)
+    domain = subscriber.domain
+    subscriber.delete()
+    _changed(domain)
+
+
+def subscribers_rehash_for_realm(*, domain: Domain, realm: str) -> int:
+    """After a realm change: rehash the subscribers whose clear password is kept; return
+    how many others hold hashes for another realm and so need a new password."""
+    stale = Subscriber.objects.filter(domain=domain).exclude(ha1_realm=realm)
+    for subscriber in stale.exclude(password="").iterator():
+        for field, value in credentials(
+            username=subscriber.username,
+            did=domain.did,
+            realm=realm,
+            password=subscriber.password,
+        ).items():
+            setattr(subscriber, field, value)
+        subscriber.save(update_fields=["ha1", "ha1b", "ha1_realm", "password"])
+    return stale.filter(password="").count()
+
+
+# --- valid From identities ----------------------------------------------------------------
+
+
+@transaction.atomic
+def valid_from_add(*, actor: Actor, subscriber: Subscriber, from_user: str) -> ValidFrom:
+    try:
+        clean = validate_sip_user(from_user, what="From user name")
+    except ValidationError as exc:
+        raise ValidationError({"from_user": exc.messages}) from None
+    if subscriber.valid_froms.filter(from_user=clean).exists():
+        raise ValidationError({"from_user": f"{subscriber} may already present From user {clean}"})
+    before = subscriber_snapshot(subscriber)
+    entry = ValidFrom.objects.create(subscriber=subscriber, from_user=clean)
+    _record(actor, "validfrom.add", subscriber, before, subscriber_snapshot(subscriber))
+    _changed(subscriber.domain)
+    return entry
+
+
+@transaction.atomic
+def valid_from_remove(*, actor: Actor, subscriber: Subscriber, from_user: str) -> None:
+    entry = subscriber.valid_froms.filter(from_user=(from_user or "").strip()).first()
+    if entry is None:
+        raise ValidationError({"from_user": f"{subscriber} has no valid From user {from_user!r}"})
+    before = subscriber_snapshot(subscriber)
+    entry.delete()
+    _record(actor, "validfrom.remove", subscriber, before, subscriber_snapshot(subscriber))
+    _changed(subscriber.domain)
+
+
+# --- user aliases -------------------------------------------------------------------------
+
+
+def _alias_repr(alias: UserAlias) -> dict[str, str]:
+    return {
+        "alias": f"{alias.username}@{alias.domain.did}",
+        "subscriber": f"{alias.subscriber.username}@{alias.subscriber.domain.did}",
+    }
+
+
+@transaction.atomic
+def user_alias_add(
+    *, actor: Actor, domain: Domain, username: str, subscriber: Subscriber
+) -> UserAlias:
+    """Let ``username@domain`` lead to ``subscriber`` (a phone number, a role address)."""
+    try:
+        clean = validate_sip_user(username, what="alias user name")
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from None
+    if UserAlias.objects.filter(domain=domain, username=clean).exists():
+        raise ValidationError({"username": f"{clean}@{domain.did} is already an alias"})
+    if Subscriber.objects.filter(domain=domain, username=clean).exists():
+        raise ValidationError(
+            {"username": f"{clean}@{domain.did} is a subscriber; an alias cannot shadow it"}
+        )
+    alias = UserAlias.objects.create(domain=domain, username=clean, subscriber=subscriber)
+    audit_record(
+        actor=actor,
+        action="alias.add",
+        object_type="user_alias",
+        object_repr=f"{clean}@{domain.did}",
+        did=domain.did,
+        after=_alias_repr(alias),
+    )
+    _changed(domain)
+    return alias
+
+
+@transaction.atomic
+def user_alias_remove(*, actor: Actor, alias: UserAlias) -> None:
+    audit_record(
+        actor=actor,
+        action="alias.remove",
+        object_type="user_alias",
+        object_repr=f"{alias.username}@{alias.domain.did}",
+        did=alias.domain.did,
+        before=_alias_repr(alias),
+    )
+    domain = alias.domain
+    alias.delete()
+    _changed(domain)
