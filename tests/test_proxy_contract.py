@@ -1,0 +1,129 @@
+"""Kamailio's stock schema and serweb's proxy-facing relations agree column by column.
+
+The Debian package's own schema files are loaded into a scratch schema and compared with
+what serweb provides, so a drift on either side fails the suite.
+"""
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from domains.proxy_access import PROXY_RELATIONS, proxy_role_grant
+from domains.services import domain_create
+from subscribers.services import subscriber_create
+
+pytestmark = pytest.mark.postgres
+
+KAMAILIO_SCHEMA_DIR = Path("/usr/share/kamailio/postgres")
+SCHEMA_FILES = ["standard", "domain", "auth_db", "uri_db", "alias_db"]
+SCRATCH = "kamailio_stock"
+
+
+def _columns(cursor, schema: str, relation: str) -> list[tuple]:
+    cursor.execute(
+        """SELECT column_name, data_type, character_maximum_length
+           FROM information_schema.columns
+           WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position""",
+        [schema, relation],
+    )
+    return cursor.fetchall()
+
+
+@pytest.fixture
+def stock_schema(db):
+    missing = [f for f in SCHEMA_FILES if not (KAMAILIO_SCHEMA_DIR / f"{f}-create.sql").exists()]
+    assert not missing, f"Kamailio's schema files are missing (install kamailio): {missing}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {SCRATCH}")
+        cursor.execute(f"SET LOCAL search_path = {SCRATCH}")
+        for name in SCHEMA_FILES:
+            cursor.execute((KAMAILIO_SCHEMA_DIR / f"{name}-create.sql").read_text())
+        cursor.execute("SET LOCAL search_path = DEFAULT")
+    return SCRATCH
+
+
+@pytest.mark.parametrize("relation", PROXY_RELATIONS)
+def test_columns_match_kamailio(stock_schema, relation):
+    with connection.cursor() as cursor:
+        stock = _columns(cursor, stock_schema, relation)
+        ours = _columns(cursor, settings.SERWEB_PROXY_SCHEMA, relation)
+    assert stock, f"Kamailio's files define no {relation}"
+    assert ours == stock
+
+
+def test_version_rows_match_kamailio(stock_schema):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT table_name, table_version FROM {stock_schema}.version")
+        stock = dict(cursor.fetchall())
+        cursor.execute(
+            f'SELECT table_name, table_version FROM "{settings.SERWEB_PROXY_SCHEMA}".version'
+        )
+        ours = dict(cursor.fetchall())
+    assert ours == stock
+    assert ours["domain"] == 2 and ours["subscriber"] == 7
+
+
+def _connect_as(role: str, password: str) -> psycopg.Connection:
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        dbname=connection.settings_dict["NAME"],
+        user=role,
+        password=password,
+        autocommit=True,
+    )
+
+
+@pytest.fixture
+def proxy_role(transactional_db):
+    role = "serweb_test_proxy"
+    yield role
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP OWNED BY {role}")
+        cursor.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_the_proxy_role_reads_the_relations_and_nothing_else(proxy_role):
+    domain = domain_create(actor=None, name="example.com", aliases=["sip.example.com"])
+    subscriber_create(actor=None, domain=domain, username="carol", password="carol-secret")
+    schema = proxy_role_grant(role=proxy_role, password="proxy-pw")
+    assert schema == settings.SERWEB_PROXY_SCHEMA
+
+    with _connect_as(proxy_role, "proxy-pw") as conn:
+        # Kamailio names its tables without a schema: the search_path must lead there.
+        rows = conn.execute("SELECT domain, did FROM domain ORDER BY domain").fetchall()
+        assert rows == [("example.com", "example.com"), ("sip.example.com", "example.com")]
+        assert conn.execute("SELECT username FROM subscriber").fetchall() == [("carol",)]
+        for relation in PROXY_RELATIONS:
+            conn.execute(f"SELECT * FROM {relation}").fetchall()
+        for statement in [
+            "SELECT * FROM public.domains_domain",
+            "SELECT * FROM public.subscribers_subscriber",
+            "INSERT INTO version (table_name, table_version) VALUES ('x', 1)",
+            "DELETE FROM version",
+            "CREATE TABLE mine (id int)",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def test_grant_is_idempotent_and_refuses_bad_names(proxy_role):
+    from django.core.exceptions import ValidationError
+
+    proxy_role_grant(role=proxy_role, password="one")
+    proxy_role_grant(role=proxy_role, password="two")
+    with _connect_as(proxy_role, "two") as conn:
+        assert conn.execute("SELECT count(*) FROM version").fetchone()[0] == 6
+    with connection.cursor() as cursor:
+        # This machine's PostgreSQL trusts loopback, so check the password was stored.
+        cursor.execute(
+            "SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = %s", [proxy_role]
+        )
+        assert cursor.fetchone() == (True,)
+    for bad in ["", "Robert'); DROP", "postgres"]:
+        with pytest.raises(ValidationError):
+            proxy_role_grant(role=bad)
