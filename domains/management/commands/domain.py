@@ -1,0 +1,292 @@
+"""domain: create, inspect and change SIP domains, their names and attributes."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+
+from domains.models import AttributeType, Domain, DomainState
+from domains.names import HostName
+from domains.selectors import domain_effective_attributes, domain_list
+from domains.services import (
+    DeletionSummary,
+    domain_attribute_set,
+    domain_attribute_unset,
+    domain_create,
+    domain_delete,
+    domain_deletion_summary,
+    domain_disable,
+    domain_enable,
+    domain_make_canonical,
+    domain_name_add,
+    domain_name_remove,
+)
+from serweb.commandbase import (
+    SubcommandCommand,
+    domain_named,
+    error_text,
+    parse_assignment,
+    parse_assignments,
+    plural,
+)
+
+
+def describe_deletion(summary: DeletionSummary) -> str:
+    return (
+        f"names {', '.join(sorted(summary.names))}; {plural(summary.subscribers, 'subscriber')}; "
+        f"{plural(summary.user_aliases, 'user alias', 'user aliases')}; "
+        f"{plural(summary.attributes, 'attribute')}"
+    )
+
+
+@contextmanager
+def realm_consent_hint(key: str, options: dict[str, Any]) -> Iterator[None]:
+    """Name the option that gives the consent a refused realm change asks for."""
+    try:
+        yield
+    except ValidationError as exc:
+        # Bad values come as {"value": ...}; the refusal to strand passwords is plain.
+        refused = not hasattr(exc, "error_dict") and not options["accept_password_reset"]
+        if key.strip().lower() != "realm" or not refused:
+            raise
+        raise CommandError(f"{error_text(exc)} (--accept-password-reset)") from None
+
+
+def domain_details(domain: Domain) -> dict[str, Any]:
+    """What `domain show` tells, for people and for --json alike."""
+    names = list(domain.names.order_by("-is_canonical", "name"))
+    attributes = domain_effective_attributes(domain)
+    return {
+        "did": domain.did,
+        "state": domain.state,
+        "enabled": domain.enabled,
+        "served": domain.is_served,
+        "origin": domain.origin,
+        "tenant": domain.tenant.name if domain.tenant_id else None,
+        "canonical": next((n.name for n in names if n.is_canonical), None),
+        "names": [{"name": n.name, "kind": n.kind, "canonical": n.is_canonical} for n in names],
+        "attributes": [
+            {
+                "name": a.name,
+                "value": a.value,
+                "type": AttributeType(a.type).label,
+                "source": a.source,
+                # Default values are kept as rows but never shown to the proxy.
+                "default": a.is_default,
+            }
+            for a in attributes.values()
+        ],
+        "subscribers": domain.subscribers.count(),
+        "user_aliases": domain.user_aliases.count(),
+    }
+
+
+class Command(SubcommandCommand):
+    help = "Manage SIP domains: their names, attributes, and whether the proxy serves them."
+
+    def add_subcommands(self, subcommands) -> None:
+        add = self.subcommand(subcommands, "add", self.handle_add, "create a domain")
+        add.add_argument("name", help="the canonical name; also the did unless --did is given")
+        add.add_argument(
+            "--alias", action="append", default=[], metavar="NAME", help="another name (repeat)"
+        )
+        add.add_argument(
+            "--attr", action="append", default=[], metavar="KEY=VALUE", help="an attribute (repeat)"
+        )
+        add.add_argument("--did", help="the domain id, if not the canonical name")
+        add.add_argument("--disabled", action="store_true", help="create it switched off")
+
+        rm = self.subcommand(subcommands, "rm", self.handle_rm, "delete a domain")
+        rm.add_argument("name")
+        rm.add_argument(
+            "--force", action="store_true", help="delete its subscribers and user aliases too"
+        )
+
+        show = self.subcommand(subcommands, "show", self.handle_show, "show one domain")
+        show.add_argument("name")
+        show.add_argument("--json", action="store_true", help="machine-readable output")
+
+        list_ = self.subcommand(subcommands, "list", self.handle_list, "list domains")
+        list_.add_argument("--state", choices=DomainState.values)
+        list_.add_argument("--json", action="store_true", help="machine-readable output")
+
+        alias = subcommands.add_parser("alias", help="add or remove a name of a domain")
+        alias_actions = alias.add_subparsers(dest="alias_action", metavar="ACTION", required=True)
+        for action, handler, text in [
+            ("add", self.handle_alias_add, "add a name (alias or IP literal) to a domain"),
+            ("rm", self.handle_alias_rm, "remove a name from a domain"),
+        ]:
+            parser = self.subcommand(alias_actions, action, handler, text)
+            parser.add_argument("name", help="any name of the domain, or its did")
+            parser.add_argument("alias", help="the name to add or remove")
+
+        canonical = self.subcommand(
+            subcommands, "canonical", self.handle_canonical, "make a name the canonical one"
+        )
+        canonical.add_argument("name", help="any name of the domain, or its did")
+        canonical.add_argument("alias", help="the name to make canonical")
+
+        attr = subcommands.add_parser("attr", help="set or unset a domain attribute")
+        attr_actions = attr.add_subparsers(dest="attr_action", metavar="ACTION", required=True)
+        attr_set = self.subcommand(attr_actions, "set", self.handle_attr_set, "set an attribute")
+        attr_set.add_argument("name")
+        attr_set.add_argument("assignment", metavar="KEY=VALUE")
+        attr_set.add_argument(
+            "--int", action="store_true", help="an integer attribute serweb does not know"
+        )
+        attr_unset = self.subcommand(
+            attr_actions, "unset", self.handle_attr_unset, "remove an attribute"
+        )
+        attr_unset.add_argument("name")
+        attr_unset.add_argument("key", metavar="KEY")
+        for parser in (attr_set, attr_unset):
+            parser.add_argument(
+                "--accept-password-reset",
+                action="store_true",
+                help="go ahead with a realm change that leaves subscribers needing new passwords",
+            )
+
+        for action, handler, text in [
+            ("enable", self.handle_enable, "let the proxy serve the domain"),
+            ("disable", self.handle_disable, "stop serving the domain; nothing is deleted"),
+        ]:
+            parser = self.subcommand(subcommands, action, handler, text)
+            parser.add_argument("name")
+
+    def handle_add(self, options: dict[str, Any]) -> None:
+        domain = domain_create(
+            actor=None,
+            name=options["name"],
+            aliases=options["alias"],
+            attributes=parse_assignments(options["attr"]),
+            did=options["did"],
+            enabled=not options["disabled"],
+        )
+        names = ", ".join(
+            domain.names.order_by("-is_canonical", "name").values_list("name", flat=True)
+        )
+        state = "" if domain.enabled else " (disabled)"
+        self.stdout.write(f"created domain {domain.did}{state}: {names}")
+
+    def handle_rm(self, options: dict[str, Any]) -> None:
+        domain = domain_named(options["name"])
+        try:
+            summary = domain_delete(actor=None, domain=domain, force=options["force"])
+        except ValidationError as exc:
+            # Tell what --force would take with it.
+            would_go = describe_deletion(domain_deletion_summary(domain))
+            raise CommandError(f"{error_text(exc)} (--force deletes {would_go})") from None
+        self.stdout.write(f"deleted domain {summary.did}: {describe_deletion(summary)}")
+
+    def handle_show(self, options: dict[str, Any]) -> None:
+        details = domain_details(domain_named(options["name"]))
+        if options["json"]:
+            self.write_json(details)
+            return
+        lines = [
+            ("did", details["did"]),
+            ("state", details["state"]),
+            ("enabled", "yes" if details["enabled"] else "no"),
+            ("served", "yes" if details["served"] else "no"),
+            ("origin", details["origin"]),
+            ("tenant", details["tenant"] or "-"),
+            ("canonical", details["canonical"]),
+        ]
+        for i, name in enumerate(details["names"]):
+            shown = HostName(name["name"], name["kind"]).display
+            text = name["name"] if shown == name["name"] else f"{name['name']} ({shown})"
+            flags = name["kind"] + (", canonical" if name["canonical"] else "")
+            lines.append(("names" if i == 0 else "", f"{text} [{flags}]"))
+        if not details["attributes"]:
+            lines.append(("attributes", "none"))
+        for i, attribute in enumerate(details["attributes"]):
+            note = f"{attribute['type']}, from {attribute['source']}"
+            if attribute["default"]:
+                note += ", the default: not sent to the proxy"
+            lines.append(
+                (
+                    "attributes" if i == 0 else "",
+                    f"{attribute['name']}={attribute['value']} [{note}]",
+                )
+            )
+        lines.append(("subscribers", str(details["subscribers"])))
+        lines.append(("user aliases", str(details["user_aliases"])))
+        for label, value in lines:
+            self.stdout.write(f"{label + ':' if label else '':<14}{value}")
+
+    def handle_list(self, options: dict[str, Any]) -> None:
+        rows = (
+            {
+                "did": domain.did,
+                "state": domain.state,
+                "enabled": domain.enabled,
+                "canonical": next((n.name for n in domain.names.all() if n.is_canonical), None),
+                "name_count": len(domain.names.all()),
+            }
+            for domain in domain_list(state=options["state"]).iterator(chunk_size=2000)
+        )
+        if options["json"]:
+            self.write_json(list(rows))
+            return
+        for row in rows:
+            enabled = "enabled" if row["enabled"] else "disabled"
+            self.stdout.write(
+                f"{row['did']} {row['state']} {enabled} {row['canonical']} "
+                f"{plural(row['name_count'], 'name')}"
+            )
+
+    def handle_alias_add(self, options: dict[str, Any]) -> None:
+        domain = domain_named(options["name"])
+        added = domain_name_add(actor=None, domain=domain, name=options["alias"])
+        self.stdout.write(f"added {added.name} to domain {domain.did}")
+
+    def handle_alias_rm(self, options: dict[str, Any]) -> None:
+        domain = domain_named(options["name"])
+        promoted = domain_name_remove(actor=None, domain=domain, name=options["alias"])
+        self.stdout.write(f"removed {options['alias']} from domain {domain.did}")
+        if promoted is not None:
+            self.stdout.write(f"{promoted.name} is now the canonical name")
+
+    def handle_canonical(self, options: dict[str, Any]) -> None:
+        domain = domain_named(options["name"])
+        canonical = domain_make_canonical(actor=None, domain=domain, name=options["alias"])
+        self.stdout.write(f"{canonical.name} is the canonical name of domain {domain.did}")
+
+    def handle_attr_set(self, options: dict[str, Any]) -> None:
+        domain = domain_named(options["name"])
+        key, value = parse_assignment(options["assignment"])
+        with realm_consent_hint(key, options):
+            attribute = domain_attribute_set(
+                actor=None,
+                domain=domain,
+                name=key,
+                value=value,
+                # Known attributes have their own type; --int types the others.
+                as_int=True if options["int"] else None,
+                accept_password_reset=options["accept_password_reset"],
+            )
+        note = " (the default: not sent to the proxy)" if attribute.is_default else ""
+        self.stdout.write(f"set {attribute.name}={attribute.value} on domain {domain.did}{note}")
+
+    def handle_attr_unset(self, options: dict[str, Any]) -> None:
+        domain = domain_named(options["name"])
+        with realm_consent_hint(options["key"], options):
+            domain_attribute_unset(
+                actor=None,
+                domain=domain,
+                name=options["key"],
+                accept_password_reset=options["accept_password_reset"],
+            )
+        self.stdout.write(f"unset {options['key'].strip().lower()} on domain {domain.did}")
+
+    def handle_enable(self, options: dict[str, Any]) -> None:
+        domain = domain_enable(actor=None, domain=domain_named(options["name"]))
+        # The operator's switch does not override the DNS lifecycle.
+        note = "" if domain.is_served else f" (state {domain.state}: not served until active)"
+        self.stdout.write(f"enabled domain {domain.did}{note}")
+
+    def handle_disable(self, options: dict[str, Any]) -> None:
+        domain = domain_disable(actor=None, domain=domain_named(options["name"]))
+        self.stdout.write(f"disabled domain {domain.did}: the proxy no longer serves it")

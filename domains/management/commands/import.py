@@ -1,0 +1,68 @@
+"""import: bulk provisioning of domains or subscribers from a CSV file."""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from serweb.commandbase import SubcommandCommand
+
+
+def describe_summary(summary: Any) -> str:
+    """``imported 3 domains (7 names, 2 attributes)`` from the importer's summary dataclass:
+    the first count leads, the other fields follow in parentheses."""
+    fields = list(dataclasses.asdict(summary).items())
+    parts = [
+        f"{value} {name.replace('_', ' ')}"
+        if isinstance(value, int) and not isinstance(value, bool)
+        else f"{name.replace('_', ' ')}: {value}"
+        for name, value in fields
+    ]
+    if not parts:
+        return "imported"
+    rest = f" ({', '.join(parts[1:])})" if len(parts) > 1 else ""
+    return f"imported {parts[0]}{rest}"
+
+
+class Command(SubcommandCommand):
+    help = "Import domains or subscribers from a CSV file: all rows or none."
+
+    def add_subcommands(self, subcommands) -> None:
+        for what, handler in [
+            ("domains", self.handle_domains),
+            ("subscribers", self.handle_subscribers),
+        ]:
+            parser = self.subcommand(subcommands, what, handler, f"import {what} from a CSV file")
+            parser.add_argument("file", metavar="FILE.csv")
+
+    def handle_domains(self, options: dict[str, Any]) -> None:
+        # Imported here so the other commands load even where the importer is absent.
+        from domains.bulk import import_domains_csv
+
+        self.run_import(import_domains_csv, options["file"])
+
+    def handle_subscribers(self, options: dict[str, Any]) -> None:
+        from subscribers.bulk import import_subscribers_csv
+
+        self.run_import(import_subscribers_csv, options["file"])
+
+    def run_import(self, importer: Callable[..., Any], path: str) -> None:
+        from domains.bulk import ImportRejected
+
+        try:
+            # Fail on an unreadable file before the importer starts any work.
+            with open(path, "rb"):
+                pass
+            summary = importer(actor=None, path=path)
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        except ImportRejected as exc:
+            for row_error in exc.errors:
+                self.stderr.write(f"{path}:{row_error.line}: {row_error.message}")
+            raise CommandError(
+                f"{path}: {len(exc.errors)} row error(s); nothing imported"
+            ) from None
+        self.stdout.write(describe_summary(summary))

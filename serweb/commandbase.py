@@ -1,0 +1,168 @@
+"""What the operator commands (domain, subscriber, proxy, ...) share.
+
+Each top-level word is one management command whose subcommands are argparse
+subparsers, each bound to one handler method. Writes run in the "cli" audit channel,
+and bad input ends as one line on stderr with exit code 1, never as a traceback.
+"""
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, ValidationError
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    SystemCheckError,
+)
+
+from audit.services import audit_channel
+from domains.models import Domain
+from domains.names import split_address, validate_sip_user
+from domains.selectors import DomainNotFound, domain_get_by_name
+from subscribers.models import Subscriber
+
+Handler = Callable[[dict[str, Any]], None]
+
+
+def error_text(exc: ValidationError) -> str:
+    """All of a ValidationError's messages on one line; dict-style ones as ``field: message``."""
+    if hasattr(exc, "error_dict"):
+        parts = [
+            message if field == NON_FIELD_ERRORS else f"{field}: {message}"
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    else:
+        parts = exc.messages
+    return " ".join("; ".join(parts).split("\n"))
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` into its two halves; the value may itself contain '='."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise CommandError(f"{text!r}: expected KEY=VALUE")
+    return key.strip(), value
+
+
+def parse_assignments(texts: Iterable[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for text in texts:
+        key, value = parse_assignment(text)
+        if key.lower() in pairs:
+            raise CommandError(f"attribute {key.lower()} is given twice")
+        pairs[key.lower()] = value
+    return pairs
+
+
+def domain_named(name: str) -> Domain:
+    """The domain behind any of its names or its did; DomainNotFound otherwise."""
+    return domain_get_by_name(name)
+
+
+def resolve_address(address: str) -> tuple[str, Domain]:
+    """USER@DOMAIN into the checked user part and the domain DOMAIN names."""
+    try:
+        user, host = split_address(address)
+    except ValidationError:
+        # A did chosen with `domain add --did` need not be a host name ("corp_1", "corp"),
+        # yet it names its domain like any other name does.
+        user_part, sep, domain_part = (address or "").strip().rpartition("@")
+        if not sep:
+            raise
+        try:
+            domain = domain_get_by_name(domain_part)
+        except DomainNotFound:
+            raise ValidationError(f"{address!r}: no domain named {domain_part!r}") from None
+        return validate_sip_user(user_part), domain
+    return user, domain_get_by_name(host.value)
+
+
+def subscriber_at(address: str) -> Subscriber:
+    username, domain = resolve_address(address)
+    subscriber = (
+        Subscriber.objects.select_related("domain").filter(domain=domain, username=username).first()
+    )
+    if subscriber is None:
+        raise CommandError(f"no subscriber {username}@{domain.did}")
+    return subscriber
+
+
+def add_password_options(parser: CommandParser, *, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(
+        "--password",
+        metavar="P",
+        help="the password (visible in the process list: prefer --password-stdin)",
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+
+
+class SubcommandCommand(BaseCommand):
+    """A management command made of subcommands, one handler method each."""
+
+    # call_command(..., stdin=StringIO(...)) feeds --password-stdin.
+    stealth_options = ("stdin",)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        subcommands = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+        self.add_subcommands(subcommands)
+
+    def add_subcommands(self, subcommands) -> None:
+        raise NotImplementedError
+
+    def subcommand(self, subcommands, name: str, handler: Handler, help: str) -> CommandParser:
+        """A subparser whose parsed options go to ``handler``."""
+        parser = subcommands.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def handle(self, *args: Any, handler: Handler, **options: Any) -> None:
+        try:
+            with audit_channel("cli"):
+                handler(options)
+        except ValidationError as exc:
+            raise CommandError(error_text(exc), returncode=1) from None
+        except ObjectDoesNotExist as exc:
+            raise CommandError(str(exc), returncode=1) from None
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute(*args, **options)
+        except CommandError as exc:
+            # From a terminal, "error: ..." instead of Django's "CommandError: ...";
+            # call_command callers get the exception, --traceback the full story.
+            from_terminal = getattr(self, "_called_from_command_line", False)
+            if not from_terminal or options.get("traceback") or isinstance(exc, SystemCheckError):
+                raise
+            self.stderr.write(f"error: {exc}")
+            sys.exit(exc.returncode)
+
+    def read_password(self, options: dict[str, Any]) -> str | None:
+        """--password, or the first line of stdin for --password-stdin; None if neither."""
+        if not options.get("password_stdin"):
+            return options.get("password")
+        stream = options.get("stdin") or sys.stdin
+        line = stream.readline()
+        if not line:
+            raise CommandError("--password-stdin: nothing on standard input")
+        # Only the line ending goes: spaces may be part of a password.
+        if line.endswith("\n"):
+            line = line[:-1]
+            if line.endswith("\r"):
+                line = line[:-1]
+        return line
+
+    def write_json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
