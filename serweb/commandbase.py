@@ -21,7 +21,7 @@ from django.core.management.base import (
 from audit.services import audit_channel
 from domains.models import Domain
 from domains.names import split_address, validate_sip_user
-from domains.selectors import DomainNotFound, domain_get_by_name
+from domains.selectors import domain_get_by_name
 from subscribers.models import Subscriber
 
 Handler = Callable[[dict[str, Any]], None]
@@ -72,15 +72,12 @@ def resolve_address(address: str) -> tuple[str, Domain]:
     try:
         user, host = split_address(address)
     except ValidationError:
-        # A did chosen with `domain add --did` need not be a host name ("corp_1", "corp"),
-        # yet it names its domain like any other name does.
-        user_part, sep, domain_part = (address or "").strip().rpartition("@")
-        if not sep:
+        # A did chosen with `domain add --did` need not be a host name ("corp_1"), yet it
+        # names its domain like any other name does.
+        user_part, sep, did = (address or "").strip().rpartition("@")
+        domain = Domain.objects.filter(did=did.strip().lower()).first() if sep else None
+        if domain is None:
             raise
-        try:
-            domain = domain_get_by_name(domain_part)
-        except DomainNotFound:
-            raise ValidationError(f"{address!r}: no domain named {domain_part!r}") from None
         return validate_sip_user(user_part), domain
     return user, domain_get_by_name(host.value)
 
