@@ -674,6 +674,9 @@ def script_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         if key not in {"DJANGO_SETTINGS_MODULE", "DEBUG", "DATABASE_URL"}
     }
     env["SECRET_KEY"] = "serweb-cli-test-key"
+    # The checkout under test, even where the editable install predates a new top-level
+    # package (its finder maps only the packages that existed when it was installed).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BASE_DIR), env.get("PYTHONPATH")]))
     env["SERWEB_VAR_DIR"] = str(tmp_path)
     if ON_POSTGRES:
         db = connection.settings_dict
