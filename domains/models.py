@@ -170,10 +170,38 @@ class Proxy(models.Model):
     # FIFO path, HOST:PORT or URL, by transport.
     address = models.CharField(max_length=255)
     enabled = models.BooleanField(default=True)
+    # HOST:PORT where the proxy answers SIP over UDP; serweb sends it an OPTIONS per
+    # changed name after a reload to confirm what is live. Empty: no probe.
+    sip_address = models.CharField(max_length=255, blank=True, default="")
+
+    # What the proxy has loaded: the generation, and when that generation was made, so
+    # the domains changed since then are the pending ones.
     applied_generation = models.BigIntegerField(default=0)
+    applied_changed_at = models.DateTimeField(null=True, blank=True)
     last_reload_at = models.DateTimeField(null=True, blank=True)
+    last_reload_seconds = models.FloatField(null=True, blank=True)
+    # domain.reload calls serweb has sent; a burst of changes should add one, not many.
+    reload_count = models.BigIntegerField(default=0)
+    # When the proxy last answered the probes as the database says it should.
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+
+    # A reload task is queued for this proxy: later changes ride on it (one per proxy).
+    reload_scheduled_at = models.DateTimeField(null=True, blank=True)
+    # The claim: a reload is running against this proxy since then. Set and cleared with
+    # conditional UPDATEs so that one runs at a time (concurrent domain.reload calls have
+    # crashed Kamailio).
+    reloading_since = models.DateTimeField(null=True, blank=True)
+
+    # Failed attempts since the last success, for the retry backoff.
+    failures = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
+
+    # Shared memory as the proxy last reported it (core.shmmem), in bytes.
+    shm_total = models.BigIntegerField(null=True, blank=True)
+    shm_free = models.BigIntegerField(null=True, blank=True)
+    shm_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
