@@ -552,8 +552,19 @@ def test_a_realm_change_that_strands_passwords_needs_consent(example_org, carol)
     carol.refresh_from_db()
     assert carol.ha1_realm == "example.org"  # stranded, as consented to
 
+    # dave's hashes are made for the new realm; going back strands them in turn.
+    subscriber_create(actor=None, domain=example_org, username="dave", password="dave-secret")
     result = run("domain", "attr", "unset", "example.org", "realm")
-    assert result.code == 0, result.err  # back to the realm carol's hashes were made for
+
+    assert result.code == 1
+    assert "invalidates the stored passwords of 1 subscriber(s)" in result.err
+    assert "(--accept-password-reset)" in result.err
+    assert example_org.attributes.filter(name="realm").exists()
+
+    result = run("domain", "attr", "unset", "example.org", "realm", "--accept-password-reset")
+
+    assert result.code == 0, result.err
+    assert not example_org.attributes.filter(name="realm").exists()
 
 
 def test_a_realm_change_without_subscribers_needs_no_consent(example_org):

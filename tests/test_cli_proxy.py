@@ -148,6 +148,23 @@ def test_proxy_grant_refuses_bad_or_dangerous_roles(db, role):
     assert snapshot() == before
 
 
+@postgres_only
+def test_proxy_grant_tells_when_the_database_refuses(db):
+    with connection.cursor() as cursor:
+        # Rolled back with the test's transaction, role and all.
+        cursor.execute("CREATE ROLE serweb_cli_test_weak NOLOGIN")
+        cursor.execute("SET LOCAL ROLE serweb_cli_test_weak")
+
+    result = run("proxy", "grant", ROLE, "--password", "proxy-secret")
+
+    assert result.code == 1
+    assert result.err == "error: the database refused: permission denied to create role\n"
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+        cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", [ROLE])
+        assert cursor.fetchone() == (0,)
+
+
 @pytest.fixture
 def proxy_role(transactional_db):
     yield ROLE

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from domains.models import Proxy, ProxyTransport, ReloadState
 from domains.proxy_access import PROXY_RELATIONS, proxy_role_grant
@@ -111,7 +111,13 @@ class Command(SubcommandCommand):
     def handle_grant(self, options: dict[str, Any]) -> None:
         role = options["role"]
         password = self.read_password(options)
-        schema = proxy_role_grant(role=role, password=password)
+        try:
+            schema = proxy_role_grant(role=role, password=password)
+        except DatabaseError as exc:
+            # Typically a login without CREATEROLE; the grant was rolled back whole.
+            raise CommandError(
+                f"the database refused: {str(exc).strip().splitlines()[0]}"
+            ) from None
         self.stdout.write(
             f"role {role} may read {', '.join(PROXY_RELATIONS)} in schema {schema} "
             "(its search_path) and nothing else"
