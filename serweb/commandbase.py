@@ -62,11 +62,6 @@ def parse_assignments(texts: Iterable[str]) -> dict[str, str]:
     return pairs
 
 
-def domain_named(name: str) -> Domain:
-    """The domain behind any of its names or its did; DomainNotFound otherwise."""
-    return domain_get_by_name(name)
-
-
 def resolve_address(address: str) -> tuple[str, Domain]:
     """USER@DOMAIN into the checked user part and the domain DOMAIN names."""
     try:

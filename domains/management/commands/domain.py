@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from domains.models import AttributeType, Domain, DomainState
 from domains.names import HostName
-from domains.selectors import domain_effective_attributes, domain_list
+from domains.selectors import domain_effective_attributes, domain_get_by_name, domain_list
 from domains.services import (
     DeletionSummary,
     domain_attribute_set,
@@ -25,7 +25,6 @@ from domains.services import (
 )
 from serweb.commandbase import (
     SubcommandCommand,
-    domain_named,
     error_text,
     parse_assignment,
     parse_assignments,
@@ -171,7 +170,7 @@ class Command(SubcommandCommand):
         self.stdout.write(f"created domain {domain.did}{state}: {names}")
 
     def handle_rm(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["name"])
+        domain = domain_get_by_name(options["name"])
         try:
             summary = domain_delete(actor=None, domain=domain, force=options["force"])
         except ValidationError as exc:
@@ -181,7 +180,7 @@ class Command(SubcommandCommand):
         self.stdout.write(f"deleted domain {summary.did}: {describe_deletion(summary)}")
 
     def handle_show(self, options: dict[str, Any]) -> None:
-        details = domain_details(domain_named(options["name"]))
+        details = domain_details(domain_get_by_name(options["name"]))
         if options["json"]:
             self.write_json(details)
             return
@@ -238,24 +237,24 @@ class Command(SubcommandCommand):
             )
 
     def handle_alias_add(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["name"])
+        domain = domain_get_by_name(options["name"])
         added = domain_name_add(actor=None, domain=domain, name=options["alias"])
         self.stdout.write(f"added {added.name} to domain {domain.did}")
 
     def handle_alias_rm(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["name"])
+        domain = domain_get_by_name(options["name"])
         promoted = domain_name_remove(actor=None, domain=domain, name=options["alias"])
         self.stdout.write(f"removed {options['alias']} from domain {domain.did}")
         if promoted is not None:
             self.stdout.write(f"{promoted.name} is now the canonical name")
 
     def handle_canonical(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["name"])
+        domain = domain_get_by_name(options["name"])
         canonical = domain_make_canonical(actor=None, domain=domain, name=options["alias"])
         self.stdout.write(f"{canonical.name} is the canonical name of domain {domain.did}")
 
     def handle_attr_set(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["name"])
+        domain = domain_get_by_name(options["name"])
         key, value = parse_assignment(options["assignment"])
         with realm_consent_hint(key, options):
             attribute = domain_attribute_set(
@@ -271,7 +270,7 @@ class Command(SubcommandCommand):
         self.stdout.write(f"set {attribute.name}={attribute.value} on domain {domain.did}{note}")
 
     def handle_attr_unset(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["name"])
+        domain = domain_get_by_name(options["name"])
         with realm_consent_hint(options["key"], options):
             domain_attribute_unset(
                 actor=None,
@@ -282,11 +281,11 @@ class Command(SubcommandCommand):
         self.stdout.write(f"unset {options['key'].strip().lower()} on domain {domain.did}")
 
     def handle_enable(self, options: dict[str, Any]) -> None:
-        domain = domain_enable(actor=None, domain=domain_named(options["name"]))
+        domain = domain_enable(actor=None, domain=domain_get_by_name(options["name"]))
         # The operator's switch does not override the DNS lifecycle.
         note = "" if domain.is_served else f" (state {domain.state}: not served until active)"
         self.stdout.write(f"enabled domain {domain.did}{note}")
 
     def handle_disable(self, options: dict[str, Any]) -> None:
-        domain = domain_disable(actor=None, domain=domain_named(options["name"]))
+        domain = domain_disable(actor=None, domain=domain_get_by_name(options["name"]))
         self.stdout.write(f"disabled domain {domain.did}: the proxy no longer serves it")

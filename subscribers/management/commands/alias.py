@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from serweb.commandbase import SubcommandCommand, domain_named, resolve_address, subscriber_at
+from domains.selectors import domain_get_by_name
+from serweb.commandbase import SubcommandCommand, resolve_address, subscriber_at
 from subscribers.models import UserAlias
 from subscribers.services import user_alias_add, user_alias_remove
 
@@ -54,7 +55,7 @@ class Command(SubcommandCommand):
             "domain__did", "username"
         )
         if options["domain"]:
-            aliases = aliases.filter(domain=domain_named(options["domain"]))
+            aliases = aliases.filter(domain=domain_get_by_name(options["domain"]))
         rows = [
             {"alias": str(alias), "user": str(alias.subscriber)}
             for alias in aliases.iterator(chunk_size=2000)

@@ -3,10 +3,10 @@
 from typing import Any
 
 from domains.models import Domain
+from domains.selectors import domain_get_by_name
 from serweb.commandbase import (
     SubcommandCommand,
     add_password_options,
-    domain_named,
     plural,
     resolve_address,
     subscriber_at,
@@ -89,7 +89,7 @@ class Command(SubcommandCommand):
         )
 
     def handle_list(self, options: dict[str, Any]) -> None:
-        domain = domain_named(options["domain"]) if options["domain"] else None
+        domain = domain_get_by_name(options["domain"]) if options["domain"] else None
         rows = subscriber_rows(domain)
         if options["json"]:
             self.write_json(rows)
