@@ -1,7 +1,574 @@
-"""Scheduling proxy reloads after committed changes."""
+"""The reload pipeline: from a committed change to every proxy serving it.
+
+1. ``domains_changed`` bumps ``ReloadState.desired_generation`` inside the transaction
+   and calls ``schedule_reload()`` after the commit.
+2. ``schedule_reload()`` queues at most one ``reload_proxy`` task per proxy: the
+   ``reload_scheduled_at`` flag is set by a conditional UPDATE, and a change that finds it
+   set rides on the queued task. With a broker the task waits for a quiet moment
+   (``SERWEB_RELOAD_QUIET`` seconds without a change, at most ``SERWEB_RELOAD_MAX_WAIT``),
+   so a burst of changes costs one reload per proxy.
+3. ``proxy_reload()`` claims the proxy (conditional UPDATE on ``reloading_since``, stale
+   after ``SERWEB_RELOAD_CLAIM_TTL``), reads the desired generation, checks the proxy's
+   free shared memory, sends ``domain.reload``, probes the changed names with SIP OPTIONS
+   and records the generation it read as applied. After releasing the claim it looks
+   again: a change that arrived meanwhile gets one trailing reload.
+4. A failure is recorded on the proxy (last_error, failures, next_retry_at), never raised
+   into the web request or command that made the change. With a broker the task retries
+   with exponential backoff until the proxy catches up. Without one (tasks run eagerly,
+   in-process, after the commit) there is no timer: the next change, ``manage.py proxy
+   reload`` or ``manage.py proxy status --check`` (the drift check, e.g. from cron) retries.
+5. ``drift_check()`` (periodic with a broker) schedules proxies that are behind, and
+   probes a sample of names on the others; a proxy that answers against the database is
+   marked stale and reloaded.
+
+Call these functions outside a transaction: claims must be visible to other processes
+at once, and nothing here should hold a transaction open across a network call.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from domains import proxy as transport
+from domains.models import Domain, Proxy, ReloadState
+
+logger = logging.getLogger("serweb.reload")
+
+_RELOAD_STATE_PK = 1
+
+
+@dataclass(frozen=True)
+class ReloadConfig:
+    rpc_timeout: float
+    reload_timeout: float
+    claim_ttl: float
+    quiet: float
+    max_wait: float
+    retry_base: float
+    retry_max: float
+    probe_timeout: float
+    probe_names: int
+    shm_reserve: int
+    shm_safety: float
+
+
+def config() -> ReloadConfig:
+    def value(name: str, default: float) -> float:
+        return float(getattr(settings, name, default))
+
+    reload_timeout = value("SERWEB_RELOAD_TIMEOUT", 10.0)
+    return ReloadConfig(
+        rpc_timeout=value("SERWEB_PROXY_RPC_TIMEOUT", 3.0),
+        reload_timeout=reload_timeout,
+        claim_ttl=value("SERWEB_RELOAD_CLAIM_TTL", reload_timeout + 50.0),
+        quiet=value("SERWEB_RELOAD_QUIET", 0.5),
+        max_wait=value("SERWEB_RELOAD_MAX_WAIT", 10.0),
+        retry_base=value("SERWEB_RELOAD_RETRY_BASE", 1.0),
+        retry_max=value("SERWEB_RELOAD_RETRY_MAX", 30.0),
+        probe_timeout=value("SERWEB_PROBE_TIMEOUT", 2.0),
+        probe_names=int(value("SERWEB_PROBE_NAMES", 5)),
+        shm_reserve=int(value("SERWEB_PROXY_SHM_RESERVE", 4 * 1024 * 1024)),
+        shm_safety=value("SERWEB_PROXY_SHM_SAFETY", 1.5),
+    )
+
+
+class Status:
+    APPLIED = "applied"  # reloaded and confirmed
+    CURRENT = "current"  # nothing to do
+    BUSY = "busy"  # another reload holds the claim
+    RETRY = "retry"  # unreachable, timed out or not yet serving: try again later
+    FAILED = "failed"  # the proxy refused the reload (e.g. a bad row): needs a person
+    NO_ROOM = "no_room"  # the new tables would not fit in shared memory
+    GONE = "gone"  # proxy deleted or disabled
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    proxy_id: int
+    status: str
+    generation: int = 0
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.APPLIED, Status.CURRENT)
+
+
+# --- desired state and scheduling ----------------------------------------------------------
+
+
+def desired_state() -> tuple[int, datetime | None]:
+    state = ReloadState.objects.filter(pk=_RELOAD_STATE_PK).first()
+    if state is None:
+        return 0, None
+    return state.desired_generation, state.changed_at
 
 
 def schedule_reload() -> None:
-    from domains.tasks import reload_proxies
+    """After a committed change: one queued reload per enabled proxy. Never raises: the
+    desired generation is already in the database, so a lost schedule is caught up by
+    the next change, the drift check or ``proxy reload``."""
+    try:
+        for proxy_id in Proxy.objects.filter(enabled=True).values_list("pk", flat=True):
+            reload_schedule(proxy_id)
+    except Exception:
+        logger.exception("scheduling proxy reloads failed; the drift check will catch up")
 
-    reload_proxies.delay()
+
+def _schedule_ttl() -> timedelta:
+    cfg = config()
+    # Longer than any wait of a live task (debounce or backoff), so a set flag whose task
+    # was lost (worker killed, broker flushed) does not block scheduling for long.
+    return timedelta(seconds=cfg.max_wait + cfg.retry_max + cfg.claim_ttl)
+
+
+def reload_schedule(proxy_id: int) -> bool:
+    """Queue a reload task for the proxy unless one is queued already. Returns whether
+    this call queued it."""
+    from domains.tasks import reload_proxy
+
+    now = timezone.now()
+    queued = (
+        Proxy.objects.filter(pk=proxy_id, enabled=True)
+        .filter(
+            Q(reload_scheduled_at__isnull=True) | Q(reload_scheduled_at__lt=now - _schedule_ttl())
+        )
+        .update(reload_scheduled_at=now)
+    )
+    if queued:
+        reload_proxy.apply_async((proxy_id,), countdown=config().quiet)
+    return bool(queued)
+
+
+def reload_debounce(proxy_id: int) -> float:
+    """Seconds a queued reload should still wait for the changes to quiet down; 0: now."""
+    cfg = config()
+    _generation, changed_at = desired_state()
+    scheduled_at = Proxy.objects.filter(pk=proxy_id).values_list("reload_scheduled_at", flat=True)
+    scheduled_at = next(iter(scheduled_at), None)
+    if changed_at is None or scheduled_at is None:
+        return 0.0
+    now = timezone.now()
+    quiet_left = cfg.quiet - (now - changed_at).total_seconds()
+    wait_left = cfg.max_wait - (now - scheduled_at).total_seconds()
+    return max(0.0, min(quiet_left, wait_left))
+
+
+def retry_delay(proxy_id: int) -> float:
+    """Exponential backoff from the proxy's failure count, with jitter."""
+    cfg = config()
+    failures = Proxy.objects.filter(pk=proxy_id).values_list("failures", flat=True).first() or 1
+    delay = min(cfg.retry_max, cfg.retry_base * 2 ** min(failures - 1, 16))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def reload_retry_noted(proxy_id: int, delay: float) -> None:
+    """A task will retry after ``delay`` seconds: keep the flag fresh, show when."""
+    now = timezone.now()
+    Proxy.objects.filter(pk=proxy_id).update(
+        reload_scheduled_at=now, next_retry_at=now + timedelta(seconds=delay)
+    )
+
+
+def reload_task_finished(proxy_id: int, outcome: ReloadOutcome) -> None:
+    """The queued task is done: clear the flag, then look again, as a change may have
+    found the flag set and ridden on a task that had already read its generation."""
+    Proxy.objects.filter(pk=proxy_id).update(reload_scheduled_at=None)
+    if outcome.ok and proxy_is_behind(proxy_id):
+        reload_schedule(proxy_id)
+
+
+# --- one proxy's reload --------------------------------------------------------------------
+
+
+def proxy_reload(proxy_id: int, *, force: bool = False) -> ReloadOutcome:
+    """Bring one proxy up to the desired generation (or reload it anyway with ``force``),
+    one reload at a time per proxy. Records every result on the proxy; never raises for
+    a proxy that is down."""
+    while True:
+        claimed_at = _claim(proxy_id)
+        if claimed_at is None:
+            if not Proxy.objects.filter(pk=proxy_id, enabled=True).exists():
+                return ReloadOutcome(proxy_id, Status.GONE)
+            return ReloadOutcome(proxy_id, Status.BUSY)
+        keep_claim = False
+        try:
+            outcome, keep_claim = _catch_up(proxy_id, force=force)
+        finally:
+            if not keep_claim:
+                _release(proxy_id, claimed_at)
+        if not outcome.ok or not proxy_is_behind(proxy_id):
+            return outcome
+        force = False
+
+
+def _claim(proxy_id: int) -> datetime | None:
+    now = timezone.now()
+    stale = now - timedelta(seconds=config().claim_ttl)
+    claimed = (
+        Proxy.objects.filter(pk=proxy_id, enabled=True)
+        .filter(Q(reloading_since__isnull=True) | Q(reloading_since__lt=stale))
+        .update(reloading_since=now)
+    )
+    return now if claimed else None
+
+
+def _release(proxy_id: int, claimed_at: datetime) -> None:
+    # Only our own claim: a stale one may have been taken over meanwhile.
+    Proxy.objects.filter(pk=proxy_id, reloading_since=claimed_at).update(reloading_since=None)
+
+
+def proxy_is_behind(proxy_id: int) -> bool:
+    generation, _changed_at = desired_state()
+    return Proxy.objects.filter(
+        pk=proxy_id, enabled=True, applied_generation__lt=generation
+    ).exists()
+
+
+def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
+    """One reload under the claim. Returns the outcome and whether to keep the claim (a
+    reload that timed out may still be running in Kamailio)."""
+    proxy = Proxy.objects.get(pk=proxy_id)
+    generation, changed_at = desired_state()
+    if proxy.applied_generation >= generation and not force:
+        return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
+    cfg = config()
+
+    try:
+        room = _check_room(proxy)
+    except transport.ProxyError as exc:
+        return _failed(proxy, Status.RETRY, generation, f"core.shmmem: {exc}"), False
+    if room is not None:
+        logger.error("proxy %s: not reloading: %s", proxy.name, room)
+        return _failed(proxy, Status.NO_ROOM, generation, room), False
+
+    started = time.monotonic()
+    try:
+        transport.domain_reload(proxy.transport, proxy.address, timeout=cfg.reload_timeout)
+    except transport.ProxyTimeout as exc:
+        return _failed(proxy, Status.RETRY, generation, f"domain.reload: {exc}"), True
+    except transport.ProxyUnreachable as exc:
+        return _failed(proxy, Status.RETRY, generation, f"domain.reload: {exc}"), False
+    except transport.ProxyError as exc:
+        # Kamailio keeps serving its old tables; retrying the same data fails the same way.
+        logger.error("proxy %s: domain.reload failed: %s", proxy.name, exc)
+        _count_reload(proxy)
+        return _failed(proxy, Status.FAILED, generation, f"domain.reload: {exc}"), False
+    seconds = time.monotonic() - started
+    _count_reload(proxy)
+
+    wrong = probe_names(proxy, _changed_domains(proxy.applied_changed_at, changed_at))
+    if wrong:
+        detail = "after domain.reload: " + "; ".join(wrong)
+        return _failed(proxy, Status.RETRY, generation, detail), False
+
+    now = timezone.now()
+    Proxy.objects.filter(pk=proxy_id).update(
+        applied_generation=generation,
+        applied_changed_at=changed_at,
+        last_reload_at=now,
+        last_reload_seconds=seconds,
+        last_verified_at=now if proxy.sip_address else None,
+        failures=0,
+        next_retry_at=None,
+    )
+    logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
+    return ReloadOutcome(proxy_id, Status.APPLIED, generation), False
+
+
+def _count_reload(proxy: Proxy) -> None:
+    Proxy.objects.filter(pk=proxy.pk).update(reload_count=F("reload_count") + 1)
+
+
+def _failed(proxy: Proxy, status: str, generation: int, detail: str) -> ReloadOutcome:
+    now = timezone.now()
+    Proxy.objects.filter(pk=proxy.pk).update(
+        last_error=detail[:2000],
+        last_error_at=now,
+        failures=F("failures") + 1,
+    )
+    logger.warning("proxy %s: %s (%s)", proxy.name, detail, status)
+    return ReloadOutcome(proxy.pk, status, generation, detail)
+
+
+# --- shared memory -------------------------------------------------------------------------
+
+# Measured on Kamailio 5.6: a domain row costs about 56 bytes plus its name and did in
+# shared memory, an attribute row about 130 bytes plus its name and value.
+_DOMAIN_ROW_BYTES = 56
+_ATTRIBUTE_ROW_BYTES = 130
+
+
+def tables_size_estimate() -> int:
+    """Bytes of shared memory one copy of the domain tables takes, from the relations the
+    proxy loads."""
+    schema = f'"{settings.SERWEB_PROXY_SCHEMA}".' if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(domain) + LENGTH(COALESCE(did, domain))), 0) "
+            f"FROM {schema}domain"
+        )
+        domains, domain_chars = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(did) + LENGTH(name) + LENGTH(value)), 0) "
+            f"FROM {schema}domain_attrs"
+        )
+        attributes, attribute_chars = cursor.fetchone()
+    return (
+        domains * _DOMAIN_ROW_BYTES
+        + domain_chars
+        + attributes * _ATTRIBUTE_ROW_BYTES
+        + attribute_chars
+    )
+
+
+def _check_room(proxy: Proxy) -> str | None:
+    """Ask the proxy for its free shared memory; a reason not to reload, or None.
+
+    The new copy is built while the old one still serves, so it must fit beside
+    everything in use now, with room left for calls and registrations. (After the first
+    reload Kamailio frees its older copy first; counting it as used errs on the safe
+    side.) A reload that does not fit fails and leaves shared memory full, which breaks
+    registrations until a reload that fits."""
+    cfg = config()
+    stats = transport.shm_stats(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
+    Proxy.objects.filter(pk=proxy.pk).update(
+        shm_total=stats.total, shm_free=stats.free, shm_checked_at=timezone.now()
+    )
+    need = int(tables_size_estimate() * cfg.shm_safety)
+    reserve = max(cfg.shm_reserve, stats.total // 10)
+    if need + reserve <= stats.free:
+        return None
+    return (
+        f"shared memory: the domain tables need about {_mib(need)} beside {_mib(reserve)} "
+        f"kept free, and the proxy has {_mib(stats.free)} free of {_mib(stats.total)}; "
+        "start Kamailio with a larger -m"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB"
+
+
+# --- probes --------------------------------------------------------------------------------
+
+
+def _changed_domains(since: datetime | None, until: datetime | None) -> list[Domain]:
+    """The domains changed in the generations a reload brings in, newest first."""
+    domains = Domain.objects.prefetch_related("names").order_by("-updated_at")
+    if since is not None:
+        domains = domains.filter(updated_at__gt=since)
+    if until is not None:
+        domains = domains.filter(updated_at__lte=until)
+    return list(domains[: config().probe_names])
+
+
+def probe_names(proxy: Proxy, domains: Iterable[Domain], *, limit: int | None = None) -> list[str]:
+    """Ask the proxy about the names of ``domains``, at most ``limit`` of them (SIP
+    OPTIONS, answered by the reference configuration), and return what differs from the
+    database. A proxy without a SIP address is not probed."""
+    if not proxy.sip_address:
+        return []
+    cfg = config()
+    wrong: list[str] = []
+    budget = cfg.probe_names if limit is None else limit
+    for domain in domains:
+        expected = domain.did if domain.is_served else None
+        for name in domain.names.all():
+            if budget <= 0:
+                return wrong
+            budget -= 1
+            try:
+                answer = transport.sip_options(
+                    proxy.sip_address, name.name, timeout=cfg.probe_timeout
+                )
+            except transport.ProxyError as exc:
+                wrong.append(f"{name.name}: {exc}")
+                continue
+            served = answer.headers.get("x-serweb-did") if answer.status == 200 else None
+            if answer.status not in (200, 404):
+                wrong.append(f"{name.name} answered {answer.status} {answer.reason}")
+            elif served != expected:
+                wrong.append(
+                    f"{name.name} is served as {served or 'nothing'}, "
+                    f"expected {expected or 'nothing'}"
+                )
+    return wrong
+
+
+# --- drift check ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    proxy: str
+    action: str  # "scheduled", "ok", "repaired", "unverified", "busy"
+    detail: str = ""
+
+
+def drift_check(*, sample: int = 5, reload_now: bool = False) -> list[DriftReport]:
+    """Find proxies that are behind or hold stale data, and reload them.
+
+    A proxy behind the desired generation is scheduled (or, with ``reload_now``, reloaded
+    here). The others are probed: recently changed domains plus a random sample; a
+    wrong answer marks the proxy stale (applied generation 0) and reloads it."""
+    reports = []
+    generation, _changed_at = desired_state()
+    for proxy in Proxy.objects.filter(enabled=True).order_by("name"):
+        if proxy.applied_generation < generation:
+            reports.append(_catch_up_later_or_now(proxy, reload_now, "behind"))
+            continue
+        if proxy.reloading_since is not None:
+            reports.append(DriftReport(proxy.name, "busy"))
+            continue
+        if not proxy.sip_address:
+            reports.append(DriftReport(proxy.name, "unverified", "no SIP address to probe"))
+            continue
+        wrong = probe_names(proxy, _drift_sample(proxy, sample), limit=2 * sample)
+        if not wrong:
+            Proxy.objects.filter(pk=proxy.pk).update(last_verified_at=timezone.now())
+            reports.append(DriftReport(proxy.name, "ok"))
+            continue
+        detail = "stale data: " + "; ".join(wrong)
+        logger.warning("proxy %s: %s; reloading", proxy.name, detail)
+        Proxy.objects.filter(pk=proxy.pk).update(
+            applied_generation=0,
+            applied_changed_at=None,
+            last_error=detail,
+            last_error_at=timezone.now(),
+        )
+        report = _catch_up_later_or_now(proxy, reload_now, detail)
+        reports.append(DriftReport(proxy.name, "repaired", f"{detail} -> {report.action}"))
+    return reports
+
+
+def _catch_up_later_or_now(proxy: Proxy, reload_now: bool, why: str) -> DriftReport:
+    if reload_now:
+        outcome = proxy_reload(proxy.pk)
+        return DriftReport(proxy.name, outcome.status, outcome.detail or why)
+    reload_schedule(proxy.pk)
+    return DriftReport(proxy.name, "scheduled", why)
+
+
+def _drift_sample(proxy: Proxy, size: int) -> list[Domain]:
+    recent = _changed_domains(proxy.last_verified_at, proxy.applied_changed_at)[:size]
+    ids = list(Domain.objects.values_list("pk", flat=True).order_by("?")[:size])
+    others = list(Domain.objects.prefetch_related("names").filter(pk__in=ids))
+    return recent + [d for d in others if d not in recent]
+
+
+# --- what is live, what is pending ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProxyStatus:
+    name: str
+    transport: str
+    address: str
+    state: str  # live, pending, reloading, failing, no room, disabled
+    applied_generation: int
+    desired_generation: int
+    pending_dids: list[str]
+    pending_count: int
+    reload_count: int
+    failures: int
+    last_reload_at: datetime | None
+    last_reload_seconds: float | None
+    last_verified_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+    next_retry_at: datetime | None
+    shm_free: int | None
+    shm_total: int | None
+
+    def as_dict(self) -> dict:
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in self.__dict__.items()
+        }
+
+
+def proxy_status_list(*, pending_limit: int = 10) -> list[ProxyStatus]:
+    generation, _changed_at = desired_state()
+    return [
+        _status_of(proxy, generation, pending_limit) for proxy in Proxy.objects.order_by("name")
+    ]
+
+
+def _status_of(proxy: Proxy, generation: int, pending_limit: int) -> ProxyStatus:
+    pending = Domain.objects.order_by("-updated_at")
+    if proxy.applied_changed_at is not None:
+        pending = pending.filter(updated_at__gt=proxy.applied_changed_at)
+    behind = proxy.applied_generation < generation
+    pending_dids = list(pending.values_list("did", flat=True)[:pending_limit]) if behind else []
+    erring = proxy.last_error_at is not None and (
+        proxy.last_reload_at is None or proxy.last_error_at > proxy.last_reload_at
+    )
+    if not proxy.enabled:
+        state = "disabled"
+    elif proxy.reloading_since is not None:
+        state = "reloading"
+    elif not behind:
+        state = "live"
+    elif erring and proxy.last_error.startswith("shared memory"):
+        state = "no room"
+    elif erring:
+        state = "failing"
+    else:
+        state = "pending"
+    return ProxyStatus(
+        name=proxy.name,
+        transport=proxy.transport,
+        address=proxy.address,
+        state=state,
+        applied_generation=proxy.applied_generation,
+        desired_generation=generation,
+        pending_dids=pending_dids,
+        pending_count=pending.count() if behind else 0,
+        reload_count=proxy.reload_count,
+        failures=proxy.failures,
+        last_reload_at=proxy.last_reload_at,
+        last_reload_seconds=proxy.last_reload_seconds,
+        last_verified_at=proxy.last_verified_at,
+        last_error=proxy.last_error if erring else "",
+        last_error_at=proxy.last_error_at if erring else None,
+        next_retry_at=proxy.next_retry_at if behind else None,
+        shm_free=proxy.shm_free,
+        shm_total=proxy.shm_total,
+    )
+
+
+def domain_pending_proxies(domain: Domain) -> list[str]:
+    """The enabled proxies that have not loaded the domain's latest change yet."""
+    return list(
+        Proxy.objects.filter(enabled=True)
+        .filter(Q(applied_changed_at__isnull=True) | Q(applied_changed_at__lt=domain.updated_at))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
+def reload_waiting_note() -> str | None:
+    """One line for a person who just made a change: which proxies do not serve it yet
+    and why; None when every enabled proxy is up to date."""
+    generation, _changed_at = desired_state()
+    waiting = Proxy.objects.filter(enabled=True, applied_generation__lt=generation).order_by("name")
+    parts = []
+    for proxy in waiting:
+        reason = "reload queued"
+        if proxy.reloading_since is not None:
+            reason = "reloading"
+        elif proxy.last_error and proxy.failures:
+            reason = proxy.last_error
+        parts.append(f"{proxy.name} ({reason})")
+    if not parts:
+        return None
+    return "not live yet on proxy " + ", ".join(parts)

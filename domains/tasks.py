@@ -1,10 +1,43 @@
+"""Reload tasks: small, idempotent, taking ids; the work is in domains.reload."""
+
 from celery import shared_task
+
+from domains import reload
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None, acks_late=True)
+def reload_proxy(self, proxy_id: int) -> None:
+    """Bring one proxy up to the desired generation; retry with backoff until it has.
+
+    Eager (no broker) runs happen inside the request or command that committed the
+    change: they neither wait for quiet nor retry (Celery would retry eagerly, at once and
+    in a loop); the failure is recorded and the next change, ``proxy reload`` or the drift
+    check tries again.
+    """
+    eager = bool(self.request.is_eager)
+    if not eager and not self.request.retries:
+        wait = reload.reload_debounce(proxy_id)
+        if wait > 0:
+            self.apply_async((proxy_id,), countdown=wait)
+            return
+    outcome = reload.proxy_reload(proxy_id)
+    should_retry = outcome.status == reload.Status.RETRY or (
+        outcome.status == reload.Status.BUSY and reload.proxy_is_behind(proxy_id)
+    )
+    if should_retry and not eager:
+        delay = reload.retry_delay(proxy_id)
+        reload.reload_retry_noted(proxy_id, delay)
+        raise self.retry(countdown=delay)
+    reload.reload_task_finished(proxy_id, outcome)
 
 
 @shared_task(ignore_result=True)
 def reload_proxies() -> None:
-    from domains.models import Proxy
+    """Queue a reload for every enabled proxy (each coalesces with one already queued)."""
+    reload.schedule_reload()
 
-    # The transport code lands with the reload pipeline; with no proxy configured there
-    # is nothing to tell.
-    Proxy.objects.filter(enabled=True).exists()
+
+@shared_task(ignore_result=True)
+def proxy_drift_check() -> None:
+    """Periodic: reload proxies that are behind or answer against the database."""
+    reload.drift_check()

@@ -1,0 +1,399 @@
+"""Talking to a Kamailio proxy: JSON-RPC (module jsonrpcs) and a SIP OPTIONS probe.
+
+The only module that opens a connection to a proxy. No ORM: callers pass the transport
+and address, and get plain values or a ProxyError back. Every call has a deadline, and
+nothing here blocks without one: a proxy that is down or wedged costs at most the timeout.
+
+Transports (Kamailio's jsonrpcs ``transport`` parameter):
+- ``fifo``: the local FIFO. The reply comes through a FIFO this module creates in the
+  same directory, so Kamailio's ``fifo_reply_dir`` must be that directory.
+- ``udp``: the datagram transport (``dgram_socket``), HOST:PORT.
+- ``http``: xhttp + jsonrpcs, a URL such as http://127.0.0.1:5071/RPC.
+"""
+
+import errno
+import itertools
+import json
+import os
+import secrets
+import select
+import socket
+import stat
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+FIFO = "fifo"
+UDP = "udp"
+HTTP = "http"
+
+# One write of at most PIPE_BUF bytes to a FIFO is atomic; Kamailio reads requests of
+# up to 8 KiB, ours are far smaller.
+_PIPE_BUF = 4096
+_MAX_REPLY = 1 << 20
+_request_ids = itertools.count(1)
+
+
+class ProxyError(Exception):
+    """The proxy could not be asked, or did not answer as it should."""
+
+
+class ProxyUnreachable(ProxyError):
+    """The request never reached the proxy (not running, refused): safe to retry."""
+
+
+class ProxyTimeout(ProxyError):
+    """The request went out but no reply came in time; the proxy may still act on it."""
+
+
+class ProxyRpcError(ProxyError):
+    """The proxy answered with a JSON-RPC error."""
+
+    def __init__(self, code: int | None, message: str):
+        super().__init__(f"error {code}: {message}" if code is not None else message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ShmStats:
+    total: int
+    free: int
+    used: int
+    max_used: int
+
+
+@dataclass(frozen=True)
+class SipAnswer:
+    status: int
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Deadline:
+    def __init__(self, timeout: float):
+        self.end = time.monotonic() + timeout
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def left_ms(self) -> int:
+        return int(self.left() * 1000)
+
+
+# --- JSON-RPC ------------------------------------------------------------------------------
+
+
+def rpc_call(
+    transport: str, address: str, method: str, params: list | None = None, *, timeout: float
+) -> Any:
+    """Call ``method`` on the proxy and return its JSON-RPC result."""
+    request_id = next(_request_ids)
+    request: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": request_id}
+    if params:
+        request["params"] = params
+    deadline = _Deadline(timeout)
+    if transport == FIFO:
+        raw = _fifo_exchange(address, request, deadline)
+    elif transport == UDP:
+        raw = _udp_exchange(address, request, deadline)
+    elif transport == HTTP:
+        raw = _http_exchange(address, request, deadline)
+    else:
+        raise ProxyError(f"unknown transport {transport!r}")
+    return _result_of(raw, request_id)
+
+
+def _result_of(raw: bytes, request_id: int) -> Any:
+    try:
+        reply = json.loads(raw.decode("utf-8", errors="replace"))
+    except ValueError:
+        raise ProxyError(f"the reply is not JSON: {raw[:200]!r}") from None
+    if not isinstance(reply, dict):
+        raise ProxyError(f"the reply is not a JSON-RPC object: {raw[:200]!r}")
+    if reply.get("id") != request_id:
+        raise ProxyError(f"the reply answers request {reply.get('id')!r}, not {request_id}")
+    if "error" in reply:
+        error = reply["error"] if isinstance(reply["error"], dict) else {}
+        raise ProxyRpcError(error.get("code"), str(error.get("message", reply["error"])))
+    if "result" not in reply:
+        raise ProxyError(f"the reply has neither result nor error: {raw[:200]!r}")
+    return reply["result"]
+
+
+def domain_reload(transport: str, address: str, *, timeout: float) -> None:
+    """Make the proxy re-read its domain tables; raises ProxyRpcError if the load failed
+    (Kamailio then keeps serving the tables it had)."""
+    rpc_call(transport, address, "domain.reload", timeout=timeout)
+
+
+def shm_stats(transport: str, address: str, *, timeout: float) -> ShmStats:
+    """The proxy's shared memory, from core.shmmem."""
+    result = rpc_call(transport, address, "core.shmmem", timeout=timeout)
+    try:
+        return ShmStats(
+            total=int(result["total"]),
+            free=int(result["free"]),
+            used=int(result.get("used", 0)),
+            max_used=int(result.get("max_used", 0)),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ProxyError(f"core.shmmem answered {result!r}") from None
+
+
+# --- FIFO ----------------------------------------------------------------------------------
+
+
+def _fifo_exchange(path: str, request: dict[str, Any], deadline: _Deadline) -> bytes:
+    reply_name = f"serweb_{os.getpid()}_{secrets.token_hex(6)}"
+    reply_path = os.path.join(os.path.dirname(path), reply_name)
+    payload = json.dumps({**request, "reply_name": reply_name}).encode()
+    if len(payload) > _PIPE_BUF:
+        raise ProxyError(f"request of {len(payload)} bytes is too long for the FIFO")
+    _make_reply_fifo(reply_path)
+    try:
+        # Open our end first, non-blocking: opening a FIFO for reading never waits then.
+        reply_fd = os.open(reply_path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            _fifo_write(path, payload, deadline)
+            return _fifo_read_reply(reply_fd, deadline)
+        finally:
+            os.close(reply_fd)
+    finally:
+        try:
+            os.unlink(reply_path)
+        except FileNotFoundError:
+            pass
+
+
+def _make_reply_fifo(reply_path: str) -> None:
+    try:
+        os.mkfifo(reply_path, 0o660)
+        # The umask may have taken the group's write bit; Kamailio, running as another
+        # user of our group, must be able to open the FIFO to answer.
+        os.chmod(reply_path, 0o660)
+    except OSError as exc:
+        raise ProxyError(f"cannot create the reply FIFO {reply_path}: {exc.strerror}") from None
+
+
+def _fifo_write(path: str, payload: bytes, deadline: _Deadline) -> None:
+    try:
+        if not stat.S_ISFIFO(os.stat(path).st_mode):
+            raise ProxyError(f"{path} is not a FIFO")
+    except FileNotFoundError:
+        raise ProxyUnreachable(f"{path} does not exist: Kamailio is not running") from None
+    try:
+        # Without O_NONBLOCK this open waits forever for a reader (a stopped Kamailio).
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ENOENT):
+            raise ProxyUnreachable(f"nobody reads {path}: Kamailio is not running") from None
+        raise ProxyUnreachable(f"cannot open {path}: {exc.strerror}") from None
+    try:
+        while True:
+            try:
+                written = os.write(fd, payload)
+            except BlockingIOError:
+                # The FIFO is full: Kamailio is busy with earlier requests.
+                if not _wait(fd, select.POLLOUT, deadline):
+                    raise ProxyTimeout(f"{path} stayed full: Kamailio does not read") from None
+                continue
+            if written != len(payload):
+                raise ProxyError(f"short write to {path}")
+            return
+    finally:
+        os.close(fd)
+
+
+def _fifo_read_reply(fd: int, deadline: _Deadline) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        # Before Kamailio opens the reply FIFO, poll() reports nothing (Linux gives no
+        # POLLHUP to a reader that never had a writer), so this waits for the reply.
+        if not _wait(fd, select.POLLIN, deadline):
+            raise ProxyTimeout("no reply from Kamailio in time")
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            # Kamailio closed its end: the reply is complete.
+            if not chunks:
+                raise ProxyError("Kamailio closed the reply FIFO without answering")
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > _MAX_REPLY:
+            raise ProxyError("the reply is too long")
+
+
+def _wait(fd: int, event: int, deadline: _Deadline) -> bool:
+    poller = select.poll()
+    poller.register(fd, event)
+    while True:
+        left = deadline.left_ms()
+        if left <= 0:
+            return False
+        try:
+            if poller.poll(left):
+                return True
+        except InterruptedError:
+            continue
+
+
+# --- UDP -----------------------------------------------------------------------------------
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """HOST:PORT or [IPv6]:PORT."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ProxyError(f"{address!r}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _udp_socket(address: str, deadline: _Deadline) -> socket.socket:
+    host, port = split_host_port(address)
+    try:
+        family, kind, proto, _name, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM
+        )[0]
+    except socket.gaierror as exc:
+        raise ProxyUnreachable(f"cannot resolve {host}: {exc}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        # Connected, so an ICMP port unreachable surfaces as ECONNREFUSED at once.
+        sock.connect(sockaddr)
+    except OSError as exc:
+        sock.close()
+        raise ProxyUnreachable(f"cannot reach {address}: {exc.strerror}") from None
+    return sock
+
+
+def _udp_exchange(address: str, request: dict[str, Any], deadline: _Deadline) -> bytes:
+    sock = _udp_socket(address, deadline)
+    with sock:
+        try:
+            sock.send(json.dumps(request).encode())
+            while True:
+                sock.settimeout(max(deadline.left(), 0.001))
+                data = sock.recv(65535)
+                # A stray datagram (a late reply to someone else) is skipped.
+                if b'"id"' in data:
+                    return data
+        except ConnectionRefusedError:
+            raise ProxyUnreachable(f"nothing listens on {address}") from None
+        except TimeoutError:
+            raise ProxyTimeout(f"no reply from {address} in time") from None
+        except OSError as exc:
+            raise ProxyUnreachable(f"{address}: {exc.strerror}") from None
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def _http_exchange(url: str, request: dict[str, Any], deadline: _Deadline) -> bytes:
+    http_request = urllib.request.Request(
+        url,
+        data=json.dumps(request).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=max(deadline.left(), 0.001)) as reply:
+            return reply.read(_MAX_REPLY)
+    except urllib.error.HTTPError as exc:
+        # jsonrpcs answers an RPC error with a non-2xx status and the JSON-RPC body.
+        body = exc.read(_MAX_REPLY)
+        if body.lstrip().startswith(b"{"):
+            return body
+        raise ProxyError(f"{url} answered HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError | socket.timeout):
+            raise ProxyTimeout(f"no reply from {url} in time") from None
+        raise ProxyUnreachable(f"cannot reach {url}: {exc.reason}") from None
+    except TimeoutError:
+        raise ProxyTimeout(f"no reply from {url} in time") from None
+    except OSError as exc:
+        raise ProxyUnreachable(f"{url}: {exc}") from None
+
+
+# --- SIP OPTIONS probe ---------------------------------------------------------------------
+
+# RFC 3261 timer T1: retransmit an unanswered request over UDP after 0.5 s, then doubling.
+_T1 = 0.5
+
+
+def sip_options(address: str, name: str, *, timeout: float) -> SipAnswer:
+    """Send ``OPTIONS sip:<name>`` to the proxy at HOST:PORT over UDP and return its final
+    answer. The reference configuration answers 200 with the name's did in
+    ``X-Serweb-Did`` for a served name and 404 for any other."""
+    deadline = _Deadline(timeout)
+    sock = _udp_socket(address, deadline)
+    with sock:
+        local_host, local_port = sock.getsockname()[:2]
+        call_id = secrets.token_hex(12)
+        message = _options_request(name, _uri_host(local_host), local_port, call_id)
+        interval = _T1
+        try:
+            sock.send(message)
+            next_send = time.monotonic() + interval
+            while True:
+                wait = min(deadline.left(), max(next_send - time.monotonic(), 0.001))
+                if deadline.left() <= 0:
+                    raise ProxyTimeout(f"no answer to OPTIONS sip:{name} from {address}")
+                sock.settimeout(wait)
+                try:
+                    data = sock.recv(65535)
+                except TimeoutError:
+                    interval = min(interval * 2, 4.0)
+                    next_send = time.monotonic() + interval
+                    sock.send(message)
+                    continue
+                answer = _parse_answer(data, call_id)
+                if answer is not None and answer.status >= 200:
+                    return answer
+        except ConnectionRefusedError:
+            raise ProxyUnreachable(f"nothing answers SIP on {address}") from None
+        except OSError as exc:
+            raise ProxyUnreachable(f"{address}: {exc.strerror}") from None
+
+
+def _uri_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _options_request(name: str, local_host: str, local_port: int, call_id: str) -> bytes:
+    lines = [
+        f"OPTIONS sip:{name} SIP/2.0",
+        f"Via: SIP/2.0/UDP {local_host}:{local_port};branch=z9hG4bK{secrets.token_hex(8)};rport",
+        "Max-Forwards: 70",
+        f"From: <sip:serweb-probe@{local_host}>;tag={secrets.token_hex(4)}",
+        f"To: <sip:{name}>",
+        f"Call-ID: {call_id}",
+        "CSeq: 1 OPTIONS",
+        "User-Agent: serweb-probe",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _parse_answer(data: bytes, call_id: str) -> SipAnswer | None:
+    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace")
+    status_line, *header_lines = head.split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("SIP/2.0") or not parts[1].isdigit():
+        return None
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        key, sep, value = line.partition(":")
+        if sep:
+            headers[key.strip().lower()] = value.strip()
+    if headers.get("call-id", headers.get("i")) != call_id:
+        return None
+    return SipAnswer(
+        status=int(parts[1]), reason=parts[2] if len(parts) > 2 else "", headers=headers
+    )
