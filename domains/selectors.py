@@ -3,7 +3,7 @@
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import QuerySet
 
-from domains.models import AttributeSource, Domain, DomainAttribute, DomainName
+from domains.models import AttributeSource, Domain, DomainAttribute, DomainName, Tenant
 from domains.names import normalize_host
 
 
@@ -26,6 +26,26 @@ def domain_get_by_name(name: str) -> Domain:
     if domain is None:
         raise DomainNotFound(f"no domain named {name!r}")
     return domain
+
+
+def actor_is_operator(actor) -> bool:
+    return bool(actor is not None and actor.is_authenticated and actor.is_staff)
+
+
+def actor_tenant(actor) -> Tenant | None:
+    if actor is None or not actor.is_authenticated:
+        return None
+    return Tenant.objects.filter(owner=actor).first()
+
+
+def domains_visible_to(actor) -> QuerySet[Domain]:
+    """Operators see every domain, a tenant its own, anybody else none."""
+    if actor_is_operator(actor):
+        return Domain.objects.all()
+    tenant = actor_tenant(actor)
+    if tenant is None:
+        return Domain.objects.none()
+    return Domain.objects.filter(tenant=tenant)
 
 
 def domain_list(*, state: str | None = None) -> QuerySet[Domain]:

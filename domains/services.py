@@ -446,3 +446,37 @@ def proxy_delete(*, actor: Actor, proxy: Proxy) -> None:
         before={"name": proxy.name, "transport": proxy.transport, "address": proxy.address},
     )
     proxy.delete()
+
+
+# --- tenants ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tenant_create(*, actor: Actor, name: str, owner_username: str, email: str = "") -> Tenant:
+    """A tenant with a new owner account (no password yet: it gets one, or an API token,
+    from an operator)."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()
+    clean_name = (name or "").strip()
+    if not clean_name or len(clean_name) > 100:
+        raise ValidationError({"name": "a tenant needs a name of 1 to 100 characters"})
+    if Tenant.objects.filter(name__iexact=clean_name).exists():
+        raise ValidationError({"name": f"a tenant named {clean_name} exists already"})
+    username = (owner_username or "").strip()
+    try:
+        users.username_validator(username)
+    except ValidationError as exc:
+        raise ValidationError({"owner": exc.messages}) from None
+    if not username or users.objects.filter(username=username).exists():
+        raise ValidationError({"owner": f"the account {username!r} is taken or empty"})
+    owner = users.objects.create_user(username=username, email=email or "")
+    tenant = Tenant.objects.create(name=clean_name, owner=owner)
+    audit_record(
+        actor=actor,
+        action="tenant.create",
+        object_type="tenant",
+        object_repr=clean_name,
+        after={"name": clean_name, "owner": username},
+    )
+    return tenant

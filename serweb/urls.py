@@ -1,9 +1,14 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from serweb import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
 ]
+
+# API clients get JSON errors even for paths no view matches.
+handler404 = "serweb.views.page_not_found"
+handler500 = "serweb.views.server_error"

@@ -1,0 +1,33 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import views as api_views
+from domains import api as domains
+from subscribers import api as subscribers
+
+DOMAIN = "domains/<str:did>"
+SUBSCRIBER = f"{DOMAIN}/subscribers/<str:username>"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("tokens/", api_views.TokenListCreate.as_view()),
+    path("tokens/<int:pk>/", api_views.TokenDetail.as_view()),
+    path("audit/", api_views.AuditList.as_view()),
+    path("tenants/", domains.TenantListCreate.as_view()),
+    path("proxies/", domains.ProxyListCreate.as_view()),
+    path("proxies/<str:name>/", domains.ProxyDetail.as_view()),
+    path("domains/", domains.DomainListCreate.as_view()),
+    path(f"{DOMAIN}/", domains.DomainDetail.as_view()),
+    path(f"{DOMAIN}/names/", domains.DomainNameListCreate.as_view()),
+    path(f"{DOMAIN}/names/<str:name>/", domains.DomainNameDetail.as_view()),
+    path(f"{DOMAIN}/names/<str:name>/canonical/", domains.DomainNameCanonical.as_view()),
+    path(f"{DOMAIN}/attributes/", domains.DomainAttributeList.as_view()),
+    path(f"{DOMAIN}/attributes/<str:name>/", domains.DomainAttributeDetail.as_view()),
+    path(f"{DOMAIN}/subscribers/", subscribers.SubscriberListCreate.as_view()),
+    path(f"{SUBSCRIBER}/", subscribers.SubscriberDetail.as_view()),
+    path(f"{SUBSCRIBER}/valid-from/", subscribers.ValidFromListCreate.as_view()),
+    path(f"{SUBSCRIBER}/valid-from/<str:from_user>/", subscribers.ValidFromDetail.as_view()),
+    path(f"{DOMAIN}/aliases/", subscribers.UserAliasListCreate.as_view()),
+    path(f"{DOMAIN}/aliases/<str:username>/", subscribers.UserAliasDetail.as_view()),
+]

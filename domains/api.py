@@ -1,0 +1,275 @@
+"""REST resources for domains, their names and attributes, tenants and proxies."""
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import filters, mixins, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from api.permissions import IsOperator
+from api.views import ApiView
+from domains import serializers as io
+from domains import services
+from domains.models import (
+    AttributeSource,
+    Domain,
+    DomainOrigin,
+    DomainState,
+    Proxy,
+    Tenant,
+)
+from domains.selectors import actor_is_operator, actor_tenant, domains_visible_to
+
+
+class DomainFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=DomainState.choices)
+    origin = django_filters.ChoiceFilter(choices=DomainOrigin.choices)
+    enabled = django_filters.BooleanFilter()
+    tenant = django_filters.CharFilter(field_name="tenant__name")
+    name = django_filters.CharFilter(
+        field_name="names__name", lookup_expr="exact", help_text="any name of the domain"
+    )
+
+    class Meta:
+        model = Domain
+        fields = ["state", "origin", "enabled", "tenant", "name"]
+
+
+def _operator_only(request, what: str) -> None:
+    if not actor_is_operator(request.user):
+        raise PermissionDenied(f"only operators may {what}")
+
+
+class DomainListCreate(mixins.ListModelMixin, ApiView):
+    serializer_class = io.DomainOutput
+    filterset_class = DomainFilter
+    filter_backends = [
+        django_filters.rest_framework.DjangoFilterBackend,
+        filters.SearchFilter,
+        filters.OrderingFilter,
+    ]
+    search_fields = ["names__name", "did"]
+    ordering_fields = ["id", "did", "created_at", "updated_at"]
+    ordering = ["id"]
+    error_field = "name"
+
+    def get_queryset(self):
+        return (
+            domains_visible_to(self.request.user)
+            .select_related("tenant")
+            .prefetch_related("names", "attributes")
+            .distinct()
+        )
+
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(request=io.DomainCreateInput, responses={201: io.DomainOutput})
+    def post(self, request):
+        return self.idempotent(self._create)
+
+    def _create(self) -> Response:
+        data = self.input(io.DomainCreateInput)
+        if actor_is_operator(self.request.user):
+            extra = {"tenant": data.get("tenant"), "enabled": data["enabled"]}
+        else:
+            # A tenant's domain waits for DNS proof before the proxy serves it.
+            if data.get("tenant") or data.get("did"):
+                raise PermissionDenied("only operators may choose a tenant or a did")
+            extra = {
+                "tenant": actor_tenant(self.request.user),
+                "origin": DomainOrigin.TENANT,
+                "state": DomainState.PENDING,
+            }
+        domain = self.call(
+            services.domain_create,
+            name=data["name"],
+            aliases=data["aliases"],
+            attributes=data["attributes"],
+            did=data.get("did"),
+            **extra,
+        )
+        return Response(io.DomainOutput(domain).data, status=status.HTTP_201_CREATED)
+
+
+class DomainDetail(ApiView):
+    serializer_class = io.DomainOutput
+
+    def get(self, request, did: str):
+        return Response(io.DomainOutput(self.visible_domain(did)).data)
+
+    @extend_schema(request=io.DomainUpdateInput, responses=io.DomainOutput)
+    def patch(self, request, did: str):
+        domain = self.visible_domain(did)
+        data = self.input(io.DomainUpdateInput)
+        if "state" in data:
+            _operator_only(request, "change a domain's lifecycle state")
+            domain = self.call(services.domain_set_state, domain=domain, state=data["state"])
+        if "enabled" in data:
+            service = services.domain_enable if data["enabled"] else services.domain_disable
+            domain = self.call(service, domain=domain)
+        return Response(io.DomainOutput(domain).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("force", bool, description="also delete subscribers")],
+        responses={204: None},
+    )
+    def delete(self, request, did: str):
+        domain = self.visible_domain(did)
+        force = request.query_params.get("force", "").lower() in {"1", "true", "yes"}
+        self.call(services.domain_delete, domain=domain, force=force, field="force")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DomainNameListCreate(ApiView):
+    serializer_class = io.NameOutput
+    pagination_class = None
+    error_field = "name"
+
+    @extend_schema(responses=io.NameOutput(many=True))
+    def get(self, request, did: str):
+        return Response(io.NameOutput(self.visible_domain(did).names.all(), many=True).data)
+
+    @extend_schema(request=io.NameInput, responses={201: io.NameOutput})
+    def post(self, request, did: str):
+        def add():
+            domain = self.visible_domain(did)
+            # A tenant proves each name in DNS; an operator vouches for it.
+            _operator_only(request, "add names without DNS verification")
+            name = self.call(
+                services.domain_name_add, domain=domain, name=self.input(io.NameInput)["name"]
+            )
+            return Response(io.NameOutput(name).data, status=status.HTTP_201_CREATED)
+
+        return self.idempotent(add)
+
+
+class DomainNameDetail(ApiView):
+    serializer_class = io.NameOutput
+    error_field = "name"
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, did: str, name: str):
+        domain = self.visible_domain(did)
+        self.call(services.domain_name_remove, domain=domain, name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DomainNameCanonical(ApiView):
+    serializer_class = io.NameOutput
+    error_field = "name"
+
+    @extend_schema(request=None, responses=io.NameOutput)
+    def post(self, request, did: str, name: str):
+        domain = self.visible_domain(did)
+        canonical = self.call(services.domain_make_canonical, domain=domain, name=name)
+        return Response(io.NameOutput(canonical).data)
+
+
+class DomainAttributeList(ApiView):
+    serializer_class = io.AttributeOutput
+    pagination_class = None
+
+    @extend_schema(responses=io.AttributeOutput(many=True))
+    def get(self, request, did: str):
+        domain = self.visible_domain(did)
+        return Response(io.DomainOutput(domain).data["attributes"])
+
+
+class DomainAttributeDetail(ApiView):
+    serializer_class = io.AttributeOutput
+    error_field = "value"
+
+    @extend_schema(request=io.AttributeInput, responses=io.AttributeOutput)
+    def put(self, request, did: str, name: str):
+        domain = self.visible_domain(did)
+        data = self.input(io.AttributeInput)
+        as_int = None if "type" not in data else data["type"] == "integer"
+        attribute = self.call(
+            services.domain_attribute_set,
+            domain=domain,
+            name=name,
+            value=data["value"],
+            as_int=as_int,
+            accept_password_reset=data["accept_password_reset"],
+        )
+        return Response(io.AttributeOutput(attribute).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("accept_password_reset", bool)], responses={204: None}
+    )
+    def delete(self, request, did: str, name: str):
+        domain = self.visible_domain(did)
+        accept = request.query_params.get("accept_password_reset", "").lower() in {"1", "true"}
+        self.call(
+            services.domain_attribute_unset,
+            domain=domain,
+            name=name,
+            source=AttributeSource.OPERATOR,
+            accept_password_reset=accept,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- tenants and proxies: operators only --------------------------------------------------
+
+
+class TenantListCreate(mixins.ListModelMixin, ApiView):
+    permission_classes = [IsOperator]
+    serializer_class = io.TenantOutput
+    error_field = "name"
+
+    def get_queryset(self):
+        return Tenant.objects.select_related("owner").order_by("id")
+
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(request=io.TenantCreateInput, responses={201: io.TenantOutput})
+    def post(self, request):
+        def create():
+            data = self.input(io.TenantCreateInput)
+            tenant = self.call(
+                services.tenant_create,
+                name=data["name"],
+                owner_username=data["owner"],
+                email=data["email"],
+            )
+            return Response(io.TenantOutput(tenant).data, status=status.HTTP_201_CREATED)
+
+        return self.idempotent(create)
+
+
+class ProxyListCreate(mixins.ListModelMixin, ApiView):
+    permission_classes = [IsOperator]
+    serializer_class = io.ProxyOutput
+    error_field = "address"
+
+    def get_queryset(self):
+        return Proxy.objects.order_by("id")
+
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(request=io.ProxyCreateInput, responses={201: io.ProxyOutput})
+    def post(self, request):
+        def create():
+            data = self.input(io.ProxyCreateInput)
+            proxy = self.call(services.proxy_create, **data)
+            return Response(io.ProxyOutput(proxy).data, status=status.HTTP_201_CREATED)
+
+        return self.idempotent(create)
+
+
+class ProxyDetail(ApiView):
+    permission_classes = [IsOperator]
+    serializer_class = io.ProxyOutput
+
+    def get(self, request, name: str):
+        return Response(io.ProxyOutput(get_object_or_404(Proxy, name=name)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str):
+        self.call(services.proxy_delete, proxy=get_object_or_404(Proxy, name=name))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,177 @@
+"""What the API shows of domains, tenants and proxies, and what it accepts."""
+
+from rest_framework import serializers
+
+from domains.attributes import KNOWN_ATTRIBUTES
+from domains.models import (
+    AttributeType,
+    Domain,
+    DomainAttribute,
+    DomainName,
+    DomainState,
+    Proxy,
+    ProxyTransport,
+    ReloadState,
+    Tenant,
+)
+from domains.names import HostName
+from domains.selectors import domain_effective_attributes
+
+TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
+
+
+class NameOutput(serializers.ModelSerializer):
+    display = serializers.SerializerMethodField(help_text="Unicode form of an IDN")
+
+    class Meta:
+        model = DomainName
+        fields = ["name", "display", "kind", "is_canonical"]
+
+    def get_display(self, obj: DomainName) -> str:
+        return HostName(obj.name, obj.kind).display
+
+
+class AttributeOutput(serializers.ModelSerializer):
+    type = serializers.SerializerMethodField()
+    effective = serializers.SerializerMethodField(
+        help_text="Whether this row is the one in force (the operator's wins over DNS)"
+    )
+
+    class Meta:
+        model = DomainAttribute
+        fields = ["name", "type", "value", "source", "is_default", "effective", "updated_at"]
+
+    def get_type(self, obj: DomainAttribute) -> str:
+        return TYPE_NAMES[obj.type]
+
+    def get_effective(self, obj: DomainAttribute) -> bool:
+        winners = self.context.get("winners", {}).get(obj.domain_id)
+        return winners is None or winners.get(obj.name) == obj
+
+
+class DomainOutput(serializers.ModelSerializer):
+    canonical_name = serializers.SerializerMethodField()
+    tenant = serializers.CharField(source="tenant.name", allow_null=True, default=None)
+    names = NameOutput(many=True)
+    attributes = serializers.SerializerMethodField()
+    served = serializers.BooleanField(source="is_served")
+
+    class Meta:
+        model = Domain
+        fields = [
+            "did",
+            "canonical_name",
+            "state",
+            "enabled",
+            "served",
+            "origin",
+            "tenant",
+            "names",
+            "attributes",
+            "created_at",
+            "updated_at",
+            "state_changed_at",
+        ]
+
+    def get_canonical_name(self, obj: Domain) -> str:
+        return obj.canonical_name
+
+    def get_attributes(self, obj: Domain) -> list[dict]:
+        context = {"winners": {obj.pk: domain_effective_attributes(obj)}}
+        return AttributeOutput(obj.attributes.all(), many=True, context=context).data
+
+
+class DomainCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=255, help_text="The canonical name")
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list
+    )
+    attributes = serializers.DictField(
+        child=serializers.CharField(max_length=255, allow_blank=True),
+        required=False,
+        default=dict,
+    )
+    did = serializers.CharField(max_length=64, required=False)
+    enabled = serializers.BooleanField(required=False, default=True)
+    tenant = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Tenant.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Operators only: the owning tenant",
+    )
+
+
+class DomainUpdateInput(serializers.Serializer):
+    enabled = serializers.BooleanField(required=False)
+    state = serializers.ChoiceField(
+        choices=DomainState.choices, required=False, help_text="Operators only"
+    )
+
+
+class NameInput(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+
+
+class AttributeInput(serializers.Serializer):
+    value = serializers.CharField(max_length=255, allow_blank=True)
+    type = serializers.ChoiceField(
+        choices=["integer", "string"],
+        required=False,
+        help_text="For attributes serweb does not know; known ones have a fixed type "
+        f"({', '.join(sorted(KNOWN_ATTRIBUTES))})",
+    )
+    accept_password_reset = serializers.BooleanField(required=False, default=False)
+
+
+class TenantOutput(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username")
+    domains = serializers.IntegerField(source="domains.count")
+
+    class Meta:
+        model = Tenant
+        fields = ["name", "owner", "domains", "created_at"]
+
+
+class TenantCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    owner = serializers.CharField(max_length=150, help_text="Login name of the owner account")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class ProxyOutput(serializers.ModelSerializer):
+    desired_generation = serializers.SerializerMethodField()
+    up_to_date = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Proxy
+        fields = [
+            "name",
+            "transport",
+            "address",
+            "enabled",
+            "applied_generation",
+            "desired_generation",
+            "up_to_date",
+            "last_reload_at",
+            "last_error",
+            "last_error_at",
+        ]
+
+    def _desired(self) -> int:
+        if "desired" not in self.context:
+            state = ReloadState.objects.filter(pk=1).first()
+            self.context["desired"] = state.desired_generation if state else 0
+        return self.context["desired"]
+
+    def get_desired_generation(self, obj: Proxy) -> int:
+        return self._desired()
+
+    def get_up_to_date(self, obj: Proxy) -> bool:
+        return obj.applied_generation >= self._desired()
+
+
+class ProxyCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    transport = serializers.ChoiceField(choices=ProxyTransport.choices)
+    address = serializers.CharField(max_length=255)
