@@ -33,6 +33,10 @@ from domains.signals import domains_changed
 
 Actor = AbstractBaseUser | None
 
+# The code of the refusal to change a realm without consent, so callers can name the
+# option (or checkbox) that gives it.
+REALM_CONSENT_CODE = "realm_change_needs_consent"
+
 
 @dataclass(frozen=True)
 class DeletionSummary:
@@ -254,7 +258,8 @@ def _apply_realm_change(
         raise ValidationError(
             f"changing the realm of {domain.did} from {old_realm} to {new_realm} invalidates "
             f"the stored passwords of {stranded} subscriber(s); they must set new passwords. "
-            "Confirm that to go ahead."
+            "Confirm that to go ahead.",
+            code=REALM_CONSENT_CODE,
         )
 
 

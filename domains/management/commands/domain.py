@@ -11,6 +11,7 @@ from domains.models import AttributeType, Domain, DomainState
 from domains.names import HostName
 from domains.selectors import domain_effective_attributes, domain_get_by_name, domain_list
 from domains.services import (
+    REALM_CONSENT_CODE,
     DeletionSummary,
     domain_attribute_set,
     domain_attribute_unset,
@@ -41,14 +42,12 @@ def describe_deletion(summary: DeletionSummary) -> str:
 
 
 @contextmanager
-def realm_consent_hint(key: str, options: dict[str, Any]) -> Iterator[None]:
+def realm_consent_hint() -> Iterator[None]:
     """Name the option that gives the consent a refused realm change asks for."""
     try:
         yield
     except ValidationError as exc:
-        # Bad values come as {"value": ...}; the refusal to strand passwords is plain.
-        refused = not hasattr(exc, "error_dict") and not options["accept_password_reset"]
-        if key.strip().lower() != "realm" or not refused:
+        if getattr(exc, "code", None) != REALM_CONSENT_CODE:
             raise
         raise CommandError(f"{error_text(exc)} (--accept-password-reset)") from None
 
@@ -256,7 +255,7 @@ class Command(SubcommandCommand):
     def handle_attr_set(self, options: dict[str, Any]) -> None:
         domain = domain_get_by_name(options["name"])
         key, value = parse_assignment(options["assignment"])
-        with realm_consent_hint(key, options):
+        with realm_consent_hint():
             attribute = domain_attribute_set(
                 actor=None,
                 domain=domain,
@@ -271,7 +270,7 @@ class Command(SubcommandCommand):
 
     def handle_attr_unset(self, options: dict[str, Any]) -> None:
         domain = domain_get_by_name(options["name"])
-        with realm_consent_hint(options["key"], options):
+        with realm_consent_hint():
             domain_attribute_unset(
                 actor=None,
                 domain=domain,
