@@ -1,0 +1,363 @@
+"""The reload pipeline (domains.reload, domains.tasks) against a stand-in proxy.
+
+The stand-in loads the proxy-facing ``domain`` relation when told to reload and answers
+probes from what it loaded, as the reference Kamailio configuration does. Changes go
+through the services and commit for real (transactional_db), so on_commit hooks and
+claims behave as in production; tasks run eagerly, as without a broker.
+"""
+
+from datetime import timedelta
+
+import pytest
+from celery.exceptions import Retry
+from django.db import transaction
+from django.utils import timezone
+
+from domains import proxy as transport
+from domains import reload
+from domains.models import Proxy, ReloadState
+from domains.services import domain_create, domain_disable, domain_name_add
+from domains.tasks import reload_proxy
+from tests.helpers import proxy_rows
+
+MIB = 1024 * 1024
+
+
+class FakeKamailio:
+    def __init__(self):
+        self.up = True
+        self.reloads = 0
+        self.served: dict[str, str] = {}
+        self.shm_total = 64 * MIB
+        self.shm_free = 60 * MIB
+        self.reload_error: Exception | None = None
+        self.load_tables = True
+        self.during_reload = None
+
+    def domain_reload(self, kind: str, address: str, *, timeout: float) -> None:
+        if not self.up:
+            raise transport.ProxyUnreachable("nobody reads the FIFO: Kamailio is not running")
+        if self.reload_error is not None:
+            raise self.reload_error
+        self.reloads += 1
+        if self.during_reload is not None:
+            hook, self.during_reload = self.during_reload, None
+            hook()
+        if self.load_tables:
+            self.served = dict(proxy_rows("domain", "domain, did"))
+
+    def shm_stats(self, kind: str, address: str, *, timeout: float) -> transport.ShmStats:
+        if not self.up:
+            raise transport.ProxyUnreachable("Kamailio is not running")
+        used = self.shm_total - self.shm_free
+        return transport.ShmStats(self.shm_total, self.shm_free, used, used)
+
+    def sip_options(self, address: str, name: str, *, timeout: float) -> transport.SipAnswer:
+        if name in self.served:
+            return transport.SipAnswer(200, "OK", {"x-serweb-did": self.served[name]})
+        return transport.SipAnswer(404, "Not Here", {})
+
+
+@pytest.fixture
+def kamailio(monkeypatch) -> FakeKamailio:
+    fake = FakeKamailio()
+    monkeypatch.setattr(transport, "domain_reload", fake.domain_reload)
+    monkeypatch.setattr(transport, "shm_stats", fake.shm_stats)
+    monkeypatch.setattr(transport, "sip_options", fake.sip_options)
+    return fake
+
+
+@pytest.fixture
+def kam1(transactional_db) -> Proxy:
+    return Proxy.objects.create(
+        name="kam1",
+        transport="fifo",
+        address="/run/kamailio/rpc.fifo",
+        sip_address="127.0.0.1:5070",
+    )
+
+
+def desired() -> int:
+    return reload.desired_state()[0]
+
+
+def fresh(proxy: Proxy) -> Proxy:
+    proxy.refresh_from_db()
+    return proxy
+
+
+# --- after each change ---------------------------------------------------------------------
+
+
+def test_a_committed_change_reloads_each_enabled_proxy_once(kamailio, kam1):
+    Proxy.objects.create(name="off", transport="udp", address="127.0.0.1:8090", enabled=False)
+    domain_create(actor=None, name="alpha.test", aliases=["sip.alpha.test"])
+    kam1 = fresh(kam1)
+    assert kamailio.reloads == 1
+    assert kam1.applied_generation == desired() == 1
+    assert kam1.reload_count == 1
+    assert kam1.reload_scheduled_at is None and kam1.reloading_since is None
+    assert kam1.last_verified_at is not None
+    assert kamailio.served == {"alpha.test": "alpha.test", "sip.alpha.test": "alpha.test"}
+    assert Proxy.objects.get(name="off").applied_generation == 0
+
+
+def test_many_changes_in_one_transaction_cost_one_reload(kamailio, kam1):
+    with transaction.atomic():
+        for number in range(20):
+            domain_create(actor=None, name=f"d{number}.test")
+    assert kamailio.reloads == 1
+    assert fresh(kam1).applied_generation == desired() == 1
+    assert len(kamailio.served) == 20
+
+
+def test_a_rolled_back_change_does_not_reload(kamailio, kam1):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        domain_create(actor=None, name="alpha.test")
+        raise RuntimeError("abandon")
+    assert kamailio.reloads == 0
+    assert desired() == 0
+
+
+def test_a_proxy_that_is_down_fails_nothing_and_catches_up_later(kamailio, kam1):
+    kamailio.up = False
+    domain = domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    assert kam1.applied_generation == 0 < desired()
+    assert kam1.failures == 1
+    assert "not running" in kam1.last_error and kam1.last_error_at is not None
+    assert kam1.reload_scheduled_at is None and kam1.reloading_since is None
+    assert reload.domain_pending_proxies(domain) == ["kam1"]
+    assert "kam1" in reload.reload_waiting_note()
+
+    kamailio.up = True
+    outcome = reload.proxy_reload(kam1.pk)
+    assert outcome.status == reload.Status.APPLIED
+    kam1 = fresh(kam1)
+    assert kam1.applied_generation == desired() and kam1.failures == 0
+    assert reload.domain_pending_proxies(domain) == []
+    assert reload.reload_waiting_note() is None
+
+
+def test_the_drift_check_retries_a_proxy_that_was_down(kamailio, kam1):
+    kamailio.up = False
+    domain_create(actor=None, name="alpha.test")
+    kamailio.up = True
+    reports = reload.drift_check()
+    assert [(r.proxy, r.action) for r in reports] == [("kam1", "scheduled")]
+    assert fresh(kam1).applied_generation == desired()
+    assert kamailio.served == {"alpha.test": "alpha.test"}
+
+
+# --- one reload at a time ------------------------------------------------------------------
+
+
+def test_a_claimed_proxy_is_not_reloaded_twice(kamailio, kam1):
+    Proxy.objects.filter(pk=kam1.pk).update(reloading_since=timezone.now())
+    domain_create(actor=None, name="alpha.test")
+    assert kamailio.reloads == 0
+    assert reload.proxy_reload(kam1.pk).status == reload.Status.BUSY
+
+
+def test_a_stale_claim_is_taken_over(kamailio, kam1, settings):
+    settings.SERWEB_RELOAD_CLAIM_TTL = 60
+    long_ago = timezone.now() - timedelta(seconds=61)
+    Proxy.objects.filter(pk=kam1.pk).update(reloading_since=long_ago)
+    domain_create(actor=None, name="alpha.test")
+    assert kamailio.reloads == 1
+    assert fresh(kam1).reloading_since is None
+
+
+def test_a_change_during_a_reload_gets_one_trailing_reload(kamailio, kam1):
+    domain = domain_create(actor=None, name="alpha.test")
+    kamailio.during_reload = lambda: domain_name_add(actor=None, domain=domain, name="late.test")
+    domain_name_add(actor=None, domain=domain, name="sip.alpha.test")
+    assert kamailio.reloads == 3  # create, the change, one trailing for the late change
+    assert fresh(kam1).applied_generation == desired() == 3
+    assert kamailio.served["late.test"] == "alpha.test"
+
+
+def test_a_timed_out_reload_keeps_the_claim(kamailio, kam1):
+    kamailio.reload_error = transport.ProxyTimeout("no reply from Kamailio in time")
+    domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    # Kamailio may still be loading: no second domain.reload until the claim is stale.
+    assert kam1.reloading_since is not None
+    assert "no reply" in kam1.last_error
+    kamailio.reload_error = None
+    assert reload.proxy_reload(kam1.pk).status == reload.Status.BUSY
+
+
+# --- checks before and after ---------------------------------------------------------------
+
+
+def test_no_reload_when_the_tables_would_not_fit(kamailio, kam1, caplog):
+    kamailio.shm_total = 8 * MIB
+    kamailio.shm_free = 1 * MIB
+    domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    assert kamailio.reloads == 0
+    assert kam1.last_error.startswith("shared memory")
+    assert kam1.shm_free == 1 * MIB and kam1.shm_total == 8 * MIB
+    assert "larger -m" in caplog.text
+    [status] = reload.proxy_status_list()
+    assert status.state == "no room"
+
+
+def test_size_estimate_grows_with_names_and_attributes(transactional_db):
+    empty = reload.tables_size_estimate()
+    domain_create(actor=None, name="alpha.test", aliases=["sip.alpha.test"])
+    with_names = reload.tables_size_estimate()
+    domain_create(actor=None, name="beta.test", attributes={"realm": "realm.beta.test"})
+    assert empty == 0 < with_names < reload.tables_size_estimate()
+
+
+def test_a_refused_reload_is_recorded_and_not_retried(kamailio, kam1):
+    kamailio.reload_error = transport.ProxyRpcError(400, "Reload of domain tables failed")
+    domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    assert kam1.applied_generation == 0
+    assert "400" in kam1.last_error
+    [status] = reload.proxy_status_list()
+    assert status.state == "failing" and status.pending_dids == ["alpha.test"]
+
+
+def test_a_proxy_that_still_serves_old_data_is_not_counted_live(kamailio, kam1):
+    kamailio.load_tables = False
+    domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    assert kamailio.reloads == 1
+    assert kam1.applied_generation == 0
+    assert "alpha.test is served as nothing, expected alpha.test" in kam1.last_error
+
+
+def test_a_disabled_domain_is_probed_for_404(kamailio, kam1):
+    domain = domain_create(actor=None, name="alpha.test")
+    kamailio.load_tables = False
+    domain_disable(actor=None, domain=domain)
+    assert "served as alpha.test, expected nothing" in fresh(kam1).last_error
+    kamailio.load_tables = True
+    assert reload.proxy_reload(kam1.pk).status == reload.Status.APPLIED
+    assert kamailio.served == {}
+
+
+def test_the_drift_check_repairs_a_proxy_with_stale_data(kamailio, kam1):
+    domain_create(actor=None, name="alpha.test", aliases=["sip.alpha.test"])
+    del kamailio.served["sip.alpha.test"]  # e.g. it reloaded from a lagging replica
+    [report] = reload.drift_check()
+    assert report.action == "repaired" and "sip.alpha.test" in report.detail
+    assert kamailio.reloads == 2
+    assert kamailio.served["sip.alpha.test"] == "alpha.test"
+    assert fresh(kam1).applied_generation == desired()
+
+
+def test_the_drift_check_leaves_a_healthy_proxy_alone(kamailio, kam1):
+    domain_create(actor=None, name="alpha.test")
+    assert [r.action for r in reload.drift_check()] == ["ok"]
+    assert kamailio.reloads == 1
+
+
+# --- status --------------------------------------------------------------------------------
+
+
+def test_status_shows_what_is_live_and_what_is_pending(kamailio, kam1):
+    domain_create(actor=None, name="alpha.test")
+    kamailio.up = False
+    domain_create(actor=None, name="beta.test")
+    domain_create(actor=None, name="gamma.test")
+    [status] = reload.proxy_status_list()
+    assert status.state == "failing"
+    assert status.applied_generation == 1 and status.desired_generation == 3
+    assert status.pending_dids == ["gamma.test", "beta.test"] and status.pending_count == 2
+    assert "not running" in status.last_error
+    assert status.as_dict()["last_reload_at"].endswith("+00:00")
+
+    kamailio.up = True
+    reload.proxy_reload(kam1.pk)
+    [status] = reload.proxy_status_list()
+    assert status.state == "live" and status.pending_dids == [] and status.last_error == ""
+
+
+# --- scheduling with a broker --------------------------------------------------------------
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[tuple]:
+    """Record queued tasks instead of running them, as a broker would hold them."""
+    calls: list[tuple] = []
+
+    def apply_async(args=None, kwargs=None, countdown=None, **options):
+        calls.append((tuple(args), countdown))
+
+    monkeypatch.setattr(reload_proxy, "apply_async", apply_async)
+    return calls
+
+
+def test_one_task_is_queued_per_proxy_however_many_changes(kamailio, kam1, queued):
+    for number in range(5):
+        domain_create(actor=None, name=f"d{number}.test")
+    assert queued == [((kam1.pk,), reload.config().quiet)]
+    assert fresh(kam1).reload_scheduled_at is not None
+
+
+def test_a_lost_task_does_not_block_scheduling_forever(kamailio, kam1, queued):
+    Proxy.objects.filter(pk=kam1.pk).update(reload_scheduled_at=timezone.now() - timedelta(hours=1))
+    domain_create(actor=None, name="alpha.test")
+    assert len(queued) == 1
+
+
+def run_as_worker(proxy_id: int, retries: int = 0) -> None:
+    reload_proxy.push_request(is_eager=False, retries=retries, id="t1", called_directly=False)
+    try:
+        reload_proxy.run(proxy_id)
+    finally:
+        reload_proxy.pop_request()
+
+
+def test_a_worker_waits_for_the_changes_to_quiet_down(kamailio, kam1, queued, settings):
+    settings.SERWEB_RELOAD_QUIET = 5
+    domain_create(actor=None, name="alpha.test")
+    queued.clear()
+    run_as_worker(kam1.pk)
+    assert kamailio.reloads == 0
+    [(args, countdown)] = queued
+    assert args == (kam1.pk,) and 0 < countdown <= 5
+
+
+def test_a_worker_reloads_after_max_wait_even_if_changes_go_on(kamailio, kam1, queued, settings):
+    settings.SERWEB_RELOAD_QUIET = 5
+    settings.SERWEB_RELOAD_MAX_WAIT = 10
+    domain_create(actor=None, name="alpha.test")
+    Proxy.objects.filter(pk=kam1.pk).update(
+        reload_scheduled_at=timezone.now() - timedelta(seconds=11)
+    )
+    run_as_worker(kam1.pk)
+    assert kamailio.reloads == 1
+    assert fresh(kam1).reload_scheduled_at is None
+
+
+def test_a_worker_retries_with_backoff_while_the_proxy_is_down(kamailio, kam1, queued):
+    kamailio.up = False
+    domain_create(actor=None, name="alpha.test")
+    ReloadState.objects.update(changed_at=timezone.now() - timedelta(seconds=60))
+    with pytest.raises(Retry):
+        run_as_worker(kam1.pk)
+    kam1 = fresh(kam1)
+    assert kam1.failures == 1 and kam1.next_retry_at > timezone.now()
+    assert kam1.reload_scheduled_at is not None  # later changes ride on the retry
+
+    kamailio.up = True
+    run_as_worker(kam1.pk, retries=1)
+    kam1 = fresh(kam1)
+    assert kam1.applied_generation == desired() and kam1.reload_scheduled_at is None
+
+
+def test_retry_delay_grows_and_is_capped(kam1, settings):
+    settings.SERWEB_RELOAD_RETRY_BASE = 1
+    settings.SERWEB_RELOAD_RETRY_MAX = 30
+    delays = []
+    for failures in (1, 2, 3, 10):
+        Proxy.objects.filter(pk=kam1.pk).update(failures=failures)
+        delays.append(reload.retry_delay(kam1.pk))
+    assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and 2 <= delays[2] <= 4
+    assert 15 <= delays[3] <= 30
