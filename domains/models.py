@@ -220,3 +220,129 @@ class ReloadState(models.Model):
 
     def __str__(self) -> str:
         return f"generation {self.desired_generation}"
+
+
+# --- DNS verification ---------------------------------------------------------------------
+
+
+class CheckVerdict(models.TextChoices):
+    # The values of domains.dns.Verdict.
+    OURS = "ours", "points at us"
+    PARTIAL = "partial", "partly points at us"
+    FOREIGN = "foreign", "points elsewhere"
+    UNAVAILABLE = "unavailable", "SIP deliberately not offered"
+    ABSENT = "absent", "nothing published"
+    UNKNOWN = "unknown", "DNS did not answer"
+
+
+class DomainCheck(models.Model):
+    """The latest DNS verification of a domain, what it saw, and the lifecycle counters.
+
+    Overwritten by every check (one row per domain); the transitions it caused are kept
+    in DomainTransition with their evidence.
+    """
+
+    domain = models.OneToOneField(
+        Domain, on_delete=models.CASCADE, primary_key=True, related_name="dns_check"
+    )
+    # Housekeeping verifies the domain and moves it through the lifecycle (suspect,
+    # disabled, removed); off for a domain an operator serves whatever DNS says. A domain
+    # without a row is managed. (A flag here, not on Domain: on SQLite a new NOT NULL
+    # column rebuilds domains_domain and breaks the proxy-facing views over it.)
+    managed = models.BooleanField(default=True)
+    verdict = models.CharField(max_length=16, choices=CheckVerdict.choices, blank=True)
+    # Whether the verdict counts for the lifecycle: positive, negative, neutral or unknown.
+    outcome = models.CharField(max_length=16, blank=True, default="")
+    reason = models.CharField(max_length=255, blank=True, default="")
+    evidence = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # When the shortest-lived DNS answer behind the verdict expires.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_positive_at = models.DateTimeField(null=True, blank=True)
+    # Negatives counted towards disabling: at most one per spacing interval.
+    negatives = models.PositiveIntegerField(default=0)
+    first_negative_at = models.DateTimeField(null=True, blank=True)
+    last_negative_at = models.DateTimeField(null=True, blank=True)
+    # Consecutive checks that got no answer; a long run alerts the operators.
+    unknowns = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["verdict"])]
+
+    def __str__(self) -> str:
+        return f"{self.domain_id}: {self.verdict or 'never checked'}"
+
+
+class HousekeepingRun(models.Model):
+    """One run of DNS housekeeping over a slice of the domains."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        COMPLETED = "completed", "completed"
+        # A canary domain did not verify: our resolver or our host list is broken.
+        ABORTED = "aborted", "aborted by a canary"
+        # Too many domains would have turned negative at once: none were changed.
+        HELD = "held", "negative changes held by the circuit breaker"
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    slot = models.PositiveIntegerField(default=0)
+    slots = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    checked = models.PositiveIntegerField(default=0)
+    queries = models.PositiveBigIntegerField(default=0)
+    # Verdict and outcome counts, transitions made and held, alerts.
+    summary = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"housekeeping {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class DomainTransition(models.Model):
+    """A lifecycle change made by DNS verification, with the evidence behind it."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dns_transitions")
+    from_state = models.CharField(max_length=16, choices=DomainState.choices)
+    to_state = models.CharField(max_length=16, choices=DomainState.choices)
+    verdict = models.CharField(max_length=16, choices=CheckVerdict.choices)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    evidence = models.JSONField(default=dict, blank=True)
+    run = models.ForeignKey(
+        HousekeepingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.domain_id}: {self.from_state} -> {self.to_state}"
+
+
+class DomainClaim(models.Model):
+    """A tenant's request to be served a domain, proven by a TXT record holding the token."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="claims")
+    name = models.CharField(max_length=MAX_NAME_LENGTH)
+    # Random, at least 128 bits; a secret until published, never written to the audit trail.
+    token = models.CharField(max_length=64)
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="claims"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="domainclaim_one_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} claimed by {self.tenant_id}"
