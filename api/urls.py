@@ -18,6 +18,7 @@ urlpatterns = [
     path("proxies/", domains.ProxyListCreate.as_view()),
     path("proxies/<str:name>/", domains.ProxyDetail.as_view()),
     path("domains/", domains.DomainListCreate.as_view()),
+    path("domains-bulk/", domains.DomainBulkCreate.as_view()),
     path(f"{DOMAIN}/", domains.DomainDetail.as_view()),
     path(f"{DOMAIN}/names/", domains.DomainNameListCreate.as_view()),
     path(f"{DOMAIN}/names/<str:name>/", domains.DomainNameDetail.as_view()),

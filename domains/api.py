@@ -4,13 +4,14 @@ import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import filters, mixins, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api.permissions import IsOperator
 from api.views import ApiView
 from domains import serializers as io
 from domains import services
+from domains.bulk import ImportRejected, import_domains
 from domains.models import (
     AttributeSource,
     Domain,
@@ -91,6 +92,45 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
             **extra,
         )
         return Response(io.DomainOutput(domain).data, status=status.HTTP_201_CREATED)
+
+
+class DomainBulkCreate(ApiView):
+    """Create many domains in one transaction: all of them, or none and every problem."""
+
+    permission_classes = [IsOperator]
+    serializer_class = io.DomainBulkSummary
+
+    @extend_schema(request=io.DomainBulkItem(many=True), responses={201: io.DomainBulkSummary})
+    def post(self, request):
+        return self.idempotent(self._create)
+
+    def _create(self) -> Response:
+        items = io.DomainBulkItem(data=self.request.data, many=True)
+        if not items.is_valid():
+            raise ValidationError(_item_errors(items.errors))
+        rows = [io.DomainBulkItem().as_row(item) for item in items.validated_data]
+        try:
+            summary = import_domains(actor=self.request.user, rows=rows, source="api")
+        except ImportRejected as rejected:
+            errors: dict[str, list[str]] = {}
+            for error in rejected.errors:  # rows are numbered from 1, items from 0
+                errors.setdefault(str(error.line - 1), []).append(error.message)
+            raise ValidationError(errors) from None
+        return Response(io.DomainBulkSummary(summary).data, status=status.HTTP_201_CREATED)
+
+
+def _item_errors(errors) -> dict[str, list[str]]:
+    """A list serializer's errors keyed by item index, as "field: message" lines."""
+    items = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    keyed: dict[str, list[str]] = {}
+    for index, problem in items:
+        if isinstance(problem, dict):
+            lines = [f"{field}: {message}" for field, ms in problem.items() for message in ms]
+        else:  # about the request as a whole, e.g. not a list
+            lines = [str(m) for m in (problem if isinstance(problem, list) else [problem])]
+        if lines:
+            keyed[str(index)] = lines
+    return keyed
 
 
 class DomainDetail(ApiView):

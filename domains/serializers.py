@@ -175,3 +175,32 @@ class ProxyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=64)
     transport = serializers.ChoiceField(choices=ProxyTransport.choices)
     address = serializers.CharField(max_length=255)
+
+
+class DomainBulkItem(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list
+    )
+    attributes = serializers.DictField(
+        child=serializers.CharField(max_length=255), required=False, default=dict
+    )
+    did = serializers.CharField(max_length=64, required=False)
+    enabled = serializers.BooleanField(required=False, default=True)
+
+    def as_row(self, item: dict) -> dict[str, str]:
+        """The item in the column form the bulk path shares with CSV files."""
+        row = {
+            "name": item["name"],
+            "aliases": " ".join(item["aliases"]),
+            "did": item.get("did", ""),
+            "enabled": "yes" if item["enabled"] else "no",
+        }
+        row.update({f"attr.{key}": value for key, value in item["attributes"].items()})
+        return row
+
+
+class DomainBulkSummary(serializers.Serializer):
+    domains = serializers.IntegerField()
+    names = serializers.IntegerField()
+    attributes = serializers.IntegerField()

@@ -204,3 +204,36 @@ def test_schema_and_docs_are_served_locally(client):
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+def test_bulk_create_is_all_or_nothing_with_per_item_errors(operator_client):
+    items = [
+        {"name": "b1.example", "aliases": ["sip.b1.example"], "attributes": {"max_contacts": "2"}},
+        {"name": "b2.example", "enabled": False},
+    ]
+    created = operator_client.post("/api/v1/domains-bulk/", items, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json() == {"domains": 2, "names": 3, "attributes": 1}
+    assert proxy_rows("domain", "domain") == [("b1.example",), ("sip.b1.example",)]
+
+    bad = [
+        {"name": "b3.example"},
+        {"name": "b4.example", "aliases": ["sip.b1.example"]},
+        {"name": "bad_label.example"},
+        {"aliases": ["x.example"]},
+    ]
+    refused = operator_client.post("/api/v1/domains-bulk/", bad, format="json")
+    assert refused.status_code == 400
+    fields = refused.json()["fields"]
+    assert set(fields) == {"3"}  # shape errors first: nothing reaches the database
+    assert "name: This field is required." in fields["3"]
+    refused = operator_client.post("/api/v1/domains-bulk/", bad[:3], format="json")
+    fields = refused.json()["fields"]
+    assert set(fields) == {"1", "2"}
+    assert any("already belongs to domain b1.example" in m for m in fields["1"])
+    assert Domain.objects.count() == 2
+
+
+def test_bulk_create_is_for_operators(bob):
+    response = client_for(bob).post("/api/v1/domains-bulk/", [{"name": "x.example"}], format="json")
+    assert response.status_code == 403
