@@ -99,6 +99,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Serve the apps' static files as they are when collectstatic has not been run.
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,
