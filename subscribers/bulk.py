@@ -6,7 +6,7 @@ INSERT ... SELECT; one transaction, one audit entry and one reload per file.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,17 +98,34 @@ class _DomainResolver:
         if not new:
             return
         hosts = {raw: self._host(raw) for raw in new}
-        by_name = dict(
-            DomainName.objects.filter(name__in=[h for h in hosts.values() if h]).values_list(
-                "name", "domain_id"
+        # A name of a domain first, then a did, as domain_get_by_name looks them up.
+        by_name = {
+            name: (pk, did)
+            for name, pk, did in DomainName.objects.filter(
+                name__in={host for host in hosts.values() if host}
+            ).values_list("name", "domain_id", "domain__did")
+        }
+        found = {raw: by_name.get(hosts[raw]) for raw in new}
+        did_of = {
+            raw: hosts[raw] or raw.strip().lower().rstrip(".")
+            for raw, domain in found.items()
+            if domain is None
+        }
+        if did_of:
+            by_did = {
+                did: (pk, did)
+                for pk, did in Domain.objects.filter(did__in=set(did_of.values())).values_list(
+                    "pk", "did"
+                )
+            }
+            found.update((raw, by_did.get(did)) for raw, did in did_of.items())
+        realms = self._realms({domain[0] for domain in found.values() if domain is not None})
+        for raw, domain in found.items():
+            self._known[raw] = (
+                None
+                if domain is None
+                else _DomainRef(*domain, realm=realms.get(domain[0], domain[1]))
             )
-        )
-        did_of = {raw: hosts[raw] or raw.strip().lower().rstrip(".") for raw in new}
-        by_did = dict(Domain.objects.filter(did__in=set(did_of.values())).values_list("did", "id"))
-        wanted = {raw: by_name.get(hosts[raw]) or by_did.get(did_of[raw]) for raw in new}
-        refs = self._refs({pk for pk in wanted.values() if pk is not None})
-        for raw, pk in wanted.items():
-            self._known[raw] = refs.get(pk)
 
     @staticmethod
     def _host(raw: str) -> str | None:
@@ -118,12 +135,17 @@ class _DomainResolver:
             return None
 
     @staticmethod
-    def _refs(ids: set[int]) -> dict[int, _DomainRef]:
-        # Only the realm rows are fetched; domain_realm picks the winner among them.
-        domains = Domain.objects.filter(pk__in=ids).prefetch_related(
+    def _realms(ids: set[int]) -> dict[int, str]:
+        """The realm of each domain that has a realm attribute; the others' realm is their
+        did. Only those few go through domain_realm, which decides between their rows."""
+        with_realm = Domain.objects.filter(
+            pk__in=DomainAttribute.objects.filter(domain_id__in=ids, name="realm").values(
+                "domain_id"
+            )
+        ).prefetch_related(
             Prefetch("attributes", queryset=DomainAttribute.objects.filter(name="realm"))
         )
-        return {d.pk: _DomainRef(d.pk, d.did, domain_realm(d)) for d in domains}
+        return {domain.pk: domain_realm(domain) for domain in with_realm}
 
 
 def _credentials(row: Mapping[str, Any], username: str, domain: _DomainRef) -> dict[str, str]:
@@ -155,35 +177,30 @@ def _valid_froms(row: Mapping[str, Any], username: str) -> list[str]:
     return users
 
 
+def _checked(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
+    """check(*args), or None with its complaint added to ``problems``."""
+    try:
+        return check(*args)
+    except ValidationError as exc:
+        problems.append(messages_of(exc))
+        return None
+
+
 def _clean_subscriber_row(
     row: Mapping[str, Any], domain: _DomainRef | None
 ) -> tuple[tuple | None, list[str], list[str]]:
     """(subscriber columns, extra From users, problems), by the rules of subscriber_create."""
-    problems = []
-    username = hashes = None
-    try:
-        username = validate_sip_user(cell(row, "username"))
-    except ValidationError as exc:
-        problems.append(messages_of(exc))
+    problems: list[str] = []
+    username = _checked(problems, validate_sip_user, cell(row, "username"))
+    hashes = None
     if domain is None:
         name = cell(row, "domain")
         problems.append(f"no domain named {name!r}" if name else "the domain is empty")
     elif username is not None:
-        try:
-            hashes = _credentials(row, username, domain)
-        except ValidationError as exc:
-            problems.append(messages_of(exc))
-    checks = {
-        "email": lambda: clean_email(cell(row, "email")),
-        "enabled": lambda: parse_enabled(cell(row, "enabled")),
-        "valid_from": lambda: _valid_froms(row, username or ""),
-    }
-    values = {}
-    for field, check in checks.items():
-        try:
-            values[field] = check()
-        except ValidationError as exc:
-            problems.append(messages_of(exc))
+        hashes = _checked(problems, _credentials, row, username, domain)
+    email = _checked(problems, clean_email, cell(row, "email"))
+    enabled = _checked(problems, parse_enabled, cell(row, "enabled"))
+    valid_froms = _checked(problems, _valid_froms, row, username or "")
     if problems:
         return None, [], problems
     columns = (
@@ -193,10 +210,10 @@ def _clean_subscriber_row(
         hashes["ha1b"],
         hashes["ha1_realm"],
         hashes["password"],
-        values["email"],
-        values["enabled"],
+        email,
+        enabled,
     )
-    return columns, values["valid_from"], []
+    return columns, valid_froms, []
 
 
 STAGED_COLUMNS = "line, domain_id, username, ha1, ha1b, ha1_realm, password, email, enabled"
