@@ -98,9 +98,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-# Serve the apps' static files as they are when collectstatic has not been run.
-WHITENOISE_USE_FINDERS = True
+# Where collectstatic gathers files for production; unset, the apps' own folders are served.
+STATIC_ROOT = env_str("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 LOGGING = {
     "version": 1,
@@ -180,3 +180,59 @@ SERWEB_PROXY_ADDRESSES = env_list("SERWEB_PROXY_ADDRESSES")
 # Keep subscribers' clear-text passwords (off: only the HA1 hashes are stored).
 SERWEB_STORE_CLEAR_PASSWORDS = env_bool("SERWEB_STORE_CLEAR_PASSWORDS", False)
 SERWEB_MIN_PASSWORD_LENGTH = env_int("SERWEB_MIN_PASSWORD_LENGTH", 8, minimum=1)
+
+# --- DNS verification, housekeeping and the proxy's on-demand lookup ----------------------
+# DNS.md has the policy. Durations are whole hours/days/minutes; the lifecycle is
+# active -> suspect (first negative) -> disabled (enough negatives over the grace period,
+# confirmed by the domain's authoritative servers) -> removed (after the second grace).
+
+# address[:port] or [v6]:port, comma-separated; empty: the system resolver (resolv.conf).
+SERWEB_DNS_NAMESERVERS = env_list("SERWEB_DNS_NAMESERVERS")
+SERWEB_DNS_TIMEOUT_MS = env_int("SERWEB_DNS_TIMEOUT_MS", 2000, minimum=1)
+SERWEB_DNS_LIFETIME_MS = env_int("SERWEB_DNS_LIFETIME_MS", 5000, minimum=1)
+SERWEB_DNS_CONCURRENCY = env_int("SERWEB_DNS_CONCURRENCY", 100, minimum=1)
+SERWEB_DNS_CHUNK_SIZE = env_int("SERWEB_DNS_CHUNK_SIZE", 1000, minimum=1)
+# The port authoritative servers are asked on when confirming a disable (53 but in labs).
+SERWEB_DNS_AUTHORITY_PORT = env_int("SERWEB_DNS_AUTHORITY_PORT", 53, minimum=1)
+# Names never served (claims, auto-learning), matched on whole labels; add the operator's
+# own zone.
+SERWEB_DNS_RESERVED_SUFFIXES = env_list(
+    "SERWEB_DNS_RESERVED_SUFFIXES", "localhost,local,invalid,test,example,onion,internal,alt,arpa"
+)
+# The TXT labels: _<label>-challenge.<domain> (ownership), _<label>-config.<domain>
+# (RFC 1464 attributes).
+SERWEB_DNS_LABEL = env_str("SERWEB_DNS_LABEL", "serweb")
+if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", SERWEB_DNS_LABEL):
+    raise ImproperlyConfigured(f"SERWEB_DNS_LABEL={SERWEB_DNS_LABEL!r}: use a-z, 0-9 and '-'")
+SERWEB_DNS_ALLOW_PARTIAL = env_bool("SERWEB_DNS_ALLOW_PARTIAL", False)
+SERWEB_DNS_AUTO_LEARN = env_bool("SERWEB_DNS_AUTO_LEARN", False)
+SERWEB_DNS_IMPORT_ATTRIBUTES = env_bool("SERWEB_DNS_IMPORT_ATTRIBUTES", True)
+SERWEB_DNS_NEGATIVES_TO_DISABLE = env_int("SERWEB_DNS_NEGATIVES_TO_DISABLE", 3, minimum=1)
+SERWEB_DNS_NEGATIVE_SPACING_HOURS = env_int("SERWEB_DNS_NEGATIVE_SPACING_HOURS", 6, minimum=0)
+SERWEB_DNS_DISABLE_GRACE_HOURS = env_int("SERWEB_DNS_DISABLE_GRACE_HOURS", 72, minimum=0)
+SERWEB_DNS_REMOVE_GRACE_DAYS = env_int("SERWEB_DNS_REMOVE_GRACE_DAYS", 30, minimum=0)
+SERWEB_DNS_CHECK_INTERVAL_HOURS = env_int("SERWEB_DNS_CHECK_INTERVAL_HOURS", 6, minimum=1)
+SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES = env_int(
+    "SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES", 15, minimum=1
+)
+SERWEB_DNS_UNKNOWN_ALERT = env_int("SERWEB_DNS_UNKNOWN_ALERT", 8, minimum=1)
+# Names that must always point at us; if one does not, a run changes nothing.
+SERWEB_DNS_CANARIES = env_list("SERWEB_DNS_CANARIES")
+# Circuit breaker: a run turns at most this share (or this many) domains negative.
+SERWEB_DNS_BREAKER_PERCENT = env_int("SERWEB_DNS_BREAKER_PERCENT", 1, minimum=0)
+SERWEB_DNS_BREAKER_MINIMUM = env_int("SERWEB_DNS_BREAKER_MINIMUM", 20, minimum=0)
+
+# The on-demand lookup (GET /proxy/lookup?host=H): answers for known hosts are kept this
+# long per process; an unknown host is looked up in DNS at most once per negative TTL, and
+# at most this many unknown hosts per minute overall.
+SERWEB_LOOKUP_CACHE_SECONDS = env_int("SERWEB_LOOKUP_CACHE_SECONDS", 5, minimum=0)
+SERWEB_LOOKUP_NEGATIVE_TTL = env_int("SERWEB_LOOKUP_NEGATIVE_TTL", 300, minimum=1)
+SERWEB_LOOKUP_DNS_PER_MINUTE = env_int("SERWEB_LOOKUP_DNS_PER_MINUTE", 60, minimum=0)
+# Who may ask (the proxies), as addresses or networks.
+SERWEB_LOOKUP_CLIENTS = env_list("SERWEB_LOOKUP_CLIENTS", "127.0.0.1/32,::1/128")
+
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
+    "task": "domains.dns_tasks.housekeeping",
+    "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
+}

@@ -8,6 +8,3 @@ from serweb.settings import *  # noqa: E402, F403
 
 # Login passwords of test people need no key stretching.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-# Static files come from the apps' folders (nothing is collected for tests).
-STATIC_ROOT = None
