@@ -11,7 +11,7 @@ reported with its line number. A whole file costs one transaction, one audit ent
 import csv
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,15 @@ def parse_enabled(text: str) -> bool:
 
 def messages_of(exc: ValidationError) -> str:
     return "; ".join(exc.messages)
+
+
+def checked(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
+    """check(*args), or None with its complaint added to ``problems``."""
+    try:
+        return check(*args)
+    except ValidationError as exc:
+        problems.append(messages_of(exc))
+        return None
 
 
 def header_problems(
@@ -299,49 +308,47 @@ def unknown_domain_columns(columns: Iterable[str]) -> list[str]:
     return problems
 
 
-def _clean_domain_row(row: Mapping[str, Any]) -> tuple[_DomainRow | None, list[str]]:
-    """The row as it will be stored, or what is wrong with it (the rules of domain_create)."""
-    problems = []
-    name, did_text = cell(row, "name"), cell(row, "did")
-    hosts: list[HostName] = []
-    did = None
-    try:
-        hosts = _unique_hosts([name, *cell(row, "aliases").split()])
-    except ValidationError as exc:
-        problems.append(messages_of(exc))
+def _did_of(hosts: list[HostName] | None, did_text: str) -> str:
     if did_text:
-        try:
-            did = normalize_did(did_text)
-        except ValidationError as exc:
-            problems.append(messages_of(exc))
-    elif hosts and hosts[0].is_ip:
-        problems.append(
+        return normalize_did(did_text)
+    if hosts[0].is_ip:
+        raise ValidationError(
             f"{hosts[0].value}: an IP address cannot be a domain's canonical name unless "
             "a domain id is given"
         )
-    elif hosts:
-        did = hosts[0].value
-    try:
-        enabled = parse_enabled(cell(row, "enabled"))
-    except ValidationError as exc:
-        problems.append(messages_of(exc))
+    return hosts[0].value
+
+
+def _attributes_of(row: Mapping[str, Any], problems: list[str]) -> list[tuple[str, int, str]]:
     attributes = []
     for column in row:
-        if not column.startswith(ATTRIBUTE_PREFIX) or not cell(row, column):
-            continue
-        try:
-            key, kind, value = validate_attribute(
-                column[len(ATTRIBUTE_PREFIX) :], cell(row, column)
-            )
-        except ValidationError as exc:
-            problems.append(messages_of(exc))
-            continue
-        attributes.append(
-            (key, kind, value, did is not None and is_default_value(key, value, did=did))
-        )
+        if column.startswith(ATTRIBUTE_PREFIX) and cell(row, column):
+            name = column[len(ATTRIBUTE_PREFIX) :]
+            attribute = checked(problems, validate_attribute, name, cell(row, column))
+            if attribute is not None:
+                attributes.append(attribute)
+    return attributes
+
+
+def _clean_domain_row(row: Mapping[str, Any]) -> tuple[_DomainRow | None, list[str]]:
+    """The row as it will be stored, or what is wrong with it (the rules of domain_create)."""
+    problems: list[str] = []
+    hosts = checked(problems, _unique_hosts, [cell(row, "name"), *cell(row, "aliases").split()])
+    did_text = cell(row, "did")
+    did = checked(problems, _did_of, hosts, did_text) if hosts or did_text else None
+    enabled = checked(problems, parse_enabled, cell(row, "enabled"))
+    attributes = _attributes_of(row, problems)
     if problems:
         return None, problems
-    return _DomainRow(did=did, enabled=enabled, hosts=hosts, attributes=attributes), []
+    return _DomainRow(
+        did=did,
+        enabled=enabled,
+        hosts=hosts,
+        attributes=[
+            (key, kind, value, is_default_value(key, value, did=did))
+            for key, kind, value in attributes
+        ],
+    ), []
 
 
 class _DomainLoader:
@@ -473,7 +480,7 @@ def _import_domain_rows(*, actor: Actor, rows: NumberedRows, source: str) -> Dom
             action="import.domains",
             object_type="import",
             object_repr=source,
-            after={"source": source, **summary.__dict__},
+            after={"source": source, **asdict(summary)},
         )
     return summary
 

@@ -6,8 +6,8 @@ INSERT ... SELECT; one transaction, one audit entry and one reload per file.
 """
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ from domains.bulk import (
     RowError,
     Staging,
     cell,
+    checked,
     concurrent_changes_refused,
-    messages_of,
     open_csv,
     parse_enabled,
     staging,
@@ -177,30 +177,21 @@ def _valid_froms(row: Mapping[str, Any], username: str) -> list[str]:
     return users
 
 
-def _checked(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
-    """check(*args), or None with its complaint added to ``problems``."""
-    try:
-        return check(*args)
-    except ValidationError as exc:
-        problems.append(messages_of(exc))
-        return None
-
-
 def _clean_subscriber_row(
     row: Mapping[str, Any], domain: _DomainRef | None
 ) -> tuple[tuple | None, list[str], list[str]]:
     """(subscriber columns, extra From users, problems), by the rules of subscriber_create."""
     problems: list[str] = []
-    username = _checked(problems, validate_sip_user, cell(row, "username"))
+    username = checked(problems, validate_sip_user, cell(row, "username"))
     hashes = None
     if domain is None:
         name = cell(row, "domain")
         problems.append(f"no domain named {name!r}" if name else "the domain is empty")
     elif username is not None:
-        hashes = _checked(problems, _credentials, row, username, domain)
-    email = _checked(problems, clean_email, cell(row, "email"))
-    enabled = _checked(problems, parse_enabled, cell(row, "enabled"))
-    valid_froms = _checked(problems, _valid_froms, row, username or "")
+        hashes = checked(problems, _credentials, row, username, domain)
+    email = checked(problems, clean_email, cell(row, "email"))
+    enabled = checked(problems, parse_enabled, cell(row, "enabled"))
+    valid_froms = checked(problems, _valid_froms, row, username or "")
     if problems:
         return None, [], problems
     columns = (
@@ -340,7 +331,7 @@ def _import_subscriber_rows(
             action="import.subscribers",
             object_type="import",
             object_repr=source,
-            after={"source": source, **summary.__dict__},
+            after={"source": source, **asdict(summary)},
         )
     return summary
 

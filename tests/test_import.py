@@ -187,6 +187,25 @@ def test_every_bad_domain_row_is_reported_and_nothing_written(alice, tmp_path):
     assert not AuditEntry.objects.filter(action="import.domains").exists()
 
 
+def test_every_problem_of_a_row_is_reported(alice):
+    rows = [{"name": "bad..test", "did": "Bad Did!", "enabled": "maybe", "attr.max_contacts": "x"}]
+
+    with pytest.raises(ImportRejected) as exc_info:
+        import_domains(actor=alice, rows=rows)
+
+    errors = rejected(exc_info)
+    assert len(errors) == 4
+    for fragment in ["empty label", "domain id 'Bad Did!'", "enabled: 'maybe'", "max_contacts"]:
+        assert_reported(errors, 1, fragment)
+
+
+def test_an_empty_file_is_refused(alice, tmp_path):
+    with pytest.raises(ImportRejected) as exc_info:
+        import_domains_csv(actor=alice, path=write_csv(tmp_path, ""))
+
+    assert rejected(exc_info) == [(1, "the file is empty; a header row is required")]
+
+
 def test_rejection_messages_carry_line_numbers(alice, tmp_path):
     path = write_csv(tmp_path, "name\ngood.test\nbad..test\n")
 
