@@ -1,0 +1,348 @@
+"""domains.dns against a real authoritative server (Knot on a loopback port)."""
+
+import asyncio
+import time
+
+import pytest
+
+from domains import dns
+from domains import dns_wire as wire
+from tests import dns_harness
+from tests.dns_harness import BROKEN_ZONE, PROXY_ADDRESSES, PROXY_HOSTNAMES, REFUSED_NAME
+
+knot = dns_harness.knot
+silent_port = dns_harness.silent_port
+
+PROXY = dns.ProxyIdentity.build(PROXY_HOSTNAMES, PROXY_ADDRESSES)
+
+
+def lean(nameserver: str, *, timeout: float = 0.2, lifetime: float = 0.4) -> dns.UdpClient:
+    return dns.UdpClient([dns.parse_nameserver(nameserver)], timeout=timeout, lifetime=lifetime)
+
+
+def stock(nameserver: str, *, timeout: float = 0.2, lifetime: float = 0.4) -> dns.ResolverClient:
+    resolver = dns.stock_resolver([dns.parse_nameserver(nameserver)], timeout=timeout)
+    return dns.ResolverClient(resolver, lifetime=lifetime)
+
+
+CLIENTS = {"lean": lean, "stock": stock}
+
+
+@pytest.fixture(params=sorted(CLIENTS))
+def make_client(request):
+    return CLIENTS[request.param]
+
+
+def check(client_factory, nameserver: str, name: str) -> dns.SipCheck:
+    async def run() -> dns.SipCheck:
+        async with client_factory(nameserver) as client:
+            return await dns.check_sip_domain(name, client=client, targets=dns.TargetCache(PROXY))
+
+    return asyncio.run(run())
+
+
+def ask(client_factory, nameserver: str, name: str, rdtype: str) -> dns.Answer:
+    async def run() -> dns.Answer:
+        async with client_factory(nameserver) as client:
+            return await client.query(name, rdtype)
+
+    return asyncio.run(run())
+
+
+# --- "points at us" -----------------------------------------------------------------------
+
+
+def test_naptr_leads_to_srv_records_whose_target_has_our_address(knot, make_client):
+    domain = knot.unique()
+    knot.add(
+        domain,
+        "NAPTR",
+        f'10 10 "s" "SIP+D2U" "" _sip._udp.{domain}.',
+        f'20 10 "s" "SIPS+D2T" "" _sips._tcp.{domain}.',
+        # Not a SIP service: never followed.
+        f'5 10 "s" "E2U+sip" "" _other._udp.{domain}.',
+    )
+    knot.srv(domain, f"sip.{domain}", services=["_sip._udp", "_sips._tcp", "_sip._tcp"])
+    knot.add(f"sip.{domain}", "A", "192.0.2.10")
+    knot.add(f"sip.{domain}", "AAAA", "2001:db8::10")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.OURS
+    assert [a.name for a in result.srv] == [f"_sip._udp.{domain}", f"_sips._tcp.{domain}"]
+    assert result.targets[0].addresses == ("192.0.2.10", "2001:db8::10")
+    assert result.matched == [f"sip.{domain}"]
+    assert result.to_evidence()["naptr"]["records"][1].startswith('10 10 "s" "SIP+D2U"')
+
+
+def test_srv_without_naptr_naming_a_proxy_host_needs_no_address_lookup(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, PROXY_HOSTNAMES[0], services=["_sip._udp", "_sip._tcp"])
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.OURS
+    assert result.targets[0].reason == "a proxy host name"
+    # NAPTR plus the three SRV names of RFC 3263, nothing for the target.
+    assert result.queries == 4
+
+
+def test_without_srv_the_domains_own_addresses_are_used(knot, make_client):
+    domain = knot.unique()
+    knot.add(domain, "A", "192.0.2.11")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.OURS
+    assert result.address_fallback
+    assert result.targets[0].name == domain
+    assert result.targets[0].port == 5060
+
+
+def test_a_cname_chain_as_target_is_followed_with_a_warning(knot, make_client):
+    domain = knot.unique()
+    knot.add(f"sip.{domain}", "CNAME", f"hop.{domain}.")
+    knot.add(f"hop.{domain}", "CNAME", f"{PROXY_HOSTNAMES[1]}.")
+    knot.srv(domain, f"sip.{domain}")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.OURS
+    assert result.targets[0].cnames[-1] == PROXY_HOSTNAMES[1]
+    assert any("RFC 2782" in warning for warning in result.warnings)
+
+
+def test_a_cname_to_a_foreign_host_is_not_ours(knot, make_client):
+    domain = knot.unique()
+    knot.add(f"sip.{domain}", "CNAME", f"elsewhere.{domain}.")
+    knot.add(f"elsewhere.{domain}", "A", "198.51.100.7")
+    knot.srv(domain, f"sip.{domain}")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.FOREIGN
+    assert result.targets[0].addresses == ("198.51.100.7",)
+
+
+def test_a_dot_target_means_sip_is_not_offered_and_there_is_no_fallback(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, ".")
+    # An address that would be ours if the fallback were (wrongly) taken.
+    knot.add(domain, "A", "192.0.2.10")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.UNAVAILABLE
+    assert result.verdict.is_negative
+    assert not result.address_fallback
+
+
+def test_a_dot_beside_a_real_target_leaves_the_real_one(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, ".", services=["_sips._tcp"])
+    knot.srv(domain, PROXY_HOSTNAMES[0], services=["_sip._udp"])
+
+    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.OURS
+
+
+def test_an_idn_domain_is_checked_in_its_a_label_form(knot, make_client):
+    # straße.test in IDNA 2008 (IDNA 2003 would have made it strasse.test).
+    domain = f"xn--strae-oqa.{knot.unique('idn')}"
+    knot.srv(domain, PROXY_HOSTNAMES[0])
+
+    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.OURS
+
+
+def test_srv_to_a_foreign_host_is_foreign(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, f"sip.{domain}")
+    knot.add(f"sip.{domain}", "A", "198.51.100.1")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.FOREIGN
+    assert not result.matched
+    assert "198.51.100.1" in result.targets[0].reason
+
+
+def test_our_ipv4_with_a_foreign_ipv6_address_is_not_ours(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, f"sip.{domain}")
+    knot.add(f"sip.{domain}", "A", "192.0.2.10")
+    knot.add(f"sip.{domain}", "AAAA", "2001:db8::99")
+
+    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.FOREIGN
+
+
+def test_one_of_two_targets_ours_is_partial(knot, make_client):
+    domain = knot.unique()
+    knot.add(f"_sip._udp.{domain}", "SRV", f"10 10 5060 {PROXY_HOSTNAMES[0]}.")
+    knot.add(f"_sip._tcp.{domain}", "SRV", f"10 10 5060 backup.{domain}.")
+    knot.add(f"backup.{domain}", "A", "198.51.100.2")
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.PARTIAL
+    assert result.matched == [PROXY_HOSTNAMES[0]]
+
+
+def test_a_target_without_addresses_is_not_usable(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, f"nothing.{domain}")
+
+    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.ABSENT
+
+
+def test_a_domain_that_does_not_exist_ends_the_search_at_once(knot, make_client):
+    result = check(make_client, knot.nameserver, knot.unique("gone"))
+
+    assert result.verdict == dns.Verdict.ABSENT
+    assert result.naptr.status == dns.Status.NXDOMAIN
+    assert result.queries == 1
+
+
+def test_a_domain_with_nothing_sip_is_absent(knot, make_client):
+    domain = knot.unique()
+    knot.add(domain, "TXT", '"just text"')
+
+    result = check(make_client, knot.nameserver, domain)
+
+    assert result.verdict == dns.Verdict.ABSENT
+    assert result.naptr.status == dns.Status.NODATA
+
+
+# --- failures are unknown, never negative ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [f"x.{BROKEN_ZONE}", REFUSED_NAME])
+def test_servfail_and_refused_are_unknown(knot, make_client, name):
+    result = check(make_client, knot.nameserver, name)
+
+    assert result.verdict == dns.Verdict.UNKNOWN
+    assert not result.verdict.is_negative
+
+
+def test_a_server_that_never_answers_is_unknown_within_the_lifetime(silent_port, make_client):
+    started = time.monotonic()
+    result = check(make_client, silent_port.nameserver, "anything.test")
+
+    assert result.verdict == dns.Verdict.UNKNOWN
+    assert time.monotonic() - started < 2
+
+
+def test_a_second_nameserver_answers_when_the_first_is_silent(knot, silent_port):
+    servers = [dns.parse_nameserver(silent_port.nameserver), dns.parse_nameserver(knot.nameserver)]
+    domain = knot.unique()
+    knot.srv(domain, PROXY_HOSTNAMES[0])
+
+    async def run():
+        async with dns.UdpClient(servers, timeout=0.1, lifetime=1.0) as client:
+            return await dns.check_sip_domain(domain, client=client, targets=dns.TargetCache(PROXY))
+
+    assert asyncio.run(run()).verdict == dns.Verdict.OURS
+
+
+def test_a_target_that_fails_makes_the_whole_verdict_unknown(knot, make_client):
+    domain = knot.unique()
+    knot.srv(domain, f"sip.{BROKEN_ZONE}")
+
+    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.UNKNOWN
+
+
+def test_nxdomain_and_nodata_are_the_negative_answers(knot, make_client):
+    domain = knot.unique()
+    knot.add(domain, "A", "192.0.2.1")
+
+    assert ask(make_client, knot.nameserver, domain, "AAAA").status == dns.Status.NODATA
+    assert ask(make_client, knot.nameserver, f"no.{domain}", "A").status == dns.Status.NXDOMAIN
+    assert dns.Status.NODATA.is_negative and dns.Status.NXDOMAIN.is_negative
+    assert not dns.Status.UNKNOWN.is_negative
+
+
+def test_a_fresh_record_is_seen_at_once_after_a_negative_answer(knot):
+    # No cache: "check now" must not be fooled by the negative answer of a minute ago.
+    domain = knot.unique()
+    assert ask(lean, knot.nameserver, domain, "A").status == dns.Status.NXDOMAIN
+    knot.add(domain, "A", "192.0.2.10")
+    assert ask(lean, knot.nameserver, domain, "A").records == ("192.0.2.10",)
+
+
+def test_negative_answers_carry_the_soa_negative_ttl(knot):
+    answer = ask(lean, knot.nameserver, knot.unique(), "A")
+
+    assert answer.status == dns.Status.NXDOMAIN
+    assert answer.ttl == 60
+
+
+# --- TXT ------------------------------------------------------------------------------------
+
+
+def test_the_strings_of_one_txt_record_are_joined_without_separator(knot, make_client):
+    name = knot.unique()
+    knot.add(name, "TXT", '"realm=ex" "ample.test"', '"display_name=Main"')
+
+    values = dns.txt_values(ask(make_client, knot.nameserver, name, "TXT"))
+
+    assert sorted(values) == [b"display_name=Main", b"realm=example.test"]
+
+
+def test_a_txt_set_too_large_for_udp_is_fetched_over_tcp(knot, make_client):
+    name = knot.unique()
+    records = [f'"attribute{i}={"x" * 200}"' for i in range(10)]
+    knot.add(name, "TXT", *records)
+
+    answer = ask(make_client, knot.nameserver, name, "TXT")
+
+    assert answer.status == dns.Status.ANSWER
+    assert len(answer.records) == 10
+
+
+# --- authoritative servers ------------------------------------------------------------------
+
+
+def test_the_zone_and_its_servers_are_found(knot):
+    domain = knot.unique()
+
+    async def run():
+        async with lean(knot.nameserver) as client:
+            zone, _error = await dns.find_zone(f"a.b.{domain}", client)
+            servers, _error = await dns.authoritative_servers(zone, client, port=knot.port)
+            return zone, servers
+
+    assert asyncio.run(run()) == ("test", [("127.0.0.1", knot.port)])
+
+
+# --- pieces -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("192.0.2.1", ("192.0.2.1", 53)),
+        ("192.0.2.1:5353", ("192.0.2.1", 5353)),
+        ("2001:DB8::1", ("2001:db8::1", 53)),
+        ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
+    ],
+)
+def test_nameservers_are_parsed(text, expected):
+    assert dns.parse_nameserver(text) == expected
+
+
+@pytest.mark.parametrize("text", ["ns.example.com", "192.0.2.1:0", "192.0.2.1:x", "[::1]5353"])
+def test_bad_nameservers_are_refused(text):
+    with pytest.raises(ValueError):
+        dns.parse_nameserver(text)
+
+
+def test_a_compression_loop_is_a_malformed_answer():
+    header = bytes.fromhex("abcd8180" + "0001" + "0000" * 3)
+    # The question's name is a pointer to itself.
+    message = header + bytes.fromhex("c00c") + b"\x00\x01\x00\x01"
+    with pytest.raises(wire.WireError):
+        wire.parse_response(message)
+
+
+def test_odd_bytes_in_a_label_are_escaped_not_taken_as_dots():
+    header = bytes.fromhex("abcd8180" + "0001" + "0000" * 3)
+    message = header + b"\x03a.b\x04test\x00" + b"\x00\x01\x00\x01"
+    assert wire.parse_response(message).question == ("a\\046b.test", 1)
