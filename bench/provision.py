@@ -42,7 +42,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--domains", type=int, default=100_000)
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=1000, help="domains created one by one")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each timing; medians")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timing; medians")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("SERWEB_BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -54,7 +54,10 @@ def parse_arguments() -> argparse.Namespace:
         action="store_true",
         help="also trace Python allocations during the imports (slows them down)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.domains < 1 or args.subscribers < 0 or args.sample < 1 or args.repeat < 1:
+        parser.error("--domains, --sample and --repeat must be at least 1")
+    return args
 
 
 def configure_django(database_url: str) -> None:
@@ -297,10 +300,13 @@ def main() -> None:
     )
     report_pair("domains", args.domains, bulk_domains, server_domains)
     report_pair("subscribers", args.subscribers, bulk_subscribers, server_subscribers)
+    per_file = all(bumps_of_run == (1, 1) for bumps_of_run in bumps)
     print(
-        "generation bumps per bulk import (domains, subscribers): "
-        + ", ".join(f"{d}, {s}" for d, s in bumps)
-        + ("  (exactly one each)" if all(b == (1, 1) for b in bumps) else "  (EXPECTED ONE EACH)")
+        "generation bumps per bulk import: domains "
+        + ", ".join(str(d) for d, _s in bumps)
+        + "; subscribers "
+        + ", ".join(str(s) for _d, s in bumps)
+        + ("  (exactly one per file)" if per_file else "  (EXPECTED EXACTLY ONE PER FILE)")
     )
     sample_rate = args.sample / sample_elapsed
     bulk_rate = args.domains / statistics.median(bulk_domains)
