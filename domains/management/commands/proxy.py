@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection
 
+from domains import reload
 from domains.models import Proxy, ProxyTransport, ReloadState
 from domains.proxy_access import PROXY_RELATIONS, proxy_role_grant
 from domains.services import proxy_create, proxy_delete
@@ -64,6 +65,26 @@ class Command(SubcommandCommand):
         )
         grant.add_argument("role")
         add_password_options(grant, required=False)
+
+        reload_ = self.subcommand(
+            subcommands, "reload", self.handle_reload, "reload proxies now and wait for each"
+        )
+        reload_.add_argument("names", nargs="*", metavar="NAME", help="default: every enabled one")
+        reload_.add_argument(
+            "--pending",
+            action="store_true",
+            help="only proxies that have not loaded the latest change (for cron without a broker)",
+        )
+
+        status = self.subcommand(
+            subcommands, "status", self.handle_status, "what each proxy serves and what still waits"
+        )
+        status.add_argument(
+            "--check",
+            action="store_true",
+            help="first probe the proxies and reload any that is behind or holds stale data",
+        )
+        status.add_argument("--json", action="store_true", help="machine-readable output")
 
     def handle_add(self, options: dict[str, Any]) -> None:
         transport = next(t for t in ProxyTransport.values if options[t] is not None)
@@ -127,3 +148,72 @@ class Command(SubcommandCommand):
         self.stdout.write(
             f'kamailio.cfg: modparam("{PROXY_DB_MODULES}", "db_url", "{kamailio_db_url(role)}")'
         )
+
+    def handle_reload(self, options: dict[str, Any]) -> None:
+        if options["names"]:
+            proxies = [proxy_named(name) for name in options["names"]]
+        else:
+            proxies = list(Proxy.objects.filter(enabled=True).order_by("name"))
+        failed = []
+        for proxy in proxies:
+            if options["pending"] and not reload.proxy_is_behind(proxy.pk):
+                continue
+            outcome = reload.proxy_reload(proxy.pk, force=not options["pending"])
+            self.stdout.write(f"{proxy.name}: {_outcome_text(outcome)}")
+            if not outcome.ok:
+                failed.append(proxy.name)
+        if failed:
+            raise CommandError(f"not reloaded: {', '.join(failed)}", returncode=1)
+
+    def handle_status(self, options: dict[str, Any]) -> None:
+        if options["check"]:
+            for report in reload.drift_check(reload_now=True):
+                detail = f": {report.detail}" if report.detail else ""
+                self.stdout.write(f"check {report.proxy}: {report.action}{detail}")
+        statuses = reload.proxy_status_list()
+        if options["json"]:
+            self.write_json([status.as_dict() for status in statuses])
+            return
+        for status in statuses:
+            self.stdout.write(_status_text(status))
+
+
+def _outcome_text(outcome: reload.ReloadOutcome) -> str:
+    if outcome.status == reload.Status.APPLIED:
+        return f"reloaded, generation {outcome.generation} live"
+    if outcome.status == reload.Status.CURRENT:
+        return f"up to date (generation {outcome.generation})"
+    if outcome.status == reload.Status.BUSY:
+        return "another reload is running; it picks up every change"
+    if outcome.status == reload.Status.GONE:
+        return "disabled, not reloaded"
+    return f"{outcome.status.replace('_', ' ')}: {outcome.detail}"
+
+
+def _when(value) -> str:
+    return value.isoformat(timespec="seconds") if value else "never"
+
+
+def _status_text(status: reload.ProxyStatus) -> str:
+    line = (
+        f"{status.name} ({status.transport} {status.address}): {status.state}, "
+        f"generation {status.applied_generation} of {status.desired_generation}"
+    )
+    if status.pending_count:
+        more = status.pending_count - len(status.pending_dids)
+        line += f"; waiting: {', '.join(status.pending_dids)}" + (
+            f" and {more} more" if more else ""
+        )
+    reload_time = (
+        f" in {status.last_reload_seconds:.3f} s" if status.last_reload_seconds is not None else ""
+    )
+    line += (
+        f"; last reload {_when(status.last_reload_at)}{reload_time}, {status.reload_count} in all"
+    )
+    if status.shm_total:
+        line += f"; shared memory {status.shm_free / 1048576:.1f} of {status.shm_total / 1048576:.1f} MiB free"
+    if status.last_error:
+        line += f"; error at {_when(status.last_error_at)}: {status.last_error}"
+    if status.next_retry_at:
+        line += f"; next try {_when(status.next_retry_at)}"
+    return line
