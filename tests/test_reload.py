@@ -6,10 +6,13 @@ through the services and commit for real (transactional_db), so on_commit hooks 
 claims behave as in production; tasks run eagerly, as without a broker.
 """
 
+import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from celery.exceptions import Retry
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
@@ -361,3 +364,48 @@ def test_retry_delay_grows_and_is_capped(kam1, settings):
         delays.append(reload.retry_delay(kam1.pk))
     assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and 2 <= delays[2] <= 4
     assert 15 <= delays[3] <= 30
+
+
+# --- manage.py proxy reload / status -------------------------------------------------------
+
+
+def proxy_command(*args: str) -> str:
+    out = StringIO()
+    call_command("proxy", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_proxy_reload_reloads_now_and_says_so(kamailio, kam1):
+    domain_create(actor=None, name="alpha.test")
+    assert proxy_command("reload") == f"kam1: reloaded, generation {desired()} live\n"
+    assert kamailio.reloads == 2
+
+
+def test_proxy_reload_pending_skips_proxies_that_are_up_to_date(kamailio, kam1):
+    domain_create(actor=None, name="alpha.test")
+    assert proxy_command("reload", "--pending") == ""
+    assert kamailio.reloads == 1
+
+
+def test_proxy_reload_of_a_proxy_that_is_down_fails(kamailio, kam1):
+    kamailio.up = False
+    with pytest.raises(CommandError, match="not reloaded: kam1"):
+        proxy_command("reload", "kam1")
+    with pytest.raises(CommandError, match="no proxy named"):
+        proxy_command("reload", "nope")
+
+
+def test_proxy_status_says_what_waits(kamailio, kam1):
+    domain_create(actor=None, name="alpha.test")
+    kamailio.up = False
+    domain_create(actor=None, name="beta.test")
+    text = proxy_command("status")
+    assert text.startswith("kam1 (fifo /run/kamailio/rpc.fifo): failing, generation 1 of 2")
+    assert "waiting: beta.test" in text and "not running" in text
+    [row] = json.loads(proxy_command("status", "--json"))
+    assert row["state"] == "failing" and row["pending_dids"] == ["beta.test"]
+
+    kamailio.up = True
+    text = proxy_command("status", "--check")
+    assert text.splitlines()[0].startswith("check kam1: applied")
+    assert "kam1 (fifo /run/kamailio/rpc.fifo): live, generation 2 of 2" in text
