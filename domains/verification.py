@@ -1,0 +1,901 @@
+"""DNS verification of domains: does it point at us, who owns it, what it asks for.
+
+Services in the sense of services.py: every write to a domain (state, attributes, creation)
+goes through domains.services, which audits it and sends ``domains_changed``; this module
+adds the DNS observations, the lifecycle decisions and their evidence. The DNS work itself
+is in domains.dns. DNS.md has the policy this implements.
+"""
+
+import hmac
+import logging
+import math
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from domains import dns
+from domains.attributes import KNOWN_ATTRIBUTES, validate_attribute
+from domains.models import (
+    AttributeSource,
+    Domain,
+    DomainCheck,
+    DomainClaim,
+    DomainName,
+    DomainOrigin,
+    DomainState,
+    DomainTransition,
+    HousekeepingRun,
+    Tenant,
+)
+from domains.names import HostName, NameKind, normalize_host
+from domains.services import (
+    Actor,
+    domain_attribute_set,
+    domain_attribute_unset,
+    domain_create,
+    domain_set_state,
+)
+
+logger = logging.getLogger(__name__)
+
+# RFC 1464 records: at most this many in the RRset, each at most this long once joined.
+MAX_CONFIG_RECORDS = 16
+MAX_CONFIG_RECORD_LENGTH = 32 + 1 + 255
+
+
+class Outcome(StrEnum):
+    """What a verdict means for the lifecycle."""
+
+    POSITIVE = "positive"  # points at us (and the owner's token is there where needed)
+    NEGATIVE = "negative"  # definitely does not
+    NEUTRAL = "neutral"  # partly points at us, where that is not allowed: no change
+    UNKNOWN = "unknown"  # DNS did not answer: no change
+
+
+class Ownership(StrEnum):
+    NOT_REQUIRED = ""
+    PROVEN = "proven"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DnsPolicy:
+    """The DNS settings in one value, so tests and tools can pass their own."""
+
+    nameservers: tuple[tuple[str, int], ...]
+    timeout: float
+    lifetime: float
+    concurrency: int
+    authority_port: int
+    proxy_hostnames: tuple[str, ...]
+    proxy_addresses: tuple[str, ...]
+    reserved_suffixes: tuple[str, ...]
+    label: str
+    allow_partial: bool
+    auto_learn: bool
+    import_attributes: bool
+    negatives_to_disable: int
+    negative_spacing: timedelta
+    disable_grace: timedelta
+    remove_grace: timedelta
+    check_interval: timedelta
+    housekeeping_every: timedelta
+    unknown_alert: int
+    canaries: tuple[str, ...]
+    breaker_percent: float
+    breaker_minimum: int
+    chunk_size: int
+
+    @classmethod
+    def from_settings(cls) -> "DnsPolicy":
+        configured = settings.SERWEB_DNS_NAMESERVERS
+        nameservers = (
+            [dns.parse_nameserver(ns) for ns in configured]
+            if configured
+            else dns.system_nameservers()
+        )
+        return cls(
+            nameservers=tuple(nameservers),
+            timeout=settings.SERWEB_DNS_TIMEOUT_MS / 1000,
+            lifetime=settings.SERWEB_DNS_LIFETIME_MS / 1000,
+            concurrency=settings.SERWEB_DNS_CONCURRENCY,
+            authority_port=settings.SERWEB_DNS_AUTHORITY_PORT,
+            proxy_hostnames=tuple(settings.SERWEB_PROXY_HOSTNAMES),
+            proxy_addresses=tuple(settings.SERWEB_PROXY_ADDRESSES),
+            reserved_suffixes=tuple(
+                s.strip(".").lower() for s in settings.SERWEB_DNS_RESERVED_SUFFIXES
+            ),
+            label=settings.SERWEB_DNS_LABEL,
+            allow_partial=settings.SERWEB_DNS_ALLOW_PARTIAL,
+            auto_learn=settings.SERWEB_DNS_AUTO_LEARN,
+            import_attributes=settings.SERWEB_DNS_IMPORT_ATTRIBUTES,
+            negatives_to_disable=settings.SERWEB_DNS_NEGATIVES_TO_DISABLE,
+            negative_spacing=timedelta(hours=settings.SERWEB_DNS_NEGATIVE_SPACING_HOURS),
+            disable_grace=timedelta(hours=settings.SERWEB_DNS_DISABLE_GRACE_HOURS),
+            remove_grace=timedelta(days=settings.SERWEB_DNS_REMOVE_GRACE_DAYS),
+            check_interval=timedelta(hours=settings.SERWEB_DNS_CHECK_INTERVAL_HOURS),
+            housekeeping_every=timedelta(minutes=settings.SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES),
+            unknown_alert=settings.SERWEB_DNS_UNKNOWN_ALERT,
+            canaries=tuple(settings.SERWEB_DNS_CANARIES),
+            breaker_percent=settings.SERWEB_DNS_BREAKER_PERCENT,
+            breaker_minimum=settings.SERWEB_DNS_BREAKER_MINIMUM,
+            chunk_size=settings.SERWEB_DNS_CHUNK_SIZE,
+        )
+
+    @property
+    def challenge_label(self) -> str:
+        return f"_{self.label}-challenge"
+
+    @property
+    def config_label(self) -> str:
+        return f"_{self.label}-config"
+
+    @property
+    def proxy(self) -> dns.ProxyIdentity:
+        return dns.ProxyIdentity.build(self.proxy_hostnames, self.proxy_addresses)
+
+    @property
+    def slots(self) -> int:
+        """Housekeeping spreads the domains over this many runs per check interval."""
+        return max(1, int(self.check_interval / self.housekeeping_every))
+
+    def client(self, nameservers: tuple[tuple[str, int], ...] | None = None) -> dns.UdpClient:
+        return dns.UdpClient(
+            nameservers or self.nameservers, timeout=self.timeout, lifetime=self.lifetime
+        )
+
+
+# --- names serweb never serves ----------------------------------------------------------
+
+
+def reserved_suffix(name: str, policy: DnsPolicy) -> str | None:
+    """The reserved suffix ``name`` falls under, matched on whole labels."""
+    for suffix in policy.reserved_suffixes:
+        if name == suffix or name.endswith("." + suffix):
+            return suffix
+    return None
+
+
+def _parent_names(name: str) -> list[str]:
+    labels = name.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
+
+
+def claimable_host(raw: str, *, tenant: Tenant | None, policy: DnsPolicy) -> HostName:
+    """A name a tenant (or DNS auto-learning, ``tenant=None``) may ask serweb to serve.
+
+    Refused: IP literals, reserved suffixes, and names under a domain of another tenant
+    (under any tenant's domain when learnt from DNS).
+    """
+    host = normalize_host(raw)
+    if host.is_ip:
+        raise ValidationError(f"{host.value}: an IP address cannot be verified in DNS")
+    suffix = reserved_suffix(host.value, policy)
+    if suffix is not None:
+        raise ValidationError(f"{host.value}: names under .{suffix} are never served")
+    parents = DomainName.objects.filter(name__in=_parent_names(host.value)).select_related(
+        "domain__tenant"
+    )
+    for parent in parents:
+        owner = parent.domain.tenant
+        if owner is not None and (tenant is None or owner.pk != tenant.pk):
+            raise ValidationError(
+                f"{host.value} is under {parent.name}, a domain of another tenant; "
+                "only its owner can add names under it"
+            )
+    return host
+
+
+# --- observing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything DNS said about one domain in one check."""
+
+    name: str
+    sip: dns.SipCheck
+    ownership: Ownership = Ownership.NOT_REQUIRED
+    ownership_detail: str = ""
+    config: dns.Answer | None = None
+    queries: int = 0
+    authority: dict[str, Any] | None = None
+
+    def outcome(self, policy: DnsPolicy) -> Outcome:
+        verdict = self.sip.verdict
+        if verdict == dns.Verdict.UNKNOWN:
+            return Outcome.UNKNOWN
+        if verdict.is_negative:
+            return Outcome.NEGATIVE
+        if verdict == dns.Verdict.PARTIAL and not policy.allow_partial:
+            return Outcome.NEUTRAL
+        if self.ownership == Ownership.UNKNOWN:
+            return Outcome.UNKNOWN
+        if self.ownership == Ownership.MISSING:
+            return Outcome.NEGATIVE
+        return Outcome.POSITIVE
+
+    @property
+    def reason(self) -> str:
+        if self.ownership == Ownership.MISSING and not self.sip.verdict.is_negative:
+            return f"{self.sip.reason}; {self.ownership_detail}"
+        return self.sip.reason
+
+    def to_evidence(self) -> dict[str, Any]:
+        evidence = self.sip.to_evidence()
+        evidence["queries"] = self.queries
+        if self.ownership:
+            evidence["ownership"] = {"status": str(self.ownership), "detail": self.ownership_detail}
+        if self.config is not None:
+            evidence["config"] = self.config.to_evidence()
+        if self.authority is not None:
+            evidence["authority"] = self.authority
+        return evidence
+
+
+def _pointing(sip: dns.SipCheck, policy: DnsPolicy) -> bool:
+    return sip.verdict == dns.Verdict.OURS or (
+        sip.verdict == dns.Verdict.PARTIAL and policy.allow_partial
+    )
+
+
+def token_published(values: list[bytes], token: str) -> bool:
+    """Whether one of the TXT values is the token; every value compared in constant time."""
+    expected = token.encode("ascii")
+    found = False
+    for value in values:
+        found |= hmac.compare_digest(value, expected)
+    return found
+
+
+async def observe(
+    name: str,
+    *,
+    client: dns.Client,
+    targets: dns.TargetCache,
+    policy: DnsPolicy,
+    token: str | None = None,
+    want_config: bool = True,
+    records_client: dns.Client | None = None,
+) -> Observation:
+    """Check ``name``; for a domain that points at us, also its token and its config TXT."""
+    sip = await dns.check_sip_domain(
+        name, client=client, targets=targets, records_client=records_client
+    )
+    queries = sip.queries
+    if not _pointing(sip, policy):
+        return Observation(name, sip, queries=queries)
+    asking = records_client or client
+    ownership, detail = Ownership.NOT_REQUIRED, ""
+    if token is not None:
+        challenge = await asking.query(f"{policy.challenge_label}.{name}", "TXT")
+        queries += 1
+        if challenge.status == dns.Status.UNKNOWN:
+            ownership, detail = Ownership.UNKNOWN, f"TXT {challenge.name}: {challenge.error}"
+        elif token_published(dns.txt_values(challenge), token):
+            ownership, detail = Ownership.PROVEN, f"the owner's token is in TXT {challenge.name}"
+        else:
+            ownership, detail = (
+                Ownership.MISSING,
+                f"the owner's token is not in TXT {challenge.name}",
+            )
+    config = None
+    if want_config and policy.import_attributes:
+        config = await asking.query(f"{policy.config_label}.{name}", "TXT")
+        queries += 1
+    return Observation(name, sip, ownership, detail, config, queries)
+
+
+async def _observe_fresh(
+    name: str, policy: DnsPolicy, token: str | None, client: dns.Client | None
+) -> tuple[Observation, dns.ProxyIdentity]:
+    """One check that uses no cache: a new client and new target resolutions."""
+    async with client or policy.client() as asking:
+        proxy = await policy.proxy.with_hostname_addresses(asking)
+        targets = dns.TargetCache(proxy)
+        return await observe(
+            name, client=asking, targets=targets, policy=policy, token=token
+        ), proxy
+
+
+async def confirm_with_authority(
+    name: str,
+    *,
+    client: dns.Client,
+    proxy: dns.ProxyIdentity,
+    policy: DnsPolicy,
+    token: str | None,
+) -> tuple[bool, dict[str, Any]]:
+    """Ask the domain's own authoritative servers: is it still negative there?
+
+    A stale or broken resolver cache must not disable a domain (DNS.md).
+    """
+    zone, error = await dns.find_zone(name, client)
+    if zone is None:
+        return False, {"confirmed": False, "error": error}
+    servers, error = await dns.authoritative_servers(zone, client, port=policy.authority_port)
+    if not servers:
+        return False, {"confirmed": False, "zone": zone, "error": error}
+    async with policy.client(tuple(servers)) as authority:
+        seen = await observe(
+            name,
+            client=client,
+            targets=dns.TargetCache(proxy),
+            policy=policy,
+            token=token,
+            want_config=False,
+            records_client=authority,
+        )
+    confirmed = seen.outcome(policy) == Outcome.NEGATIVE
+    return confirmed, {
+        "confirmed": confirmed,
+        "zone": zone,
+        "servers": [f"{address}:{port}" for address, port in servers],
+        "verdict": str(seen.sip.verdict),
+        "reason": seen.reason,
+    }
+
+
+# --- the lifecycle --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counters:
+    negatives: int = 0
+    first_negative_at: datetime | None = None
+    last_negative_at: datetime | None = None
+
+    @classmethod
+    def of(cls, check: DomainCheck) -> "Counters":
+        return cls(check.negatives, check.first_negative_at, check.last_negative_at)
+
+    def counted(self, now: datetime, spacing: timedelta) -> "Counters":
+        """One more negative, unless the last counted one is more recent than ``spacing``."""
+        if self.last_negative_at is not None and now - self.last_negative_at < spacing:
+            return self
+        return Counters(self.negatives + 1, self.first_negative_at or now, now)
+
+
+@dataclass(frozen=True)
+class Decision:
+    to_state: str | None
+    counters: Counters
+    # SUSPECT -> DISABLED waits for the domain's authoritative servers to agree.
+    needs_authority: bool = False
+    note: str = ""
+
+
+def decide(
+    *,
+    state: str,
+    state_changed_at: datetime,
+    counters: Counters,
+    outcome: Outcome,
+    now: datetime,
+    policy: DnsPolicy,
+) -> Decision:
+    """The lifecycle of DNS.md as a pure function of the current state and one outcome."""
+    if outcome == Outcome.POSITIVE:
+        back = state in (DomainState.PENDING, DomainState.SUSPECT, DomainState.DISABLED)
+        return Decision(DomainState.ACTIVE if back else None, Counters())
+    if outcome != Outcome.NEGATIVE:
+        return Decision(None, counters)
+    counted = counters.counted(now, policy.negative_spacing)
+    if state == DomainState.ACTIVE:
+        return Decision(DomainState.SUSPECT, counted)
+    if state == DomainState.SUSPECT:
+        assert counted.first_negative_at is not None
+        enough = counted.negatives >= policy.negatives_to_disable
+        old_enough = now - counted.first_negative_at >= policy.disable_grace
+        if enough and old_enough:
+            return Decision(DomainState.DISABLED, counted, needs_authority=True)
+        return Decision(
+            None,
+            counted,
+            note=f"{counted.negatives} of {policy.negatives_to_disable} negatives counted",
+        )
+    if state == DomainState.DISABLED and now - state_changed_at >= policy.remove_grace:
+        return Decision(DomainState.REMOVED, counted)
+    return Decision(None, counted)
+
+
+def record_observation(
+    check: DomainCheck, seen: Observation, outcome: Outcome, now: datetime
+) -> list[str]:
+    """Put one observation on the domain's check row; the fields changed."""
+    check.verdict = str(seen.sip.verdict)
+    check.outcome = str(outcome)
+    check.reason = seen.reason[:255]
+    check.evidence = seen.to_evidence()
+    check.checked_at = now
+    check.expires_at = now + timedelta(seconds=seen.sip.ttl)
+    if outcome == Outcome.UNKNOWN:
+        check.unknowns += 1
+    else:
+        check.unknowns = 0
+    if outcome == Outcome.POSITIVE:
+        check.last_positive_at = now
+    return [
+        "verdict",
+        "outcome",
+        "reason",
+        "evidence",
+        "checked_at",
+        "expires_at",
+        "unknowns",
+        "last_positive_at",
+    ]
+
+
+COUNTER_FIELDS = ["negatives", "first_negative_at", "last_negative_at"]
+
+
+def apply_counters(check: DomainCheck, counters: Counters) -> None:
+    check.negatives = counters.negatives
+    check.first_negative_at = counters.first_negative_at
+    check.last_negative_at = counters.last_negative_at
+
+
+@transaction.atomic
+def domain_transition(
+    *,
+    actor: Actor,
+    domain: Domain,
+    to_state: str,
+    verdict: str,
+    reason: str,
+    evidence: dict[str, Any],
+    run: HousekeepingRun | None = None,
+    now: datetime | None = None,
+) -> DomainTransition:
+    """Move a domain through the lifecycle, keeping the evidence that made it move."""
+    from_state = domain.state
+    domain_set_state(actor=actor, domain=domain, state=to_state)
+    return DomainTransition.objects.create(
+        domain=domain,
+        from_state=from_state,
+        to_state=to_state,
+        verdict=verdict,
+        reason=reason[:255],
+        evidence=evidence,
+        run=run,
+        created_at=now or timezone.now(),
+    )
+
+
+# --- attributes from DNS (RFC 1464) -----------------------------------------------------
+
+
+@dataclass
+class AttributeImport:
+    status: str  # imported, unchanged, nothing published, refused, unknown, not asked
+    values: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def to_evidence(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"status": self.status}
+        if self.values:
+            shown["values"] = self.values
+        if self.problems:
+            shown["problems"] = self.problems
+        return shown
+
+
+_VALUE_FORBIDDEN = set("\"'\\` ")
+
+
+def _parse_config_record(record: bytes) -> tuple[str, str]:
+    """One RFC 1464 ``name=value`` record; ValueError says what is wrong with it."""
+    if len(record) > MAX_CONFIG_RECORD_LENGTH:
+        raise ValueError(f"a record of {len(record)} bytes (at most {MAX_CONFIG_RECORD_LENGTH})")
+    if any(byte < 0x20 or byte > 0x7E for byte in record):
+        raise ValueError("non-ASCII or control characters")
+    text = record.decode("ascii")
+    if "`" in text:
+        # RFC 1464 quotes with backquotes; serweb's names never need it, so none is read.
+        raise ValueError(f"{text!r}: backquote quoting is not accepted")
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"{text!r}: no '='")
+    if not name:
+        raise ValueError(f"{text!r}: empty attribute name")
+    bad = sorted(_VALUE_FORBIDDEN & set(value))
+    if bad:
+        raise ValueError(f"{text!r}: {' '.join(repr(c) for c in bad)} not allowed in a value")
+    # DNS-style names (display-name) stand for serweb's (display_name).
+    return name.lower().replace("-", "_"), value
+
+
+def _check_realm(value: str, domain: Domain) -> None:
+    """A realm from DNS must name this domain or a verified domain of the same tenant."""
+    owner = DomainName.objects.filter(name=value).select_related("domain").first()
+    if owner is not None and owner.domain_id == domain.pk:
+        return
+    same_tenant = (
+        owner is not None
+        and domain.tenant_id is not None
+        and owner.domain.tenant_id == domain.tenant_id
+        and owner.domain.state in (DomainState.ACTIVE, DomainState.SUSPECT)
+    )
+    if not same_tenant:
+        raise ValidationError(f"realm {value}: not a verified domain of the same owner")
+
+
+def parse_config(values: list[bytes], domain: Domain) -> tuple[dict[str, str], list[str]]:
+    """The attributes a config RRset asks for, and every problem with it."""
+    problems: list[str] = []
+    wanted: dict[str, str] = {}
+    if len(values) > MAX_CONFIG_RECORDS:
+        return {}, [f"{len(values)} records (at most {MAX_CONFIG_RECORDS})"]
+    for record in values:
+        try:
+            name, value = _parse_config_record(record)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        spec = KNOWN_ATTRIBUTES.get(name)
+        if name == "did":
+            problems.append("did: a domain id is never taken from DNS")
+            continue
+        if spec is None or not spec.from_dns:
+            problems.append(f"{name}: not an attribute serweb takes from DNS")
+            continue
+        if name in wanted:
+            problems.append(f"{name}: given twice")
+            continue
+        try:
+            _key, _kind, clean = validate_attribute(name, value)
+            if name == "realm":
+                _check_realm(clean, domain)
+        except ValidationError as exc:
+            problems.append("; ".join(exc.messages))
+            continue
+        wanted[name] = clean
+    return wanted, problems
+
+
+def import_dns_attributes(*, actor: Actor, domain: Domain, config: dns.Answer) -> AttributeImport:
+    """Make the domain's DNS attributes what its config TXT says: all of it or nothing.
+
+    NXDOMAIN/NODATA keeps the current values (nothing published); an unknown answer
+    changes nothing. The operator's own values are not touched and still win.
+    """
+    if config.status == dns.Status.UNKNOWN:
+        return AttributeImport("unknown", problems=[config.error])
+    if config.status != dns.Status.ANSWER:
+        return AttributeImport("nothing published")
+    wanted, problems = parse_config(dns.txt_values(config), domain)
+    if problems:
+        return AttributeImport("refused", wanted, problems)
+    current = {a.name: a.value for a in domain.attributes.filter(source=AttributeSource.DNS)}
+    if current == wanted:
+        return AttributeImport("unchanged", wanted)
+    try:
+        with transaction.atomic():
+            for name, value in wanted.items():
+                if current.get(name) != value:
+                    domain_attribute_set(
+                        actor=actor,
+                        domain=domain,
+                        name=name,
+                        value=value,
+                        source=AttributeSource.DNS,
+                    )
+            for name in current.keys() - wanted.keys():
+                domain_attribute_unset(
+                    actor=actor, domain=domain, name=name, source=AttributeSource.DNS
+                )
+    except ValidationError as exc:
+        return AttributeImport("refused", wanted, exc.messages)
+    return AttributeImport("imported", wanted)
+
+
+# --- verifying one domain now -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of verifying one domain, for commands, pages and the API."""
+
+    did: str
+    name: str
+    observation: Observation
+    outcome: Outcome
+    from_state: str
+    to_state: str
+    note: str = ""
+    attributes: AttributeImport | None = None
+
+    @property
+    def verdict(self) -> dns.Verdict:
+        return self.observation.sip.verdict
+
+
+def checked_name(domain: Domain) -> str:
+    """The name DNS verification looks at: the canonical name (a host name)."""
+    for name in domain.names.all():
+        if name.is_canonical and name.kind == NameKind.HOSTNAME:
+            return name.name
+    raise ValidationError(f"domain {domain.did} has no host name to look up in DNS")
+
+
+def ownership_token(domain: Domain) -> str | None:
+    """The token that must stay published, for a domain a tenant claimed."""
+    if domain.tenant_id is None:
+        return None
+    claim = (
+        DomainClaim.objects.filter(domain=domain, tenant_id=domain.tenant_id)
+        .exclude(verified_at=None)
+        .first()
+    )
+    return claim.token if claim else None
+
+
+def domain_verify(
+    *,
+    actor: Actor = None,
+    domain: Domain,
+    now: datetime | None = None,
+    policy: DnsPolicy | None = None,
+    client: dns.Client | None = None,
+) -> Verification:
+    """Check the domain in DNS now (no cache), record what was seen and apply the lifecycle."""
+    policy = policy or DnsPolicy.from_settings()
+    now = now or timezone.now()
+    name = checked_name(domain)
+    token = ownership_token(domain)
+    seen, proxy = dns.run(_observe_fresh(name, policy, token, client))
+    return conclude(
+        actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy, client=client
+    )
+
+
+def conclude(
+    *,
+    actor: Actor,
+    domain: Domain,
+    seen: Observation,
+    proxy: dns.ProxyIdentity,
+    now: datetime,
+    policy: DnsPolicy,
+    client: dns.Client | None = None,
+    run: HousekeepingRun | None = None,
+) -> Verification:
+    """Record an observation of one domain and apply the transition it calls for."""
+    outcome = seen.outcome(policy)
+    check, _created = DomainCheck.objects.get_or_create(domain=domain)
+    decision = decide(
+        state=domain.state,
+        state_changed_at=domain.state_changed_at,
+        counters=Counters.of(check),
+        outcome=outcome,
+        now=now,
+        policy=policy,
+    )
+    if decision.needs_authority:
+        confirmed, authority = dns.run(
+            _confirm(
+                seen.name, policy=policy, proxy=proxy, token=ownership_token(domain), client=client
+            )
+        )
+        seen = replace(seen, authority=authority)
+        if not confirmed:
+            decision = replace(
+                decision, to_state=None, note="not disabled: the authoritative servers disagree"
+            )
+    from_state = domain.state
+    with transaction.atomic():
+        check = DomainCheck.objects.select_for_update().get(pk=check.pk)
+        fields = record_observation(check, seen, outcome, now)
+        apply_counters(check, decision.counters)
+        check.save(update_fields=fields + COUNTER_FIELDS)
+        if decision.to_state and decision.to_state != from_state:
+            domain_transition(
+                actor=actor,
+                domain=domain,
+                to_state=decision.to_state,
+                verdict=str(seen.sip.verdict),
+                reason=seen.reason,
+                evidence=seen.to_evidence(),
+                run=run,
+                now=now,
+            )
+    attributes = None
+    if outcome == Outcome.POSITIVE and seen.config is not None:
+        attributes = import_dns_attributes(actor=actor, domain=domain, config=seen.config)
+        _note_attributes(check, attributes)
+    return Verification(
+        did=domain.did,
+        name=seen.name,
+        observation=seen,
+        outcome=outcome,
+        from_state=from_state,
+        to_state=domain.state,
+        note=decision.note,
+        attributes=attributes,
+    )
+
+
+async def _confirm(
+    name: str,
+    *,
+    policy: DnsPolicy,
+    proxy: dns.ProxyIdentity,
+    token: str | None,
+    client: dns.Client | None,
+) -> tuple[bool, dict[str, Any]]:
+    async with client or policy.client() as asking:
+        return await confirm_with_authority(
+            name, client=asking, proxy=proxy, policy=policy, token=token
+        )
+
+
+def _note_attributes(check: DomainCheck, attributes: AttributeImport) -> None:
+    check.evidence = {**check.evidence, "attributes": attributes.to_evidence()}
+    check.save(update_fields=["evidence"])
+
+
+def domain_restore(*, actor: Actor, domain: Domain, **options: Any) -> Verification:
+    """Bring a removed domain back for verification: active again if DNS points at us."""
+    if domain.state != DomainState.REMOVED:
+        raise ValidationError(f"domain {domain.did} is {domain.state}, not removed")
+    domain_set_state(actor=actor, domain=domain, state=DomainState.PENDING)
+    return domain_verify(actor=actor, domain=domain, **options)
+
+
+def domain_dns_managed_set(*, actor: Actor, domain: Domain, managed: bool) -> DomainCheck:
+    """Let housekeeping manage the domain's state, or not (the operator serves it anyway)."""
+    with transaction.atomic():
+        check, _created = DomainCheck.objects.select_for_update().get_or_create(domain=domain)
+        if check.managed != managed:
+            audit_record(
+                actor=actor,
+                action="domain.dns_managed",
+                object_type="domain",
+                object_repr=domain.did,
+                did=domain.did,
+                before={"dns_managed": check.managed},
+                after={"dns_managed": managed},
+            )
+            check.managed = managed
+            check.save(update_fields=["managed"])
+    return check
+
+
+# --- tenant claims ----------------------------------------------------------------------
+
+
+def new_token() -> str:
+    # 192 random bits, in characters a TXT record holds without quoting.
+    return secrets.token_urlsafe(24)
+
+
+@transaction.atomic
+def domain_claim_start(
+    *, actor: Actor, tenant: Tenant, name: str, policy: DnsPolicy | None = None
+) -> DomainClaim:
+    """Start (or repeat) a tenant's claim: the TXT record it must publish is
+    ``_<label>-challenge.<name> TXT <token>``."""
+    policy = policy or DnsPolicy.from_settings()
+    host = claimable_host(name, tenant=tenant, policy=policy)
+    existing = DomainName.objects.filter(name=host.value).select_related("domain").first()
+    if existing is not None:
+        if existing.domain.tenant_id == tenant.pk:
+            raise ValidationError(f"{host.value} is already one of your domains")
+        raise ValidationError(f"{host.value} is served already; ask the operator")
+    claim, created = DomainClaim.objects.get_or_create(
+        tenant=tenant, name=host.value, defaults={"token": new_token()}
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="domain.claim_start",
+            object_type="claim",
+            object_repr=host.value,
+            after={"tenant": tenant.name, "name": host.value},  # never the token
+        )
+    return claim
+
+
+def claim_record(claim: DomainClaim, policy: DnsPolicy | None = None) -> str:
+    """The record to publish, in zone file syntax."""
+    policy = policy or DnsPolicy.from_settings()
+    return f'{policy.challenge_label}.{claim.name}. TXT "{claim.token}"'
+
+
+def domain_claim_verify(
+    *,
+    actor: Actor,
+    claim: DomainClaim,
+    now: datetime | None = None,
+    policy: DnsPolicy | None = None,
+    client: dns.Client | None = None,
+) -> Verification | None:
+    """Check the claim's token and SRV now. With the token published, the tenant gets the
+    domain: active when it already points at us, pending until it does otherwise.
+    Returns None (with the reason on the claim) when the token is not there."""
+    policy = policy or DnsPolicy.from_settings()
+    now = now or timezone.now()
+    host = claimable_host(claim.name, tenant=claim.tenant, policy=policy)
+    token_answer, sip_seen, proxy = dns.run(_observe_claim(host.value, claim.token, policy, client))
+    claim.checked_at = now
+    if token_answer.status == dns.Status.UNKNOWN:
+        claim.result = f"DNS did not answer: {token_answer.error}"[:255]
+    elif not token_published(dns.txt_values(token_answer), claim.token):
+        claim.result = f"the token is not in TXT {token_answer.name}"[:255]
+    else:
+        return _grant_claim(actor, claim, sip_seen, proxy, now, policy)
+    claim.save(update_fields=["checked_at", "result"])
+    return None
+
+
+async def _observe_claim(name: str, token: str, policy: DnsPolicy, client: dns.Client | None):
+    async with client or policy.client() as asking:
+        token_answer = await asking.query(f"{policy.challenge_label}.{name}", "TXT")
+        proxy = await policy.proxy.with_hostname_addresses(asking)
+        seen = await observe(
+            name, client=asking, targets=dns.TargetCache(proxy), policy=policy, token=token
+        )
+        return token_answer, seen, proxy
+
+
+@transaction.atomic
+def _grant_claim(
+    actor: Actor,
+    claim: DomainClaim,
+    seen: Observation,
+    proxy: dns.ProxyIdentity,
+    now: datetime,
+    policy: DnsPolicy,
+) -> Verification:
+    domain = domain_create(
+        actor=actor,
+        name=claim.name,
+        state=DomainState.PENDING,
+        origin=DomainOrigin.TENANT,
+        tenant=claim.tenant,
+    )
+    claim.domain = domain
+    claim.verified_at = now
+    claim.result = "ownership proven"
+    claim.save(update_fields=["domain", "verified_at", "checked_at", "result"])
+    return conclude(actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy)
+
+
+# --- learning a domain from DNS (the proxy's on-demand lookup) ------------------------------
+
+
+def domain_learn(
+    *,
+    name: str,
+    now: datetime | None = None,
+    policy: DnsPolicy | None = None,
+    client: dns.Client | None = None,
+) -> tuple[Domain | None, Observation]:
+    """Create a domain for ``name`` when auto-learning is on and DNS points it at us."""
+    policy = policy or DnsPolicy.from_settings()
+    now = now or timezone.now()
+    host = claimable_host(name, tenant=None, policy=policy)
+    seen, proxy = dns.run(_observe_fresh(host.value, policy, None, client))
+    if not policy.auto_learn or seen.outcome(policy) != Outcome.POSITIVE:
+        return None, seen
+    with transaction.atomic():
+        domain = domain_create(
+            actor=None, name=host.value, state=DomainState.PENDING, origin=DomainOrigin.DNS
+        )
+        conclude(actor=None, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy)
+    return domain, seen
+
+
+def breaker_threshold(checked: int, policy: DnsPolicy) -> int:
+    """The most domains one run may turn negative before the circuit breaker holds them."""
+    return max(math.ceil(checked * policy.breaker_percent / 100), policy.breaker_minimum)
