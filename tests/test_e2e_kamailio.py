@@ -9,9 +9,11 @@ import os
 import shutil
 import tempfile
 import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 
 import serweb.celery
@@ -354,7 +356,39 @@ def test_the_drift_check_repairs_a_proxy_that_holds_stale_data(proxy, kamailio):
     assert caught_up(proxy)
 
 
+def test_without_a_broker_a_stopped_kamailio_slows_no_change(proxy, kamailio):
+    kamailio.stop()
+    try:
+        slowest = 0.0
+        for number in range(10):
+            started = time.monotonic()
+            domain_create(actor=None, name=f"eager{number}.e2e.test")
+            slowest = max(slowest, time.monotonic() - started)
+        assert slowest < 0.5, f"a change took {slowest:.2f} s while the proxy was down"
+        proxy.refresh_from_db()
+        assert proxy.failures == 10 and "not running" in proxy.last_error
+        assert "kam" in reload.reload_waiting_note()
+    finally:
+        kamailio.start()
+    # No broker, no timer: cron or an operator runs the pending reloads.
+    out = StringIO()
+    call_command("proxy", "reload", "--pending", stdout=out)
+    assert out.getvalue() == f"kam: reloaded, generation {desired()} live\n"
+    assert caught_up(proxy)
+
+
 # --- with a broker: retries and coalescing -------------------------------------------------
+
+
+def test_with_a_worker_a_change_is_live_within_two_seconds(proxy, kamailio, broker):
+    latencies = []
+    for number in range(3):
+        name = domain_create(actor=None, name=f"quick{number}.e2e.test").did
+        committed = time.monotonic()
+        wait_until(lambda n=name: kamailio.serves(n), timeout=5, interval=0.02, what="live")
+        latencies.append(time.monotonic() - committed)
+    print("commit to live with a worker: " + ", ".join(f"{t:.2f} s" for t in latencies))
+    assert max(latencies) < 2
 
 
 def test_changes_while_kamailio_is_down_are_live_soon_after_it_is_back(proxy, kamailio, broker):
