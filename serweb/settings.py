@@ -236,3 +236,20 @@ CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
     "task": "domains.dns_tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
 }
+
+# --- Proxy reloads (domains/reload.py) ------------------------------------------------------
+# Seconds: a domain.reload reply, any other RPC, one SIP OPTIONS probe.
+SERWEB_RELOAD_TIMEOUT = env_int("SERWEB_RELOAD_TIMEOUT", 10, minimum=1)
+SERWEB_PROXY_RPC_TIMEOUT = env_int("SERWEB_PROXY_RPC_TIMEOUT", 3, minimum=1)
+SERWEB_PROBE_TIMEOUT = env_int("SERWEB_PROBE_TIMEOUT", 2, minimum=1)
+# With a broker, a reload waits until no change came for QUIET seconds, at most MAX_WAIT;
+# a proxy that is down is retried with backoff up to RETRY_MAX seconds apart.
+SERWEB_RELOAD_QUIET = env_int("SERWEB_RELOAD_QUIET_MS", 500, minimum=0) / 1000
+SERWEB_RELOAD_MAX_WAIT = env_int("SERWEB_RELOAD_MAX_WAIT", 10, minimum=0)
+SERWEB_RELOAD_RETRY_MAX = env_int("SERWEB_RELOAD_RETRY_MAX", 30, minimum=1)
+# The drift check: proxies behind or holding stale data are reloaded.
+SERWEB_DRIFT_CHECK_SECONDS = env_int("SERWEB_DRIFT_CHECK_SECONDS", 60, minimum=10)
+CELERY_BEAT_SCHEDULE["proxy-drift-check"] = {
+    "task": "domains.tasks.proxy_drift_check",
+    "schedule": float(SERWEB_DRIFT_CHECK_SECONDS),
+}
