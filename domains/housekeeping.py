@@ -1,0 +1,438 @@
+"""DNS housekeeping: re-verify a slice of the domains and move them through the lifecycle.
+
+A run takes one slot of the domains (domain id modulo the number of slots), so the beat
+schedule spreads every domain once over the check interval. Canary domains go first: if
+one does not verify, our resolver or host list is broken and the run stops. Positive
+changes apply as they come; negative ones wait for the end of the run, and if more than a
+small share of the slice would turn negative they are all held (circuit breaker).
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Mod
+from django.utils import timezone
+
+from audit.services import audit_record
+from domains import dns
+from domains.models import (
+    Domain,
+    DomainCheck,
+    DomainClaim,
+    DomainName,
+    DomainState,
+    HousekeepingRun,
+)
+from domains.names import NameKind
+from domains.services import Actor
+from domains.verification import (
+    COUNTER_FIELDS,
+    Counters,
+    DnsPolicy,
+    Observation,
+    Outcome,
+    apply_counters,
+    breaker_threshold,
+    confirm_with_authority,
+    decide,
+    domain_transition,
+    import_dns_attributes,
+    observe,
+    record_observation,
+)
+
+logger = logging.getLogger(__name__)
+
+# Removed domains are not re-checked: restoring one is an operator's decision.
+CHECKED_STATES = (
+    DomainState.PENDING,
+    DomainState.ACTIVE,
+    DomainState.SUSPECT,
+    DomainState.DISABLED,
+)
+OBSERVATION_FIELDS = [
+    "verdict",
+    "outcome",
+    "reason",
+    "evidence",
+    "checked_at",
+    "expires_at",
+    "unknowns",
+    "last_positive_at",
+]
+# A second run of the same slot waits this long for the first to finish.
+RUN_LOCK = timedelta(hours=1)
+
+ClientFactory = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    """What a run needs of one domain."""
+
+    domain_id: int
+    name: str
+    state: str
+    state_changed_at: datetime
+    token: str | None = None
+
+
+@dataclass
+class Held:
+    """A negative change waiting for the end of the run (and the circuit breaker)."""
+
+    row: Row
+    counters: Counters
+    to_state: str | None
+    needs_authority: bool
+    observation: Observation | None
+
+
+@dataclass
+class Tally:
+    checked: int = 0
+    queries: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    transitions: dict[str, int] = field(default_factory=dict)
+    unknown_alerts: list[str] = field(default_factory=list)
+    attributes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, bucket: dict[str, int], key: str) -> None:
+        bucket[key] = bucket.get(key, 0) + 1
+
+    def as_summary(self) -> dict[str, Any]:
+        return {
+            "verdicts": self.verdicts,
+            "outcomes": self.outcomes,
+            "transitions": self.transitions,
+            "unknown_alerts": self.unknown_alerts[:50],
+            "attributes": self.attributes,
+        }
+
+
+def current_slot(now: datetime, policy: DnsPolicy) -> int:
+    every = policy.housekeeping_every.total_seconds()
+    return int(now.timestamp() // every) % policy.slots
+
+
+def _slice(slot: int, slots: int):
+    names = DomainName.objects.filter(
+        is_canonical=True, kind=NameKind.HOSTNAME, domain__state__in=CHECKED_STATES
+    ).exclude(domain__dns_check__managed=False)
+    if slots > 1:
+        names = names.annotate(slot=Mod(F("domain_id"), slots)).filter(slot=slot)
+    return names
+
+
+def _rows(slot: int, slots: int, chunk_size: int) -> Iterator[list[Row]]:
+    """The slice in chunks, by id (keyset pagination: memory stays flat)."""
+    last = 0
+    while True:
+        chunk = list(
+            _slice(slot, slots)
+            .filter(domain_id__gt=last)
+            .order_by("domain_id")
+            .values_list(
+                "domain_id",
+                "name",
+                "domain__state",
+                "domain__state_changed_at",
+                "domain__tenant_id",
+            )[:chunk_size]
+        )
+        if not chunk:
+            return
+        last = chunk[-1][0]
+        with_tenant = [row[0] for row in chunk if row[4] is not None]
+        tokens = dict(
+            DomainClaim.objects.filter(domain_id__in=with_tenant, tenant_id=F("domain__tenant_id"))
+            .exclude(verified_at=None)
+            .values_list("domain_id", "token")
+        )
+        yield [Row(r[0], r[1], r[2], r[3], tokens.get(r[0])) for r in chunk]
+
+
+async def _observe_chunk(
+    rows: list[Row],
+    *,
+    client_factory: ClientFactory,
+    targets: dns.TargetCache,
+    policy: DnsPolicy,
+) -> list[Observation]:
+    limit = asyncio.Semaphore(policy.concurrency)
+    async with client_factory() as client:
+
+        async def one(row: Row) -> Observation:
+            async with limit:
+                return await observe(
+                    row.name, client=client, targets=targets, policy=policy, token=row.token
+                )
+
+        return list(await asyncio.gather(*(one(row) for row in rows)))
+
+
+async def _check_canaries(
+    policy: DnsPolicy, client_factory: ClientFactory, proxy: dns.ProxyIdentity
+) -> str:
+    """Why the canaries say the run must stop; empty when they all point at us."""
+    async with client_factory() as client:
+        targets = dns.TargetCache(proxy)
+        checks = await asyncio.gather(
+            *(dns.check_sip_domain(n, client=client, targets=targets) for n in policy.canaries)
+        )
+    failed = [c for c in checks if c.verdict != dns.Verdict.OURS]
+    return "; ".join(f"canary {c.domain}: {c.verdict} ({c.reason})" for c in failed)
+
+
+async def _proxy_identity(policy: DnsPolicy, client_factory: ClientFactory) -> dns.ProxyIdentity:
+    async with client_factory() as client:
+        return await policy.proxy.with_hostname_addresses(client)
+
+
+class Housekeeping:
+    """One run; ``housekeeping_run`` is the way in."""
+
+    def __init__(
+        self,
+        *,
+        run: HousekeepingRun,
+        policy: DnsPolicy,
+        now: datetime,
+        actor: Actor,
+        client_factory: ClientFactory,
+    ) -> None:
+        self.run = run
+        self.policy = policy
+        self.now = now
+        self.actor = actor
+        self.client_factory = client_factory
+        self.tally = Tally()
+        self.held: list[Held] = []
+        self.held_changes = 0
+        self.threshold = 0
+        self.proxy = policy.proxy
+
+    def execute(self) -> HousekeepingRun:
+        total = _slice(self.run.slot, self.run.slots).count()
+        self.threshold = breaker_threshold(total, self.policy)
+        self.proxy = dns.run(_proxy_identity(self.policy, self.client_factory))
+        if self.policy.canaries:
+            failure = dns.run(_check_canaries(self.policy, self.client_factory, self.proxy))
+            if failure:
+                return self._finish(HousekeepingRun.Status.ABORTED, failure, alert=True)
+        targets = dns.TargetCache(self.proxy)
+        for rows in _rows(self.run.slot, self.run.slots, self.policy.chunk_size):
+            seen = dns.run(
+                _observe_chunk(
+                    rows, client_factory=self.client_factory, targets=targets, policy=self.policy
+                )
+            )
+            self._record_chunk(rows, seen)
+        if self.held_changes > self.threshold:
+            message = (
+                f"{self.held_changes} of {total} domains would have turned negative "
+                f"(limit {self.threshold}): nothing was changed. Check the resolver, "
+                "SERWEB_PROXY_HOSTNAMES and SERWEB_PROXY_ADDRESSES."
+            )
+            return self._finish(HousekeepingRun.Status.HELD, message, alert=True)
+        self._apply_held()
+        return self._finish(HousekeepingRun.Status.COMPLETED, "")
+
+    def _record_chunk(self, rows: list[Row], seen: list[Observation]) -> None:
+        ids = [row.domain_id for row in rows]
+        DomainCheck.objects.bulk_create(
+            [DomainCheck(domain_id=i) for i in ids], ignore_conflicts=True
+        )
+        checks = DomainCheck.objects.in_bulk(ids)
+        positive_moves: list[tuple[Row, Observation]] = []
+        for row, observation in zip(rows, seen, strict=True):
+            check = checks[row.domain_id]
+            outcome = observation.outcome(self.policy)
+            self._count(row, observation, outcome, check)
+            record_observation(check, observation, outcome, self.now)
+            decision = decide(
+                state=row.state,
+                state_changed_at=row.state_changed_at,
+                counters=Counters.of(check),
+                outcome=outcome,
+                now=self.now,
+                policy=self.policy,
+            )
+            if outcome == Outcome.POSITIVE:
+                apply_counters(check, decision.counters)
+                published = observation.config and observation.config.status == dns.Status.ANSWER
+                if decision.to_state or published:
+                    positive_moves.append((row, observation))
+            elif outcome == Outcome.NEGATIVE:
+                self._hold(row, decision.counters, decision, observation, check)
+        DomainCheck.objects.bulk_update(
+            checks.values(), OBSERVATION_FIELDS + COUNTER_FIELDS, batch_size=500
+        )
+        for row, observation in positive_moves:
+            self._apply_positive(row, observation)
+
+    def _count(self, row: Row, observation: Observation, outcome: Outcome, check) -> None:
+        tally = self.tally
+        tally.checked += 1
+        tally.queries += observation.queries
+        tally.count(tally.verdicts, str(observation.sip.verdict))
+        tally.count(tally.outcomes, str(outcome))
+        if outcome == Outcome.UNKNOWN and check.unknowns + 1 >= self.policy.unknown_alert:
+            tally.unknown_alerts.append(row.name)
+
+    def _hold(self, row, counters, decision, observation, check) -> None:
+        if counters == Counters.of(check) and not decision.to_state:
+            return  # nothing would change (a negative inside the spacing interval)
+        if decision.to_state:
+            self.held_changes += 1
+        # Past the breaker's limit only the count matters: keep memory flat.
+        if self.held_changes > self.threshold:
+            return
+        keep = observation if decision.to_state else None
+        self.held.append(Held(row, counters, decision.to_state, decision.needs_authority, keep))
+
+    def _apply_positive(self, row: Row, observation: Observation) -> None:
+        domain = Domain.objects.get(pk=row.domain_id)
+        if domain.state != DomainState.ACTIVE:
+            self._move(domain, DomainState.ACTIVE, observation)
+        if observation.config is not None and observation.config.status == dns.Status.ANSWER:
+            result = import_dns_attributes(
+                actor=self.actor, domain=domain, config=observation.config
+            )
+            self.tally.count(self.tally.attributes, result.status)
+
+    def _move(self, domain: Domain, to_state: str, observation: Observation) -> None:
+        self.tally.count(self.tally.transitions, f"{domain.state}->{to_state}")
+        domain_transition(
+            actor=self.actor,
+            domain=domain,
+            to_state=to_state,
+            verdict=str(observation.sip.verdict),
+            reason=observation.reason,
+            evidence=observation.to_evidence(),
+            run=self.run,
+            now=self.now,
+        )
+
+    def _apply_held(self) -> None:
+        confirmations = self._confirm([h for h in self.held if h.needs_authority])
+        checks = DomainCheck.objects.in_bulk([h.row.domain_id for h in self.held])
+        for held in self.held:
+            check = checks[held.row.domain_id]
+            apply_counters(check, held.counters)
+            if held.to_state is None or held.observation is None:
+                continue
+            observation = held.observation
+            if held.needs_authority:
+                confirmed, authority = confirmations[held.row.domain_id]
+                observation = replace(observation, authority=authority)
+                if not confirmed:
+                    self.tally.count(self.tally.transitions, "disable-not-confirmed")
+                    continue
+            with transaction.atomic():
+                domain = Domain.objects.select_for_update().get(pk=held.row.domain_id)
+                if domain.state == held.row.state:
+                    self._move(domain, held.to_state, observation)
+        DomainCheck.objects.bulk_update(checks.values(), COUNTER_FIELDS, batch_size=500)
+
+    def _confirm(self, candidates: list[Held]) -> dict[int, tuple[bool, dict[str, Any]]]:
+        if not candidates:
+            return {}
+
+        async def confirm_all() -> list[tuple[bool, dict[str, Any]]]:
+            limit = asyncio.Semaphore(self.policy.concurrency)
+            async with self.client_factory() as client:
+
+                async def one(held: Held) -> tuple[bool, dict[str, Any]]:
+                    async with limit:
+                        return await confirm_with_authority(
+                            held.row.name,
+                            client=client,
+                            proxy=self.proxy,
+                            policy=self.policy,
+                            token=held.row.token,
+                        )
+
+                return list(await asyncio.gather(*(one(h) for h in candidates)))
+
+        results = dns.run(confirm_all())
+        return {h.row.domain_id: r for h, r in zip(candidates, results, strict=True)}
+
+    def _finish(self, status: str, message: str, *, alert: bool = False) -> HousekeepingRun:
+        run = self.run
+        run.status = status
+        run.message = message
+        run.finished_at = timezone.now()
+        run.checked = self.tally.checked
+        run.queries = self.tally.queries
+        run.summary = {**self.tally.as_summary(), "held_changes": self.held_changes}
+        run.save()
+        if self.tally.unknown_alerts:
+            logger.warning(
+                "DNS housekeeping: %d domains without an answer for %d checks in a row: %s",
+                len(self.tally.unknown_alerts),
+                self.policy.unknown_alert,
+                ", ".join(self.tally.unknown_alerts[:10]),
+            )
+        if alert:
+            logger.error("DNS housekeeping run %s %s: %s", run.pk, status, message)
+            audit_record(
+                actor=self.actor,
+                action=f"housekeeping.{status}",
+                object_type="housekeeping",
+                object_repr=f"run {run.pk} slot {run.slot}/{run.slots}",
+                after={"message": message, **run.summary},
+            )
+        return run
+
+
+def housekeeping_run(
+    *,
+    actor: Actor = None,
+    slot: int | None = None,
+    slots: int | None = None,
+    now: datetime | None = None,
+    policy: DnsPolicy | None = None,
+    client_factory: ClientFactory | None = None,
+) -> HousekeepingRun | None:
+    """Re-verify one slot of the domains (the current one by default; ``slots=1``: all).
+
+    Returns None when the same slot is being run already.
+    """
+    policy = policy or DnsPolicy.from_settings()
+    now = now or timezone.now()
+    slots = slots or policy.slots
+    slot = current_slot(now, policy) % slots if slot is None else slot
+    if not 0 <= slot < slots:
+        raise ValueError(f"slot {slot} is not between 0 and {slots - 1}")
+    with transaction.atomic():
+        busy = HousekeepingRun.objects.filter(
+            slot=slot,
+            slots=slots,
+            status=HousekeepingRun.Status.RUNNING,
+            started_at__gte=timezone.now() - RUN_LOCK,
+        ).exists()
+        if busy:
+            return None
+        run = HousekeepingRun.objects.create(slot=slot, slots=slots, started_at=now)
+    job = Housekeeping(
+        run=run,
+        policy=policy,
+        now=now,
+        actor=actor,
+        client_factory=client_factory or policy.client,
+    )
+    try:
+        return job.execute()
+    except BaseException:
+        HousekeepingRun.objects.filter(pk=run.pk).update(
+            status=HousekeepingRun.Status.ABORTED, finished_at=timezone.now(), message="crashed"
+        )
+        raise

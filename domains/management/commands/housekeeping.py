@@ -1,0 +1,73 @@
+"""housekeeping: re-verify domains in DNS and apply the lifecycle, as the beat task does."""
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from audit.services import audit_channel
+from domains.housekeeping import housekeeping_run
+from domains.models import HousekeepingRun
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-verify domains in DNS: the current slot of the schedule by default, every "
+        "domain with --all. Exits 1 when a canary or the circuit breaker stopped the run."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--all", action="store_true", help="every domain, in one run")
+        which.add_argument("--slot", type=int, help="this slot of --slots (default: by time)")
+        parser.add_argument("--slots", type=int, help="how many slots the domains are spread on")
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        slot, slots = options["slot"], options["slots"]
+        if options["all"]:
+            slot, slots = 0, 1
+        if slots is not None and slots < 1:
+            raise CommandError("--slots must be at least 1")
+        if slot is not None and slots is None:
+            raise CommandError("--slot needs --slots")
+        with audit_channel("cli"):
+            try:
+                run = housekeeping_run(slot=slot, slots=slots)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+        if run is None:
+            raise CommandError("that slot is being run already", returncode=1)
+        self.report(run, as_json=options["json"])
+        if run.status != HousekeepingRun.Status.COMPLETED:
+            raise CommandError(f"{run.get_status_display()}: {run.message}", returncode=1)
+
+    def report(self, run: HousekeepingRun, *, as_json: bool) -> None:
+        seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
+        if as_json:
+            data = {
+                "run": run.pk,
+                "slot": run.slot,
+                "slots": run.slots,
+                "status": run.status,
+                "checked": run.checked,
+                "queries": run.queries,
+                "seconds": round(seconds, 3),
+                "message": run.message,
+                **run.summary,
+            }
+            self.stdout.write(json.dumps(data, indent=2))
+            return
+        summary = run.summary
+        self.stdout.write(
+            f"housekeeping run {run.pk}, slot {run.slot}/{run.slots}: {run.status}, "
+            f"{run.checked} domains checked with {run.queries} queries"
+        )
+        for title in ("verdicts", "outcomes", "transitions", "attributes"):
+            counts = summary.get(title) or {}
+            if counts:
+                shown = ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
+                self.stdout.write(f"  {title}: {shown}")
+        alerts = summary.get("unknown_alerts") or []
+        if alerts:
+            self.stdout.write(f"  no answer for many checks in a row: {', '.join(alerts)}")
