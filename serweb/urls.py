@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("", include("domains.urls")),
 ]
 
 # API clients get JSON errors even for paths no view matches.

@@ -1,0 +1,183 @@
+"""The proxy's on-demand lookup: "is host H ours, and which did and canonical name?"
+
+``GET /proxy/lookup?host=H`` answers with a status code the proxy can branch on and a
+small JSON body:
+
+- 200 ``{"host", "ours": true, "did", "canonical", "state", "source", "learned"}``
+- 404 ``{"host", "ours": false, "reason", "source"}``: not ours (unknown, not served,
+  reserved, or DNS says it points elsewhere)
+- 503 ``{"host", "ours": false, "reason": "dns-unknown" | "rate-limited", "retry_after"}``:
+  no answer now; ask again later
+- 400 ``{"error"}`` for a host that is not a name; 403 for a client not allowed
+
+Known hosts come from a per-process cache (a few seconds) or one indexed query. An
+unknown host is looked up in DNS only when auto-learning is on, at most once per negative
+TTL per host and at most SERWEB_LOOKUP_DNS_PER_MINUTE times a minute overall, so random
+names cannot turn serweb into a DNS amplifier.
+"""
+
+import ipaddress
+import time
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from domains.models import SERVED_STATES, DomainName
+from domains.names import normalize_host
+from domains.verification import DnsPolicy, Outcome, domain_learn
+
+# Per-process answers for known hosts: {host as asked: (expires, answer)}.
+_known: dict[str, tuple[float, "LookupAnswer"]] = {}
+_KNOWN_MAX = 200_000
+UNKNOWN_REASON = "dns-unknown"
+
+
+@dataclass(frozen=True)
+class LookupAnswer:
+    host: str
+    ours: bool
+    did: str = ""
+    canonical: str = ""
+    state: str = ""
+    source: str = ""  # cache, database, dns, negative-cache
+    reason: str = ""
+    learned: bool = False
+    status: int = 404
+    retry_after: int = 0
+
+    def as_json(self) -> dict:
+        body = asdict(self)
+        del body["status"]
+        return {key: value for key, value in body.items() if value not in ("", 0) or key == "ours"}
+
+
+def _not_ours(host: str, reason: str, source: str, status: int = 404, **extra) -> LookupAnswer:
+    return LookupAnswer(host=host, ours=False, reason=reason, source=source, status=status, **extra)
+
+
+def _from_database(host: str) -> LookupAnswer | None:
+    canonical = DomainName.objects.filter(domain=OuterRef("domain"), is_canonical=True).values(
+        "name"
+    )[:1]
+    row = (
+        DomainName.objects.filter(name=host)
+        .annotate(canonical=Subquery(canonical))
+        .values_list("domain__did", "domain__state", "domain__enabled", "canonical")
+        .first()
+    )
+    if row is None:
+        return None
+    did, state, enabled, canonical_name = row
+    if enabled and state in SERVED_STATES:
+        return LookupAnswer(host, True, did, canonical_name, state, source="database", status=200)
+    reason = "disabled by the operator" if not enabled else f"not served ({state})"
+    return LookupAnswer(host, False, did, canonical_name, state, "database", reason, status=404)
+
+
+def _remember(key: str, answer: LookupAnswer) -> None:
+    seconds = settings.SERWEB_LOOKUP_CACHE_SECONDS
+    if not seconds:
+        return
+    if len(_known) >= _KNOWN_MAX:
+        _known.clear()
+    _known[key] = (time.monotonic() + seconds, answer)
+
+
+def forget_cached_answers() -> None:
+    _known.clear()
+
+
+def _rate_limited() -> bool:
+    """One more DNS lookup this minute, across processes when the cache is shared."""
+    limit = settings.SERWEB_LOOKUP_DNS_PER_MINUTE
+    key = f"serweb:lookup:dns-rate:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # expired between add and incr
+        return False
+
+
+def lookup_host(raw: str) -> LookupAnswer:
+    key = (raw or "").strip().lower()
+    hit = _known.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return replace(hit[1], source="cache")
+    host = normalize_host(raw).value  # ValidationError: the caller answers 400
+    answer = _from_database(host)
+    if answer is not None:
+        _remember(key, answer)
+        return answer
+    return _unknown_host(host)
+
+
+def _unknown_host(host: str) -> LookupAnswer:
+    policy = DnsPolicy.from_settings()
+    if not policy.auto_learn:
+        return _not_ours(host, "unknown host", "database")
+    negative_key = f"serweb:lookup:negative:{host}"
+    remembered = cache.get(negative_key)
+    if remembered == UNKNOWN_REASON:
+        return _not_ours(host, remembered, "negative-cache", status=503, retry_after=60)
+    if remembered is not None:
+        return _not_ours(host, remembered, "negative-cache")
+    if _rate_limited():
+        return _not_ours(host, "rate-limited", "dns", status=503, retry_after=60)
+    ttl = settings.SERWEB_LOOKUP_NEGATIVE_TTL
+    # Claimed before asking, so concurrent requests for one name cost one lookup.
+    if not cache.add(negative_key, "being checked", timeout=ttl):
+        return _not_ours(host, cache.get(negative_key) or "being checked", "negative-cache")
+    try:
+        domain, seen = domain_learn(name=host, policy=policy)
+    except ValidationError as exc:
+        reason = "; ".join(exc.messages)
+        cache.set(negative_key, reason, timeout=ttl)
+        # A concurrent learner may have created it a moment ago.
+        return _from_database(host) or _not_ours(host, reason, "dns")
+    if domain is not None:
+        cache.delete(negative_key)
+        answer = _from_database(host)
+        assert answer is not None
+        return replace(answer, source="dns", learned=True)
+    outcome = seen.outcome(policy)
+    if outcome == Outcome.UNKNOWN:
+        # Asked again after a shorter while than a real negative answer.
+        cache.set(negative_key, UNKNOWN_REASON, timeout=min(ttl, 60))
+        return _not_ours(host, UNKNOWN_REASON, "dns", status=503, retry_after=60)
+    reason = f"DNS: {seen.sip.verdict} ({seen.reason})"
+    cache.set(negative_key, reason, timeout=ttl)
+    return _not_ours(host, reason, "dns")
+
+
+@lru_cache(maxsize=8)
+def _networks(allowed: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
+
+
+def _client_allowed(address: str) -> bool:
+    try:
+        client = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(client in network for network in _networks(tuple(settings.SERWEB_LOOKUP_CLIENTS)))
+
+
+@require_GET
+def lookup_view(request: HttpRequest) -> JsonResponse:
+    if not _client_allowed(request.META.get("REMOTE_ADDR", "")):
+        return JsonResponse({"error": "this client may not ask"}, status=403)
+    raw = request.GET.get("host", "")
+    try:
+        answer = lookup_host(raw)
+    except ValidationError as exc:
+        return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
+    response = JsonResponse(answer.as_json(), status=answer.status)
+    if answer.retry_after:
+        response["Retry-After"] = str(answer.retry_after)
+    return response

@@ -1,0 +1,205 @@
+"""The proxy's on-demand lookup: GET /proxy/lookup?host=H."""
+
+import statistics
+import time
+
+import pytest
+from django.core.cache import cache
+from django.test import RequestFactory
+from django.urls import reverse
+
+from domains import lookup, services
+from domains.models import DomainOrigin, DomainState, DomainTransition
+from domains.signals import domains_changed
+from tests import dns_harness
+from tests.dns_harness import PROXY_HOSTNAMES
+
+knot = dns_harness.knot
+dns_settings = dns_harness.dns_settings
+silent_port = dns_harness.silent_port
+
+URL = "/proxy/lookup"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    lookup.forget_cached_answers()
+    cache.clear()
+    yield
+    lookup.forget_cached_answers()
+    cache.clear()
+
+
+@pytest.fixture
+def learning(db, dns_settings):
+    dns_settings.SERWEB_DNS_AUTO_LEARN = True
+    return dns_settings
+
+
+@pytest.fixture
+def served(db, alice):
+    return services.domain_create(
+        actor=alice, name="served.example.com", aliases=["sip.served.example.com"]
+    )
+
+
+def ask(client, host: str):
+    return client.get(URL, {"host": host})
+
+
+def test_the_url_is_stable():
+    assert reverse("proxy-lookup") == URL
+
+
+def test_a_known_host_is_ours_with_its_did_and_canonical_name(client, served):
+    response = ask(client, "SIP.Served.Example.com.")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "host": "sip.served.example.com",
+        "ours": True,
+        "did": "served.example.com",
+        "canonical": "served.example.com",
+        "state": "active",
+        "source": "database",
+    }
+    # The next answer comes from the process cache.
+    assert ask(client, "SIP.Served.Example.com.").json()["source"] == "cache"
+
+
+def test_a_known_host_that_is_not_served_is_not_ours(client, served, alice):
+    services.domain_disable(actor=alice, domain=served)
+
+    response = ask(client, "served.example.com")
+
+    assert response.status_code == 404
+    assert response.json()["reason"] == "disabled by the operator"
+    assert response.json()["ours"] is False
+
+
+def test_a_suspect_domain_is_still_ours(client, served, alice):
+    services.domain_set_state(actor=alice, domain=served, state=DomainState.SUSPECT)
+
+    assert ask(client, "served.example.com").status_code == 200
+
+
+def test_known_hosts_are_answered_in_well_under_a_millisecond(served, settings):
+    settings.SERWEB_LOOKUP_CACHE_SECONDS = 60
+    factory = RequestFactory()
+    request = factory.get(URL, {"host": "sip.served.example.com"})
+    assert lookup.lookup_view(request).status_code == 200
+    timings = []
+    for _ in range(500):
+        started = time.perf_counter()
+        response = lookup.lookup_view(request)
+        timings.append(time.perf_counter() - started)
+    assert response.status_code == 200
+    assert statistics.median(timings) < 0.0002
+
+
+def test_a_bad_host_is_a_bad_request(client, db):
+    response = ask(client, "bad_label..example")
+
+    assert response.status_code == 400
+    assert "empty label" in response.json()["error"]
+
+
+def test_only_allowed_clients_may_ask(client, settings, served):
+    settings.SERWEB_LOOKUP_CLIENTS = ["10.0.0.0/8"]
+
+    assert ask(client, "served.example.com").status_code == 403
+    assert (
+        client.get(URL, {"host": "served.example.com"}, REMOTE_ADDR="10.1.2.3").status_code == 200
+    )
+
+
+def test_only_get_is_allowed(client, served):
+    assert client.post(URL, {"host": "served.example.com"}).status_code == 405
+
+
+def test_an_unknown_host_without_auto_learning_asks_no_dns(client, db, dns_settings, knot):
+    name = knot.unique("u")
+    knot.srv(name, PROXY_HOSTNAMES[0])
+
+    response = ask(client, name)
+
+    assert response.status_code == 404
+    assert response.json()["reason"] == "unknown host"
+
+
+def test_auto_learning_creates_the_domain_reloads_and_answers_yes(client, learning, knot):
+    name = knot.unique("u")
+    knot.srv(name, PROXY_HOSTNAMES[0])
+    changed: list[str] = []
+    domains_changed.connect(
+        lambda sender, dids, **kw: changed.extend(dids), weak=False, dispatch_uid="t"
+    )
+    try:
+        response = ask(client, name)
+    finally:
+        domains_changed.disconnect(dispatch_uid="t")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["did"], body["source"], body["learned"]) == (name, "dns", True)
+    domain = lookup.DomainName.objects.get(name=name).domain
+    assert (domain.origin, domain.state) == (DomainOrigin.DNS, DomainState.ACTIVE)
+    assert DomainTransition.objects.get(domain=domain).evidence["verdict"] == "ours"
+    assert name in changed
+
+
+def test_a_foreign_host_is_asked_once_per_negative_ttl(client, learning, knot, monkeypatch):
+    name = knot.unique("u")
+    knot.srv(name, f"sip.{name}")
+    knot.add(f"sip.{name}", "A", "198.51.100.3")
+    calls = []
+    real_learn = lookup.domain_learn
+    monkeypatch.setattr(lookup, "domain_learn", lambda **kw: calls.append(kw) or real_learn(**kw))
+
+    first = ask(client, name)
+    second = ask(client, name)
+
+    assert first.status_code == second.status_code == 404
+    assert first.json()["reason"].startswith("DNS: foreign")
+    assert second.json()["source"] == "negative-cache"
+    assert len(calls) == 1
+
+
+def test_random_names_are_rate_limited_overall(client, learning, knot):
+    learning.SERWEB_LOOKUP_DNS_PER_MINUTE = 3
+    answers = [ask(client, knot.unique("random")).status_code for _ in range(5)]
+
+    assert answers == [404, 404, 404, 503, 503]
+    limited = ask(client, knot.unique("random"))
+    assert limited.json()["reason"] == "rate-limited"
+    assert limited["Retry-After"] == "60"
+
+
+@pytest.mark.parametrize("name", ["printer.local", "sip.operator.test"])
+def test_reserved_names_are_never_learnt(client, learning, name):
+    response = ask(client, name)
+
+    assert response.status_code == 404
+    assert "never served" in response.json()["reason"]
+
+
+def test_a_name_under_a_tenants_domain_is_never_learnt(client, learning, knot, alice, bob):
+    parent = knot.unique("t")
+    services.domain_create(actor=alice, name=parent, tenant=bob.tenant)
+    knot.srv(f"sip.{parent}", PROXY_HOSTNAMES[0])
+
+    response = ask(client, f"sip.{parent}")
+
+    assert response.status_code == 404
+    assert "another tenant" in response.json()["reason"]
+
+
+def test_a_dns_failure_is_an_unknown_not_a_no(client, learning, silent_port):
+    learning.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
+
+    response = ask(client, "quiet.example.org")
+
+    assert response.status_code == 503
+    assert response.json()["reason"] == "dns-unknown"
+    # Asked again only after a while.
+    assert ask(client, "quiet.example.org").json()["source"] == "negative-cache"
