@@ -744,6 +744,18 @@ def _note_attributes(check: DomainCheck, attributes: AttributeImport) -> None:
     check.save(update_fields=["evidence"])
 
 
+def name_check(
+    *, name: str, policy: DnsPolicy | None = None, client: dns.Client | None = None
+) -> Observation:
+    """Look at any name in DNS now, recording nothing (for a name serweb does not serve)."""
+    policy = policy or DnsPolicy.from_settings()
+    host = normalize_host(name)
+    if host.is_ip:
+        raise ValidationError(f"{host.value}: an IP address cannot be verified in DNS")
+    seen, _proxy = dns.run(_observe_fresh(host.value, policy, None, client))
+    return seen
+
+
 def domain_restore(*, actor: Actor, domain: Domain, **options: Any) -> Verification:
     """Bring a removed domain back for verification: active again if DNS points at us."""
     if domain.state != DomainState.REMOVED:
