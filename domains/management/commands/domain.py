@@ -9,7 +9,12 @@ from django.core.management.base import CommandError
 
 from domains.models import AttributeType, Domain, DomainState
 from domains.names import HostName
-from domains.selectors import domain_effective_attributes, domain_get_by_name, domain_list
+from domains.selectors import (
+    DomainNotFound,
+    domain_effective_attributes,
+    domain_get_by_name,
+    domain_list,
+)
 from domains.services import (
     REALM_CONSENT_CODE,
     DeletionSummary,
@@ -24,6 +29,7 @@ from domains.services import (
     domain_name_add,
     domain_name_remove,
 )
+from domains.verification import DnsPolicy, Observation, Outcome, domain_verify, name_check
 from serweb.commandbase import (
     SubcommandCommand,
     error_text,
@@ -79,6 +85,29 @@ def domain_details(domain: Domain) -> dict[str, Any]:
         "subscribers": domain.subscribers.count(),
         "user_aliases": domain.user_aliases.count(),
     }
+
+
+# `domain verify` exit codes: points at us, does not, DNS did not answer.
+VERIFY_EXIT = {Outcome.POSITIVE: 0, Outcome.NEGATIVE: 1, Outcome.NEUTRAL: 1, Outcome.UNKNOWN: 2}
+
+
+def observation_lines(seen: Observation) -> list[tuple[str, str]]:
+    """What DNS showed, one (label, text) per line."""
+    lines = [("verdict", f"{seen.sip.verdict}: {seen.reason}")]
+    answers = [seen.sip.naptr, *seen.sip.srv] if seen.sip.naptr else list(seen.sip.srv)
+    for answer in answers:
+        records = "; ".join(answer.to_evidence().get("records", [])) or answer.error
+        text = f"{answer.rdtype} {answer.name}: {answer.status}"
+        lines.append(("seen", f"{text} {records}".rstrip()))
+    for target in seen.sip.targets:
+        where = f" [{', '.join(target.addresses)}]" if target.addresses else ""
+        mine = "ours" if target.ours else "not ours"
+        lines.append(("target", f"{target.name}:{target.port} {mine}: {target.reason}{where}"))
+    if seen.ownership:
+        lines.append(("ownership", f"{seen.ownership}: {seen.ownership_detail}"))
+    lines.extend(("warning", warning) for warning in seen.sip.warnings)
+    lines.append(("queries", str(seen.queries)))
+    return lines
 
 
 class Command(SubcommandCommand):
@@ -145,6 +174,15 @@ class Command(SubcommandCommand):
                 action="store_true",
                 help="go ahead with a realm change that leaves subscribers needing new passwords",
             )
+
+        verify = self.subcommand(
+            subcommands,
+            "verify",
+            self.handle_verify,
+            "check a domain in DNS now and apply what it says (exit 0: points at us, "
+            "1: does not, 2: DNS did not answer)",
+        )
+        verify.add_argument("name", help="any name of the domain; another name is only looked at")
 
         for action, handler, text in [
             ("enable", self.handle_enable, "let the proxy serve the domain"),
@@ -288,3 +326,36 @@ class Command(SubcommandCommand):
     def handle_disable(self, options: dict[str, Any]) -> None:
         domain = domain_disable(actor=None, domain=domain_get_by_name(options["name"]))
         self.stdout.write(f"disabled domain {domain.did}: the proxy no longer serves it")
+
+    def handle_verify(self, options: dict[str, Any]) -> None:
+        try:
+            domain = domain_get_by_name(options["name"])
+        except DomainNotFound:
+            domain = None
+        if domain is None:
+            seen = name_check(name=options["name"])
+            outcome = seen.outcome(DnsPolicy.from_settings())
+            lines = [("name", f"{seen.name} (not a serweb domain: nothing recorded)")]
+        else:
+            result = domain_verify(actor=None, domain=domain)
+            seen, outcome = result.observation, result.outcome
+            move = (
+                f"{result.from_state} -> {result.to_state}"
+                if result.from_state != result.to_state
+                else result.to_state
+            )
+            lines = [("domain", f"{domain.did} ({seen.name}), state {move}")]
+            if result.note:
+                lines.append(("note", result.note))
+            if result.attributes is not None:
+                attributes = result.attributes
+                shown = ", ".join(f"{k}={v}" for k, v in attributes.values.items())
+                lines.append(("attributes", f"{attributes.status} {shown}".rstrip()))
+                lines.extend(("problem", problem) for problem in attributes.problems)
+        lines.extend(observation_lines(seen))
+        for label, text in lines:
+            self.stdout.write(f"{label + ':':<12}{text}")
+        if VERIFY_EXIT[outcome]:
+            raise CommandError(
+                f"{seen.name}: {outcome} ({seen.sip.verdict})", returncode=VERIFY_EXIT[outcome]
+            )
