@@ -127,6 +127,7 @@ def test_proxy_rm(db):
 # --- the proxy's database role --------------------------------------------------------------
 
 
+@pytest.mark.sqlite
 @pytest.mark.skipif(ON_POSTGRES, reason="SQLite has no roles")
 def test_proxy_grant_on_sqlite_says_it_needs_postgresql(db):
     result = run("proxy", "grant", ROLE, "--password", "proxy-secret")
