@@ -28,7 +28,7 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName, normalize_did, normalize_host
-from domains.selectors import domain_realm
+from domains.selectors import actor_is_operator, domain_realm
 from domains.signals import domains_changed
 
 Actor = AbstractBaseUser | None
@@ -263,6 +263,15 @@ def _apply_realm_change(
         )
 
 
+def _check_realm_is_the_tenants(domain: Domain, realm: str) -> None:
+    """A tenant may name as realm only a name of its own domains: another's would let its
+    users' credentials be replayed against that realm."""
+    if realm == domain.did:
+        return
+    if not DomainName.objects.filter(name=realm, domain__tenant_id=domain.tenant_id).exists():
+        raise ValidationError({"value": f"realm {realm} is not a name of one of your domains"})
+
+
 @transaction.atomic
 def domain_attribute_set(
     *,
@@ -277,6 +286,8 @@ def domain_attribute_set(
     key, kind, clean_value = validate_attribute(name, value, as_int=as_int)
     if source not in AttributeSource.values:
         raise ValidationError(f"unknown attribute source {source!r}")
+    if key == "realm" and actor is not None and not actor_is_operator(actor):
+        _check_realm_is_the_tenants(domain, clean_value)
     old_realm = domain_realm(domain)
     before = domain_snapshot(domain)
     attribute, _created = DomainAttribute.objects.update_or_create(

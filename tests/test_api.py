@@ -237,3 +237,15 @@ def test_bulk_create_is_all_or_nothing_with_per_item_errors(operator_client):
 def test_bulk_create_is_for_operators(bob):
     response = client_for(bob).post("/api/v1/domains-bulk/", [{"name": "x.example"}], format="json")
     assert response.status_code == 403
+
+
+def test_a_tenant_may_name_only_its_own_names_as_realm(bob, world):  # noqa: F811
+    client = client_for(bob)
+    url = "/api/v1/domains/bob.example/attributes/realm/"
+    refused = client.put(url, {"value": "op.example", "accept_password_reset": True}, format="json")
+    assert refused.status_code == 400
+    assert "not a name of one of your domains" in refused.json()["fields"]["value"][0]
+    allowed = client.put(
+        url, {"value": "sip.bob.example", "accept_password_reset": True}, format="json"
+    )
+    assert allowed.status_code == 200
