@@ -9,12 +9,12 @@ small share of the slice would turn negative they are all held (circuit breaker)
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -115,6 +115,29 @@ class Tally:
             "unknown_alerts": self.unknown_alerts[:50],
             "attributes": self.attributes,
         }
+
+
+def save_checks(checks: Iterable[DomainCheck], fields: list[str]) -> None:
+    """Write ``fields`` of many check rows: one UPDATE statement, executed per row.
+
+    Django's bulk_update builds a CASE expression per field and row, which costs about
+    3 ms a domain here; a prepared UPDATE run by executemany costs a few µs.
+    """
+    meta = DomainCheck._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    statement = (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    )
+    rows = [
+        [column.get_db_prep_save(getattr(check, column.attname), connection) for column in columns]
+        + [check.pk]
+        for check in checks
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(statement, rows)
 
 
 def current_slot(now: datetime, policy: DnsPolicy) -> int:
@@ -247,10 +270,11 @@ class Housekeeping:
 
     def _record_chunk(self, rows: list[Row], seen: list[Observation]) -> None:
         ids = [row.domain_id for row in rows]
-        DomainCheck.objects.bulk_create(
-            [DomainCheck(domain_id=i) for i in ids], ignore_conflicts=True
-        )
         checks = DomainCheck.objects.in_bulk(ids)
+        missing = [DomainCheck(domain_id=i) for i in ids if i not in checks]
+        if missing:
+            DomainCheck.objects.bulk_create(missing, ignore_conflicts=True)
+            checks = DomainCheck.objects.in_bulk(ids)
         positive_moves: list[tuple[Row, Observation]] = []
         for row, observation in zip(rows, seen, strict=True):
             check = checks[row.domain_id]
@@ -272,11 +296,10 @@ class Housekeeping:
                     positive_moves.append((row, observation))
             elif outcome == Outcome.NEGATIVE:
                 self._hold(row, decision.counters, decision, observation, check)
-        DomainCheck.objects.bulk_update(
-            checks.values(), OBSERVATION_FIELDS + COUNTER_FIELDS, batch_size=500
-        )
-        for row, observation in positive_moves:
-            self._apply_positive(row, observation)
+        save_checks(checks.values(), OBSERVATION_FIELDS + COUNTER_FIELDS)
+        with transaction.atomic():  # one reload for the chunk's changes
+            for row, observation in positive_moves:
+                self._apply_positive(row, observation)
 
     def _count(self, row: Row, observation: Observation, outcome: Outcome, check) -> None:
         tally = self.tally
@@ -323,24 +346,33 @@ class Housekeeping:
 
     def _apply_held(self) -> None:
         confirmations = self._confirm([h for h in self.held if h.needs_authority])
-        checks = DomainCheck.objects.in_bulk([h.row.domain_id for h in self.held])
-        for held in self.held:
-            check = checks[held.row.domain_id]
-            apply_counters(check, held.counters)
-            if held.to_state is None or held.observation is None:
-                continue
-            observation = held.observation
-            if held.needs_authority:
-                confirmed, authority = confirmations[held.row.domain_id]
-                observation = replace(observation, authority=authority)
-                if not confirmed:
-                    self.tally.count(self.tally.transitions, "disable-not-confirmed")
+        size = self.policy.chunk_size
+        for start in range(0, len(self.held), size):
+            self._apply_held_batch(self.held[start : start + size], confirmations)
+
+    def _apply_held_batch(self, batch: list[Held], confirmations: dict) -> None:
+        # One transaction per batch: a burst of changes costs one reload (domains_changed
+        # coalesces per transaction), and counters and states land together.
+        ids = [held.row.domain_id for held in batch]
+        with transaction.atomic():
+            checks = DomainCheck.objects.select_for_update().in_bulk(ids)
+            domains = Domain.objects.select_for_update().in_bulk(ids)
+            for held in batch:
+                apply_counters(checks[held.row.domain_id], held.counters)
+                domain = domains[held.row.domain_id]
+                if held.to_state is None or held.observation is None:
                     continue
-            with transaction.atomic():
-                domain = Domain.objects.select_for_update().get(pk=held.row.domain_id)
-                if domain.state == held.row.state:
-                    self._move(domain, held.to_state, observation)
-        DomainCheck.objects.bulk_update(checks.values(), COUNTER_FIELDS, batch_size=500)
+                if domain.state != held.row.state:
+                    continue  # changed by someone else during the run
+                observation = held.observation
+                if held.needs_authority:
+                    confirmed, authority = confirmations[held.row.domain_id]
+                    observation = replace(observation, authority=authority)
+                    if not confirmed:
+                        self.tally.count(self.tally.transitions, "disable-not-confirmed")
+                        continue
+                self._move(domain, held.to_state, observation)
+            save_checks(checks.values(), COUNTER_FIELDS)
 
     def _confirm(self, candidates: list[Held]) -> dict[int, tuple[bool, dict[str, Any]]]:
         if not candidates:

@@ -1,0 +1,332 @@
+"""DNS housekeeping benchmark: serweb's housekeeping job against a naive dnspython loop.
+
+    .venv/bin/python bench/housekeeping.py [--domains 100000 --baseline 5000 --processes 1]
+
+Starts Knot on a loopback port (tests/dns_harness.py) serving one zone with --domains SIP
+domains of mixed verdicts (SRV to a proxy host name, NAPTR to SRV to an address of ours,
+address fallback, foreign targets, "." targets, nothing, and a zone answering SERVFAIL),
+creates a database of its own (--database-url, default SERWEB_BENCH_DATABASE_URL or
+postgres://postgres@127.0.0.1:5432/serweb_bench_dns; its name must contain "bench", as it
+is dropped), imports the domains with the bulk CSV import, then:
+
+1. baseline: a straightforward loop over --baseline domains with dnspython's stock asyncio
+   resolver at the same concurrency: NAPTR, the SRV names, A and AAAA of every target, no
+   shared work and no database writes;
+2. housekeeping run 1: every domain re-verified by the housekeeping job (evidence stored,
+   lifecycle applied: the negative ones turn suspect), in --processes processes, each
+   taking one slice as the Celery workers would;
+3. housekeeping run 2: the same again, the steady state.
+
+Prints domains/s, DNS questions per domain and the peak resident memory during each run
+(sampled from /proc) beside the memory before it.
+"""
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.provision import configure_django, recreate_database  # noqa: E402
+from tests.dns_harness import KnotServer  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench_dns"
+PROXY_HOSTNAMES = ["proxy1.serweb.test", "proxy2.serweb.test"]
+PROXY_ADDRESSES = ["192.0.2.10", "192.0.2.11", "2001:db8::10"]
+FOREIGN_HOSTS = [f"sip{i}.carrier.test" for i in range(20)]
+
+# How each domain is published, by index modulo 100 (cumulative shares).
+KINDS = [
+    (70, "srv"),  # SRV to one of our host names
+    (80, "naptr"),  # NAPTR -> SRV -> a host of the domain with our address
+    (85, "address"),  # no SRV: the domain's own A record, ours
+    (92, "foreign"),  # SRV to a carrier's host
+    (95, "dot"),  # SRV "." (SIP not offered)
+    (98, "absent"),  # nothing at all (NXDOMAIN)
+    (100, "servfail"),  # in a zone that answers SERVFAIL
+]
+
+
+def kind_of(index: int) -> str:
+    return next(kind for limit, kind in KINDS if index % 100 < limit)
+
+
+def domain_name(index: int) -> str:
+    zone = "broken.test" if kind_of(index) == "servfail" else "bench.test"
+    return f"d{index}.{zone}"
+
+
+def zone_text(count: int) -> str:
+    """Records relative to the "test." zone of the harness."""
+    lines = [
+        f"{host.removesuffix('.test')} A 198.51.100.{i + 1}" for i, host in enumerate(FOREIGN_HOSTS)
+    ]
+    for index in range(count):
+        kind = kind_of(index)
+        name = f"d{index}.bench"
+        if kind == "srv":
+            target = PROXY_HOSTNAMES[index % 2]
+            lines.append(f"_sip._udp.{name} SRV 10 10 5060 {target}.")
+            lines.append(f"_sip._tcp.{name} SRV 10 10 5060 {target}.")
+        elif kind == "naptr":
+            lines.append(f'{name} NAPTR 10 10 "s" "SIP+D2U" "" _sip._udp.{name}.test.')
+            lines.append(f"_sip._udp.{name} SRV 10 10 5060 sip.{name}.test.")
+            lines.append(f"sip.{name} A 192.0.2.10")
+        elif kind == "address":
+            lines.append(f"{name} A 192.0.2.11")
+        elif kind == "foreign":
+            lines.append(f"_sip._udp.{name} SRV 10 10 5060 {FOREIGN_HOSTS[index % 20]}.")
+        elif kind == "dot":
+            lines.append(f"_sip._udp.{name} SRV 0 0 0 .")
+    return "\n".join(lines) + "\n"
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--domains", type=int, default=100_000)
+    parser.add_argument("--baseline", type=int, default=5000, help="domains in the naive loop")
+    parser.add_argument("--processes", type=int, default=1, help="housekeeping processes")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SERWEB_BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        help="a PostgreSQL database whose name contains 'bench'; dropped and recreated",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    return parser.parse_args()
+
+
+# --- memory ---------------------------------------------------------------------------------
+
+
+def rss_megabytes(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakMemory:
+    """The highest resident size of this process and its children while running."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            total = rss_megabytes()
+            for child in multiprocessing.active_children():
+                try:
+                    total += rss_megabytes(child.pid)
+                except OSError:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- the baseline -------------------------------------------------------------------------------
+
+
+async def naive_check(resolver, domain: str, counter: list[int]) -> str:
+    """RFC 3263 the obvious way: every question asked, every time."""
+    import dns.asyncresolver
+    import dns.resolver
+
+    async def ask(name: str, rdtype: str):
+        counter[0] += 1
+        try:
+            return await resolver.resolve(name, rdtype, lifetime=5, raise_on_no_answer=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return None
+        except dns.exception.DNSException:
+            raise LookupError(name) from None
+
+    try:
+        naptr = await ask(domain, "NAPTR")
+        srv_names = [
+            r.replacement.to_text()
+            for r in (naptr.rrset or [] if naptr else [])
+            if r.service.upper() in (b"SIP+D2U", b"SIP+D2T", b"SIPS+D2T")
+        ] or [f"{p}.{domain}" for p in ("_sips._tcp", "_sip._tcp", "_sip._udp")]
+        targets = []
+        for name in srv_names:
+            answer = await ask(name, "SRV")
+            if answer is not None and answer.rrset is not None:
+                targets += [r.target.to_text(omit_final_dot=True) for r in answer.rrset]
+        if not targets:
+            targets = [domain]
+        ours = []
+        for target in targets:
+            if target in ("", "."):
+                continue
+            addresses = []
+            for rdtype in ("A", "AAAA"):
+                answer = await ask(target, rdtype)
+                if answer is not None and answer.rrset is not None:
+                    addresses += [r.address for r in answer.rrset]
+            ours.append(bool(addresses) and all(a in PROXY_ADDRESSES for a in addresses))
+        return "ours" if ours and all(ours) else "not ours"
+    except LookupError:
+        return "unknown"
+
+
+def run_baseline(nameserver: tuple[str, int], count: int, total: int, concurrency: int):
+    import dns.asyncresolver
+
+    async def main() -> tuple[float, int, dict[str, int]]:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [nameserver[0]]
+        resolver.port = nameserver[1]
+        resolver.use_edns(0, 0, 1232)
+        limit = asyncio.Semaphore(concurrency)
+        counter = [0]
+        names = [domain_name(i) for i in range(min(count, total))]
+
+        async def one(name: str) -> str:
+            async with limit:
+                return await naive_check(resolver, name, counter)
+
+        started = time.perf_counter()
+        verdicts = await asyncio.gather(*(one(n) for n in names))
+        elapsed = time.perf_counter() - started
+        tally: dict[str, int] = {}
+        for verdict in verdicts:
+            tally[verdict] = tally.get(verdict, 0) + 1
+        return elapsed, counter[0], tally
+
+    return asyncio.run(main())
+
+
+# --- housekeeping ---------------------------------------------------------------------------
+
+
+def one_slice(slot: int, slots: int, results) -> None:
+    from django.db import connection
+
+    from domains.housekeeping import housekeeping_run
+
+    connection.close()  # a connection of its own, not the parent's
+    run = housekeeping_run(slot=slot, slots=slots)
+    results.put((run.checked, run.queries, run.status, run.summary.get("transitions", {})))
+
+
+def run_housekeeping(processes: int) -> tuple[float, int, int, list[str], dict[str, int]]:
+    from django.db import connection
+
+    connection.close()
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    started = time.perf_counter()
+    if processes == 1:
+        one_slice(0, 1, results)
+    else:
+        workers = [
+            multiprocessing.Process(target=one_slice, args=(slot, processes, results))
+            for slot in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    elapsed = time.perf_counter() - started
+    checked = queries = 0
+    statuses: list[str] = []
+    transitions: dict[str, int] = {}
+    for _ in range(processes):
+        slice_checked, slice_queries, status, moved = results.get()
+        checked += slice_checked
+        queries += slice_queries
+        statuses.append(status)
+        for key, value in moved.items():
+            transitions[key] = transitions.get(key, 0) + value
+    return elapsed, checked, queries, statuses, transitions
+
+
+def main() -> None:
+    args = parse_arguments()
+    workdir = Path(tempfile.mkdtemp(prefix="serweb-bench-dns-"))
+    knot = KnotServer(workdir, extra_zone_text=zone_text(args.domains))
+    started = time.perf_counter()
+    knot.start(timeout=120)
+    print(
+        f"knot: {args.domains:,} domains served on {knot.nameserver} ({time.perf_counter() - started:.1f} s to load)"
+    )
+    os.environ.update(
+        SERWEB_DNS_NAMESERVERS=knot.nameserver,
+        SERWEB_DNS_AUTHORITY_PORT=str(knot.port),
+        SERWEB_PROXY_HOSTNAMES=",".join(PROXY_HOSTNAMES),
+        SERWEB_PROXY_ADDRESSES=",".join(PROXY_ADDRESSES),
+        SERWEB_DNS_CONCURRENCY=str(args.concurrency),
+        # The first run turns every negative domain suspect: let it.
+        SERWEB_DNS_BREAKER_PERCENT="100",
+    )
+    try:
+        recreate_database(args.database_url)
+        configure_django(args.database_url)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from domains.bulk import import_domains_csv
+
+        csv_path = workdir / "domains.csv"
+        with csv_path.open("w") as out:
+            out.write("name\n")
+            out.writelines(f"{domain_name(i)}\n" for i in range(args.domains))
+        started = time.perf_counter()
+        import_domains_csv(actor=None, path=csv_path)
+        print(
+            f"database: {args.domains:,} domains imported ({time.perf_counter() - started:.1f} s)"
+        )
+
+        nameserver = ("127.0.0.1", knot.port)
+        before = rss_megabytes()
+        with PeakMemory() as memory:
+            elapsed, questions, tally = run_baseline(
+                nameserver, args.baseline, args.domains, args.concurrency
+            )
+        base_rate = args.baseline / elapsed
+        print(
+            f"baseline     {args.baseline:>7,} domains {elapsed:7.1f} s {base_rate:8,.0f} domains/s "
+            f"{questions / args.baseline:5.2f} questions/domain   "
+            f"RSS {before:.0f} MB -> peak {memory.peak:.0f} MB   {tally}"
+        )
+        for label in ("run 1", "run 2"):
+            before = rss_megabytes()
+            with PeakMemory() as memory:
+                elapsed, checked, queries, statuses, moved = run_housekeeping(args.processes)
+            rate = checked / elapsed
+            print(
+                f"housekeeping {label} {checked:>7,} domains {elapsed:7.1f} s {rate:8,.0f} domains/s "
+                f"{queries / max(checked, 1):5.2f} questions/domain   "
+                f"RSS {before:.0f} MB -> peak {memory.peak:.0f} MB   "
+                f"{args.processes} process(es), {'/'.join(statuses)}, {moved or 'no transitions'}"
+            )
+            print(f"             {rate / base_rate:.1f}x the baseline's rate")
+    finally:
+        knot.stop()
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            recreate_database(args.database_url, drop_only=True)
+
+
+if __name__ == "__main__":
+    main()
