@@ -143,6 +143,15 @@ def shm_stats(transport: str, address: str, *, timeout: float) -> ShmStats:
         raise ProxyError(f"core.shmmem answered {result!r}") from None
 
 
+def uptime_seconds(transport: str, address: str, *, timeout: float) -> float:
+    """How long the proxy has been running, from core.uptime."""
+    result = rpc_call(transport, address, "core.uptime", timeout=timeout)
+    try:
+        return float(result["uptime"])
+    except (KeyError, TypeError, ValueError):
+        raise ProxyError(f"core.uptime answered {result!r}") from None
+
+
 # --- FIFO ----------------------------------------------------------------------------------
 
 

@@ -76,7 +76,7 @@ def config() -> ReloadConfig:
         probe_timeout=value("SERWEB_PROBE_TIMEOUT", 2.0),
         probe_names=int(value("SERWEB_PROBE_NAMES", 5)),
         shm_reserve=int(value("SERWEB_PROXY_SHM_RESERVE", 4 * 1024 * 1024)),
-        shm_safety=value("SERWEB_PROXY_SHM_SAFETY", 1.5),
+        shm_safety=value("SERWEB_PROXY_SHM_SAFETY", 1.25),
     )
 
 
@@ -236,7 +236,9 @@ def proxy_is_behind(proxy_id: int) -> bool:
 def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     """One reload under the claim. Returns the outcome and whether to keep the claim (a
     reload that timed out may still be running in Kamailio)."""
-    proxy = Proxy.objects.get(pk=proxy_id)
+    proxy = Proxy.objects.filter(pk=proxy_id).first()
+    if proxy is None:
+        return ReloadOutcome(proxy_id, Status.GONE), False
     generation, changed_at = desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
@@ -301,10 +303,11 @@ def _failed(proxy: Proxy, status: str, generation: int, detail: str) -> ReloadOu
 
 # --- shared memory -------------------------------------------------------------------------
 
-# Measured on Kamailio 5.6: a domain row costs about 56 bytes plus its name and did in
-# shared memory, an attribute row about 130 bytes plus its name and value.
-_DOMAIN_ROW_BYTES = 56
-_ATTRIBUTE_ROW_BYTES = 130
+# Measured on Debian's Kamailio 5.6 as free shared memory lost per row (the allocator's
+# overhead per fragment included): about 360 bytes plus the name and did per domain row,
+# about 620 bytes plus did, name and value per attribute row.
+_DOMAIN_ROW_BYTES = 360
+_ATTRIBUTE_ROW_BYTES = 620
 
 
 def tables_size_estimate() -> int:
@@ -333,24 +336,32 @@ def tables_size_estimate() -> int:
 def _check_room(proxy: Proxy) -> str | None:
     """Ask the proxy for its free shared memory; a reason not to reload, or None.
 
-    The new copy is built while the old one still serves, so it must fit beside
-    everything in use now, with room left for calls and registrations. (After the first
-    reload Kamailio frees its older copy first; counting it as used errs on the safe
-    side.) A reload that does not fit fails and leaves shared memory full, which breaks
-    registrations until a reload that fits."""
+    Kamailio keeps two copies of the tables: the one serving, and the one the next reload
+    frees and refills. Until its first reload after a start only one exists, so the new
+    copy must fit beside everything in use; after that, the copy being refilled gives
+    back about what the new one takes. Either way some memory must stay free for calls
+    and registrations: a reload that runs out fails and leaves shared memory full, and
+    registrations fail until a reload that fits."""
     cfg = config()
     stats = transport.shm_stats(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
+    up_seconds = transport.uptime_seconds(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
+    now = timezone.now()
     Proxy.objects.filter(pk=proxy.pk).update(
-        shm_total=stats.total, shm_free=stats.free, shm_checked_at=timezone.now()
+        shm_total=stats.total, shm_free=stats.free, shm_checked_at=now
     )
-    need = int(tables_size_estimate() * cfg.shm_safety)
+    copy = tables_size_estimate()
+    started_at = now - timedelta(seconds=up_seconds)
+    # Only reloads serweb saw count; one by someone else just makes this err on the safe side.
+    two_copies = proxy.last_reload_at is not None and proxy.last_reload_at > started_at
+    need = int(copy * (cfg.shm_safety - 1 if two_copies else cfg.shm_safety))
     reserve = max(cfg.shm_reserve, stats.total // 10)
     if need + reserve <= stats.free:
         return None
     return (
-        f"shared memory: the domain tables need about {_mib(need)} beside {_mib(reserve)} "
-        f"kept free, and the proxy has {_mib(stats.free)} free of {_mib(stats.total)}; "
-        "start Kamailio with a larger -m"
+        f"shared memory: the domain tables take about {_mib(copy)} per copy, the reload "
+        f"needs {_mib(need)} beside {_mib(reserve)} kept free, and the proxy has "
+        f"{_mib(stats.free)} free of {_mib(stats.total)}; start Kamailio with a larger -m "
+        "(two copies of the tables, plus what calls and registrations need)"
     )
 
 

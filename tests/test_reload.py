@@ -7,6 +7,7 @@ claims behave as in production; tasks run eagerly, as without a broker.
 """
 
 import json
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -36,6 +37,7 @@ class FakeKamailio:
         self.reload_error: Exception | None = None
         self.load_tables = True
         self.during_reload = None
+        self.started = time.monotonic() - 3600
 
     def domain_reload(self, kind: str, address: str, *, timeout: float) -> None:
         if not self.up:
@@ -55,6 +57,11 @@ class FakeKamailio:
         used = self.shm_total - self.shm_free
         return transport.ShmStats(self.shm_total, self.shm_free, used, used)
 
+    def uptime_seconds(self, kind: str, address: str, *, timeout: float) -> float:
+        if not self.up:
+            raise transport.ProxyUnreachable("Kamailio is not running")
+        return time.monotonic() - self.started
+
     def sip_options(self, address: str, name: str, *, timeout: float) -> transport.SipAnswer:
         if name in self.served:
             return transport.SipAnswer(200, "OK", {"x-serweb-did": self.served[name]})
@@ -66,6 +73,7 @@ def kamailio(monkeypatch) -> FakeKamailio:
     fake = FakeKamailio()
     monkeypatch.setattr(transport, "domain_reload", fake.domain_reload)
     monkeypatch.setattr(transport, "shm_stats", fake.shm_stats)
+    monkeypatch.setattr(transport, "uptime_seconds", fake.uptime_seconds)
     monkeypatch.setattr(transport, "sip_options", fake.sip_options)
     return fake
 
@@ -205,6 +213,32 @@ def test_no_reload_when_the_tables_would_not_fit(kamailio, kam1, caplog):
     assert "larger -m" in caplog.text
     [status] = reload.proxy_status_list()
     assert status.state == "no room"
+
+
+def test_a_second_copy_must_fit_only_until_the_first_reload_after_a_start(kamailio, kam1, settings):
+    settings.SERWEB_PROXY_SHM_RESERVE = 0
+    kamailio.shm_total = 1 * MIB  # 10 % of it, about 100 KB, stays free
+    kamailio.up = False
+    with transaction.atomic():
+        for number in range(200):
+            domain_create(
+                actor=None, name=f"d{number}.example.test", aliases=[f"sip.d{number}.test"]
+            )
+    copy = reload.tables_size_estimate()
+    kamailio.shm_free = int(copy * 0.25 + MIB // 10 + copy * 0.5)
+    kamailio.up = True
+    # Kamailio was up before serweb's first reload: the new copy goes beside the old.
+    assert reload.proxy_reload(kam1.pk).status == reload.Status.NO_ROOM
+    assert kamailio.reloads == 0 and fresh(kam1).last_error.startswith("shared memory")
+
+    # After a reload since its start, the next one refills the copy it frees first.
+    Proxy.objects.filter(pk=kam1.pk).update(last_reload_at=timezone.now())
+    assert reload.proxy_reload(kam1.pk).status == reload.Status.APPLIED
+
+    kamailio.started = time.monotonic()  # restarted: one copy again
+    domain_create(actor=None, name="one-more.test")
+    assert kamailio.reloads == 1
+    assert reload.proxy_status_list()[0].state == "no room"
 
 
 def test_size_estimate_grows_with_names_and_attributes(transactional_db):
