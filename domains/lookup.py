@@ -118,9 +118,9 @@ def lookup_host(raw: str) -> LookupAnswer:
 
 
 def _unknown_host(host: str) -> LookupAnswer:
-    policy = DnsPolicy.from_settings()
-    if not policy.auto_learn:
+    if not settings.SERWEB_DNS_AUTO_LEARN:
         return _not_ours(host, "unknown host", "database")
+    policy = DnsPolicy.from_settings()
     negative_key = f"serweb:lookup:negative:{host}"
     remembered = cache.get(negative_key)
     if remembered == UNKNOWN_REASON:

@@ -504,6 +504,8 @@ def test_a_claim_with_the_token_and_srv_becomes_an_active_tenant_domain(
     assert result.to_state == DomainState.ACTIVE
     assert (domain.tenant, domain.origin, domain.state) == (tenant, DomainOrigin.TENANT, "active")
     assert DomainCheck.objects.get(domain=domain).evidence["ownership"]["status"] == "proven"
+    # Verifying the claim again verifies its domain.
+    assert domain_claim_verify(actor=bob, claim=claim).did == domain.did
 
 
 def test_a_claim_with_the_token_but_no_srv_waits_pending(tenant, knot, dns_settings, bob):
