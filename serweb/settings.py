@@ -188,6 +188,14 @@ SERWEB_MIN_PASSWORD_LENGTH = env_int("SERWEB_MIN_PASSWORD_LENGTH", 8, minimum=1)
 
 # address[:port] or [v6]:port, comma-separated; empty: the system resolver (resolv.conf).
 SERWEB_DNS_NAMESERVERS = env_list("SERWEB_DNS_NAMESERVERS")
+for _nameserver in SERWEB_DNS_NAMESERVERS:
+    if not re.fullmatch(
+        r"(\[[0-9a-fA-F:]+\](:\d{1,5})?|[0-9.]+(:\d{1,5})?|[0-9a-fA-F:]*:[0-9a-fA-F:]*)",
+        _nameserver,
+    ):
+        raise ImproperlyConfigured(
+            f"SERWEB_DNS_NAMESERVERS: {_nameserver!r} is not address[:port] or [v6]:port"
+        )
 SERWEB_DNS_TIMEOUT_MS = env_int("SERWEB_DNS_TIMEOUT_MS", 2000, minimum=1)
 SERWEB_DNS_LIFETIME_MS = env_int("SERWEB_DNS_LIFETIME_MS", 5000, minimum=1)
 SERWEB_DNS_CONCURRENCY = env_int("SERWEB_DNS_CONCURRENCY", 100, minimum=1)
