@@ -87,8 +87,13 @@ def domain_details(domain: Domain) -> dict[str, Any]:
     }
 
 
-# `domain verify` exit codes: points at us, does not, DNS did not answer.
+# `domain verify` exit codes (points at us, does not, DNS did not answer) and messages.
 VERIFY_EXIT = {Outcome.POSITIVE: 0, Outcome.NEGATIVE: 1, Outcome.NEUTRAL: 1, Outcome.UNKNOWN: 2}
+VERIFY_MESSAGE = {
+    Outcome.NEGATIVE: "does not point at us",
+    Outcome.NEUTRAL: "only partly points at us",
+    Outcome.UNKNOWN: "DNS did not answer; nothing was changed",
+}
 
 
 def observation_lines(seen: Observation) -> list[tuple[str, str]]:
@@ -357,5 +362,6 @@ class Command(SubcommandCommand):
             self.stdout.write(f"{label + ':':<12}{text}")
         if VERIFY_EXIT[outcome]:
             raise CommandError(
-                f"{seen.name}: {outcome} ({seen.sip.verdict})", returncode=VERIFY_EXIT[outcome]
+                f"{seen.name}: {VERIFY_MESSAGE[outcome]} ({seen.sip.verdict})",
+                returncode=VERIFY_EXIT[outcome],
             )
