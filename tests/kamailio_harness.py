@@ -80,9 +80,20 @@ class Kamailio:
     """One Kamailio with the reference configuration, all three RPC transports on, and a
     log line per reload."""
 
-    def __init__(self, directory: Path, db_url: str):
+    def __init__(
+        self,
+        directory: Path,
+        db_url: str,
+        *,
+        shm_mb: int = 64,
+        pkg_mb: int = 16,
+        reload_log: bool = True,
+    ):
         self.directory = directory
         self.db_url = db_url
+        self.shm_mb = shm_mb
+        self.pkg_mb = pkg_mb
+        self.reload_log = reload_log
         self.binary = require_binary("kamailio")
         self.sip_port = free_port()
         self.dgram_port = free_port()
@@ -116,13 +127,15 @@ class Kamailio:
         command = [self.binary, "-f", str(KAMAILIO_CFG), "-DD", "-E"]
         for name, value in defines.items():
             command += ["-A", f"{name}={value}"]
-        command += ["-A", "WITH_HTTP_RPC", "-A", "WITH_RELOAD_LOG"]
+        command += ["-A", "WITH_HTTP_RPC"]
+        if self.reload_log:
+            command += ["-A", "WITH_RELOAD_LOG"]
         command += ["-l", f"udp:127.0.0.1:{self.sip_port}", "-l", f"tcp:127.0.0.1:{self.http_port}"]
         command += ["-Y", str(self.directory), "-P", str(self.directory / "kamailio.pid")]
-        command += ["-m", "64", "-M", "16", "-w", str(self.directory)]
+        command += ["-m", str(self.shm_mb), "-M", str(self.pkg_mb), "-w", str(self.directory)]
         return command
 
-    def start(self) -> None:
+    def start(self, *, timeout: float = 15) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.starts += 1
         log = open(self.log_path, "a")
@@ -136,7 +149,11 @@ class Kamailio:
             start_new_session=True,
         )
         log.close()
-        wait_until(self._ready, timeout=15, what=f"Kamailio answering on {self.fifo}")
+        try:
+            wait_until(self._ready, timeout=timeout, what=f"Kamailio answering on {self.fifo}")
+        except BaseException:
+            stop_process(self.process)
+            raise
 
     def _ready(self) -> bool:
         if self.process.poll() is not None:
