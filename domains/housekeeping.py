@@ -101,6 +101,8 @@ class Tally:
     verdicts: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
     transitions: dict[str, int] = field(default_factory=dict)
+    # Domains without an answer for too many checks in a row: how many, and the first few.
+    unknown_alert_count: int = 0
     unknown_alerts: list[str] = field(default_factory=list)
     attributes: dict[str, int] = field(default_factory=dict)
 
@@ -112,7 +114,8 @@ class Tally:
             "verdicts": self.verdicts,
             "outcomes": self.outcomes,
             "transitions": self.transitions,
-            "unknown_alerts": self.unknown_alerts[:50],
+            "unknown_alerts": self.unknown_alerts,
+            "unknown_alert_count": self.unknown_alert_count,
             "attributes": self.attributes,
         }
 
@@ -308,7 +311,9 @@ class Housekeeping:
         tally.count(tally.verdicts, str(observation.sip.verdict))
         tally.count(tally.outcomes, str(outcome))
         if outcome == Outcome.UNKNOWN and check.unknowns + 1 >= self.policy.unknown_alert:
-            tally.unknown_alerts.append(row.name)
+            tally.unknown_alert_count += 1
+            if len(tally.unknown_alerts) < 50:
+                tally.unknown_alerts.append(row.name)
 
     def _hold(self, row, counters, decision, observation, check) -> None:
         if counters == Counters.of(check) and not decision.to_state:
@@ -409,7 +414,7 @@ class Housekeeping:
         if self.tally.unknown_alerts:
             logger.warning(
                 "DNS housekeeping: %d domains without an answer for %d checks in a row: %s",
-                len(self.tally.unknown_alerts),
+                self.tally.unknown_alert_count,
                 self.policy.unknown_alert,
                 ", ".join(self.tally.unknown_alerts[:10]),
             )
