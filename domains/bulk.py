@@ -23,8 +23,8 @@ from django.db import IntegrityError, connection, transaction
 from audit.services import audit_record
 from domains.attributes import NAME_RE, is_default_value, validate_attribute
 from domains.models import AttributeSource, Domain, DomainOrigin, DomainState
-from domains.names import HostName, normalize_did
-from domains.services import _unique_hosts
+from domains.names import HostName
+from domains.services import domain_did_for, domain_hosts_clean
 from domains.signals import domains_changed
 
 Actor = AbstractBaseUser | None
@@ -308,17 +308,6 @@ def unknown_domain_columns(columns: Iterable[str]) -> list[str]:
     return problems
 
 
-def _did_of(hosts: list[HostName] | None, did_text: str) -> str:
-    if did_text:
-        return normalize_did(did_text)
-    if hosts[0].is_ip:
-        raise ValidationError(
-            f"{hosts[0].value}: an IP address cannot be a domain's canonical name unless "
-            "a domain id is given"
-        )
-    return hosts[0].value
-
-
 def _attributes_of(row: Mapping[str, Any], problems: list[str]) -> list[tuple[str, int, str]]:
     attributes = []
     for column in row:
@@ -333,9 +322,12 @@ def _attributes_of(row: Mapping[str, Any], problems: list[str]) -> list[tuple[st
 def _clean_domain_row(row: Mapping[str, Any]) -> tuple[_DomainRow | None, list[str]]:
     """The row as it will be stored, or what is wrong with it (the rules of domain_create)."""
     problems: list[str] = []
-    hosts = checked(problems, _unique_hosts, [cell(row, "name"), *cell(row, "aliases").split()])
+    hosts = checked(
+        problems, domain_hosts_clean, [cell(row, "name"), *cell(row, "aliases").split()]
+    )
     did_text = cell(row, "did")
-    did = checked(problems, _did_of, hosts, did_text) if hosts or did_text else None
+    canonical = hosts[0] if hosts else None
+    did = checked(problems, domain_did_for, canonical, did_text) if hosts or did_text else None
     enabled = checked(problems, parse_enabled, cell(row, "enabled"))
     attributes = _attributes_of(row, problems)
     if problems:

@@ -95,7 +95,8 @@ def _check_name_free(host: HostName, *, domain: Domain | None = None) -> None:
     raise ValidationError(f"{host.value} already belongs to domain {owner.domain.did}")
 
 
-def _unique_hosts(names: Iterable[str]) -> list[HostName]:
+def domain_hosts_clean(names: Iterable[str]) -> list[HostName]:
+    """A domain's names, normalised, the canonical one first; none given twice."""
     hosts: list[HostName] = []
     seen: set[str] = set()
     for raw in names:
@@ -105,6 +106,20 @@ def _unique_hosts(names: Iterable[str]) -> list[HostName]:
         seen.add(host.value)
         hosts.append(host)
     return hosts
+
+
+def domain_did_for(canonical: HostName | None, did: str | None) -> str:
+    """The did of a new domain: the one given, else its canonical name (never an IP)."""
+    if did:
+        return normalize_did(did)
+    if canonical is None:
+        raise ValidationError("a domain needs a name")
+    if canonical.is_ip:
+        raise ValidationError(
+            f"{canonical.value}: an IP address cannot be a domain's canonical name unless "
+            "a domain id is given"
+        )
+    return canonical.value
 
 
 def _integrity_error_message(exc: IntegrityError) -> str:
@@ -125,14 +140,8 @@ def domain_create(
     tenant: Tenant | None = None,
 ) -> Domain:
     """Create a domain whose did is its canonical name unless ``did`` is given."""
-    hosts = _unique_hosts([name, *aliases])
-    canonical = hosts[0]
-    if canonical.is_ip and did is None:
-        raise ValidationError(
-            f"{canonical.value}: an IP address cannot be a domain's canonical name unless "
-            "a domain id is given"
-        )
-    clean_did = normalize_did(did) if did is not None else canonical.value
+    hosts = domain_hosts_clean([name, *aliases])
+    clean_did = domain_did_for(hosts[0], did)
     if state not in DomainState.values:
         raise ValidationError(f"unknown state {state!r}")
     if origin not in DomainOrigin.values:

@@ -1,5 +1,6 @@
 """Every write to subscribers, their valid From identities and user aliases."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from subscribers.models import Subscriber, UserAlias, ValidFrom
 Actor = AbstractBaseUser | None
 
 MAX_PASSWORD_LENGTH = 64
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def validate_password(password: str) -> str:
@@ -32,7 +34,7 @@ def validate_password(password: str) -> str:
         raise ValidationError(
             {"password": f"the password may have at most {MAX_PASSWORD_LENGTH} characters"}
         )
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in password):
+    if _CONTROL_CHARACTERS.search(password):
         raise ValidationError({"password": "the password contains control characters"})
     return password
 

@@ -169,7 +169,7 @@ def test_domain_add_with_a_did_of_its_own_and_disabled(db):
         (["a" * 60 + ".test"], "65 characters in DNS form; the proxy's tables hold at most 64"),
         (["ok.test", "--alias", "b" * 60 + ".test"], "65 characters in DNS form"),
         (["bad_label.example.com"], "not a valid domain name"),
-        (["--", "-bad.example.com"], "not a valid domain name"),
+        (["--", "-bad.example.com"], "is not a valid host name label"),
         (["bad..example.com"], "empty label in domain name"),
         ([""], "the domain name is empty"),
         (["localhost"], "a SIP domain needs at least two labels"),

@@ -1,5 +1,8 @@
+import idna
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domains.names import (
     NameKind,
@@ -45,7 +48,9 @@ def test_idn_is_shown_in_unicode():
         ("[192.0.2.1]", "only IPv6"),
         ("fe80::1%eth0", "scoped IPv6"),
         ("a" * 60 + ".example.com", "at most 64"),
-        ("x" * 64 + ".com", "not a valid"),
+        ("x" * 64 + ".com", "at most 64"),
+        ("ab--cd.example.com", "not a valid"),
+        ("xn--zz.example.com", "not a valid"),
     ],
 )
 def test_normalize_host_refuses_with_a_clear_message(raw, message):
@@ -74,3 +79,20 @@ def test_split_address():
     assert (user, host.value) == ("alice", "example.com")
     with pytest.raises(ValidationError, match="USER@DOMAIN"):
         split_address("alice")
+
+
+@given(st.from_regex(r"\A[a-z0-9-]{1,12}(\.[a-z0-9-]{1,12}){1,3}\Z"))
+def test_plain_ascii_names_are_judged_as_idna_judges_them(text):
+    """The fast path for plain names agrees with the IDNA library it skips."""
+    try:
+        expected = idna.encode(text, uts46=True, transitional=False).decode()
+    except idna.IDNAError:
+        expected = None
+    try:
+        value = normalize_host(text).value
+    except ValidationError:
+        value = None
+    if expected is None:
+        assert value is None
+    elif value is not None:
+        assert value == expected
