@@ -7,6 +7,7 @@ through SQL. Tasks run eagerly (no broker) unless a test asks for the Celery wor
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 from io import StringIO
@@ -186,11 +187,13 @@ def test_a_new_domain_is_refused_before_the_reload_and_served_after(proxy, sipp,
 
 def test_every_name_of_a_domain_registers_one_contact_under_the_did(proxy, sipp, kamailio):
     domain = domain_create(
-        actor=None, name="canon.e2e.test", aliases=["alias.e2e.test", "127.0.0.2"]
+        actor=None,
+        name="canon.e2e.test",
+        aliases=["alias.e2e.test", "127.0.0.2", "2001:db8::10"],
     )
     subscriber_create(actor=None, domain=domain, username="carol", password="carol-secret")
     port = free_port()
-    for name in ("alias.e2e.test", "127.0.0.2", "canon.e2e.test"):
+    for name in ("alias.e2e.test", "127.0.0.2", "[2001:db8::10]", "canon.e2e.test"):
         result = register(sipp, "carol", name, "carol-secret", port=port)
         assert result.ok, result.explain()
         assert "challenge realm=canon.e2e.test" in result.log
@@ -375,6 +378,25 @@ def test_without_a_broker_a_stopped_kamailio_slows_no_change(proxy, kamailio):
     call_command("proxy", "reload", "--pending", stdout=out)
     assert out.getvalue() == f"kam: reloaded, generation {desired()} live\n"
     assert caught_up(proxy)
+
+
+def test_a_kamailio_that_does_not_answer_holds_a_change_up_for_the_timeout_only(
+    proxy, kamailio, settings
+):
+    settings.SERWEB_PROXY_RPC_TIMEOUT = 1
+    # Stopped, not dead: the FIFO still has a reader, which never answers.
+    os.killpg(kamailio.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        domain_create(actor=None, name="wedged.e2e.test")
+        took = time.monotonic() - started
+    finally:
+        os.killpg(kamailio.process.pid, signal.SIGCONT)
+    assert took < 2.5, f"the change took {took:.2f} s"
+    proxy.refresh_from_db()
+    assert "no reply" in proxy.last_error and proxy.applied_generation < desired()
+    assert reload.proxy_reload(proxy.pk).status == reload.Status.APPLIED
+    assert kamailio.serves("wedged.e2e.test") == "wedged.e2e.test"
 
 
 # --- with a broker: retries and coalescing -------------------------------------------------
