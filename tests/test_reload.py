@@ -38,6 +38,7 @@ class FakeKamailio:
         self.load_tables = True
         self.during_reload = None
         self.started = time.monotonic() - 3600
+        self.did_header = True
 
     def domain_reload(self, kind: str, address: str, *, timeout: float) -> None:
         if not self.up:
@@ -64,7 +65,8 @@ class FakeKamailio:
 
     def sip_options(self, address: str, name: str, *, timeout: float) -> transport.SipAnswer:
         if name in self.served:
-            return transport.SipAnswer(200, "OK", {"x-serweb-did": self.served[name]})
+            headers = {"x-serweb-did": self.served[name]} if self.did_header else {}
+            return transport.SipAnswer(200, "OK", headers)
         return transport.SipAnswer(404, "Not Here", {})
 
 
@@ -276,6 +278,22 @@ def test_a_disabled_domain_is_probed_for_404(kamailio, kam1):
     kamailio.load_tables = True
     assert reload.proxy_reload(kam1.pk).status == reload.Status.APPLIED
     assert kamailio.served == {}
+
+
+def test_a_name_served_under_another_did_is_caught(kamailio, kam1):
+    kamailio.load_tables = False
+    kamailio.served = {"alpha.test": "old-did.test"}
+    domain_create(actor=None, name="alpha.test")
+    assert "alpha.test is served as old-did.test, expected alpha.test" in fresh(kam1).last_error
+
+
+def test_a_proxy_answering_without_the_did_is_judged_by_served_or_not(kamailio, kam1):
+    kamailio.did_header = False
+    domain = domain_create(actor=None, name="alpha.test")
+    assert fresh(kam1).applied_generation == desired()
+    kamailio.load_tables = False
+    domain_disable(actor=None, domain=domain)
+    assert "alpha.test is served as alpha.test, expected nothing" in fresh(kam1).last_error
 
 
 def test_the_drift_check_repairs_a_proxy_with_stale_data(kamailio, kam1):
