@@ -51,7 +51,8 @@ def worker(knot, tmp_path, monkeypatch):
 
 
 def send(worker: CeleryWorker, task: str, **kwargs) -> None:
-    sender = Celery("serweb-test-sender", broker=REDIS_URL)
+    # Not the current app: shared tasks (the reload ones) must keep running on serweb's.
+    sender = Celery("serweb-test-sender", broker=REDIS_URL, set_as_current=False)
     try:
         sender.send_task(task, queue=worker.queue, **kwargs)
     finally:
