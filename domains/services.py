@@ -443,20 +443,34 @@ def _check_proxy_address(transport: str, address: str) -> str:
 
 
 @transaction.atomic
-def proxy_create(*, actor: Actor, name: str, transport: str, address: str) -> Proxy:
+def proxy_create(
+    *, actor: Actor, name: str, transport: str, address: str, sip_address: str = ""
+) -> Proxy:
+    """``sip_address`` (HOST:PORT, optional): where the proxy answers SIP over UDP, for the
+    OPTIONS probes that confirm a reload."""
     clean_name = (name or "").strip()
     if not clean_name or len(clean_name) > 64:
         raise ValidationError("a proxy needs a name of 1 to 64 characters")
     if Proxy.objects.filter(name=clean_name).exists():
         raise ValidationError(f"a proxy named {clean_name} exists already")
     clean_address = _check_proxy_address(transport, address)
-    proxy = Proxy.objects.create(name=clean_name, transport=transport, address=clean_address)
+    clean_sip = (sip_address or "").strip()
+    if clean_sip:
+        clean_sip = _check_proxy_address(ProxyTransport.UDP, clean_sip)
+    proxy = Proxy.objects.create(
+        name=clean_name, transport=transport, address=clean_address, sip_address=clean_sip
+    )
     audit_record(
         actor=actor,
         action="proxy.create",
         object_type="proxy",
         object_repr=clean_name,
-        after={"name": clean_name, "transport": transport, "address": clean_address},
+        after={
+            "name": clean_name,
+            "transport": transport,
+            "address": clean_address,
+            "sip_address": clean_sip,
+        },
     )
     return proxy
 

@@ -48,6 +48,12 @@ class Command(SubcommandCommand):
         address.add_argument("--fifo", metavar="PATH", help="the jsonrpcs FIFO of a local proxy")
         address.add_argument("--udp", metavar="HOST:PORT", help="the jsonrpcs datagram socket")
         address.add_argument("--http", metavar="URL", help="the jsonrpcs HTTP endpoint")
+        add.add_argument(
+            "--sip",
+            metavar="HOST:PORT",
+            default="",
+            help="where it answers SIP over UDP, to probe changed names after a reload",
+        )
 
         list_ = self.subcommand(
             subcommands, "list", self.handle_list, "list proxies and their reload state"
@@ -89,7 +95,11 @@ class Command(SubcommandCommand):
     def handle_add(self, options: dict[str, Any]) -> None:
         transport = next(t for t in ProxyTransport.values if options[t] is not None)
         proxy = proxy_create(
-            actor=None, name=options["name"], transport=transport, address=options[transport]
+            actor=None,
+            name=options["name"],
+            transport=transport,
+            address=options[transport],
+            sip_address=options["sip"],
         )
         self.stdout.write(f"added proxy {proxy.name} ({proxy.transport} {proxy.address})")
 
