@@ -155,8 +155,13 @@ def measure(size: int, args: argparse.Namespace, directory: Path) -> None:
     kamailio = Kamailio(run_dir, db_url, shm_mb=shm_mb, pkg_mb=pkg_mb, reload_log=False)
     start_time, _ = median_seconds(lambda: kamailio.start(timeout=900), 1)
     try:
-        proxy = proxy_create(actor=None, name=f"kam{size}", transport="fifo", address=kamailio.fifo)
-        Proxy.objects.filter(pk=proxy.pk).update(sip_address=kamailio.sip_address)
+        proxy = proxy_create(
+            actor=None,
+            name=f"kam{size}",
+            transport="fifo",
+            address=kamailio.fifo,
+            sip_address=kamailio.sip_address,
+        )
         print(f"{size:>8,} domains ({2 * size:,} names), imported in {imported:.1f} s")
         print(f"{'':>8} kamailio -m {shm_mb} -M {pkg_mb}: started in {start_time:.1f} s")
 

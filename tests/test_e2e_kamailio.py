@@ -99,8 +99,13 @@ def proxy(kamailio, transactional_db) -> Proxy:
     """The running Kamailio as serweb's proxy, reloaded to this test's (empty) data."""
     if kamailio.process.poll() is not None:
         kamailio.start()
-    created = proxy_create(actor=None, name="kam", transport="fifo", address=kamailio.fifo)
-    Proxy.objects.filter(pk=created.pk).update(sip_address=kamailio.sip_address)
+    created = proxy_create(
+        actor=None,
+        name="kam",
+        transport="fifo",
+        address=kamailio.fifo,
+        sip_address=kamailio.sip_address,
+    )
     outcome = reload.proxy_reload(created.pk, force=True)
     assert outcome.status == reload.Status.APPLIED, outcome
     return Proxy.objects.get(pk=created.pk)

@@ -461,3 +461,10 @@ def test_proxy_status_says_what_waits(kamailio, kam1):
     text = proxy_command("status", "--check")
     assert text.splitlines()[0].startswith("check kam1: applied")
     assert "kam1 (fifo /run/kamailio/rpc.fifo): live, generation 2 of 2" in text
+
+
+def test_proxy_add_takes_the_address_to_probe(transactional_db):
+    proxy_command("add", "kam2", "--udp", "10.0.0.5:8090", "--sip", "10.0.0.5:5060")
+    assert Proxy.objects.get(name="kam2").sip_address == "10.0.0.5:5060"
+    with pytest.raises(CommandError, match="expected HOST:PORT"):
+        proxy_command("add", "kam3", "--udp", "10.0.0.6:8090", "--sip", "10.0.0.6")
