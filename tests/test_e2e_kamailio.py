@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 import serweb.celery
-from domains import reload
+from domains import reload, reload_status
 from domains.models import Proxy
 from domains.proxy_access import proxy_role_grant
 from domains.services import (
@@ -342,7 +342,7 @@ def test_no_reload_when_the_tables_would_not_fit(proxy, kamailio, settings):
     proxy.refresh_from_db()
     assert kamailio.reloads_logged() == before
     assert proxy.last_error.startswith("shared memory") and proxy.shm_total == 64 * 1024 * 1024
-    assert reload.proxy_status_list()[0].state == "no room"
+    assert reload_status.proxy_status_list()[0].state == "no room"
 
 
 def test_the_drift_check_repairs_a_proxy_that_holds_stale_data(proxy, kamailio):
@@ -375,7 +375,7 @@ def test_without_a_broker_a_stopped_kamailio_slows_no_change(proxy, kamailio):
         assert slowest < 0.5, f"a change took {slowest:.2f} s while the proxy was down"
         proxy.refresh_from_db()
         assert proxy.failures == 10 and "not running" in proxy.last_error
-        assert "kam" in reload.reload_waiting_note()
+        assert "kam" in reload_status.reload_waiting_note()
     finally:
         kamailio.start()
     # No broker, no timer: cron or an operator runs the pending reloads.

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from domains import proxy as transport
-from domains import reload
+from domains import reload, reload_status
 from domains.models import Proxy, ReloadState
 from domains.services import domain_create, domain_disable, domain_name_add
 from domains.tasks import reload_proxy
@@ -140,16 +140,16 @@ def test_a_proxy_that_is_down_fails_nothing_and_catches_up_later(kamailio, kam1)
     assert kam1.failures == 1
     assert "not running" in kam1.last_error and kam1.last_error_at is not None
     assert kam1.reload_scheduled_at is None and kam1.reloading_since is None
-    assert reload.domain_pending_proxies(domain) == ["kam1"]
-    assert "kam1" in reload.reload_waiting_note()
+    assert reload_status.domain_pending_proxies(domain) == ["kam1"]
+    assert "kam1" in reload_status.reload_waiting_note()
 
     kamailio.up = True
     outcome = reload.proxy_reload(kam1.pk)
     assert outcome.status == reload.Status.APPLIED
     kam1 = fresh(kam1)
     assert kam1.applied_generation == desired() and kam1.failures == 0
-    assert reload.domain_pending_proxies(domain) == []
-    assert reload.reload_waiting_note() is None
+    assert reload_status.domain_pending_proxies(domain) == []
+    assert reload_status.reload_waiting_note() is None
 
 
 def test_the_drift_check_retries_a_proxy_that_was_down(kamailio, kam1):
@@ -213,7 +213,7 @@ def test_no_reload_when_the_tables_would_not_fit(kamailio, kam1, caplog):
     assert kam1.last_error.startswith("shared memory")
     assert kam1.shm_free == 1 * MIB and kam1.shm_total == 8 * MIB
     assert "larger -m" in caplog.text
-    [status] = reload.proxy_status_list()
+    [status] = reload_status.proxy_status_list()
     assert status.state == "no room"
 
 
@@ -240,7 +240,7 @@ def test_a_second_copy_must_fit_only_until_the_first_reload_after_a_start(kamail
     kamailio.started = time.monotonic()  # restarted: one copy again
     domain_create(actor=None, name="one-more.test")
     assert kamailio.reloads == 1
-    assert reload.proxy_status_list()[0].state == "no room"
+    assert reload_status.proxy_status_list()[0].state == "no room"
 
 
 def test_size_estimate_grows_with_names_and_attributes(transactional_db):
@@ -257,7 +257,7 @@ def test_a_refused_reload_is_recorded_and_not_retried(kamailio, kam1):
     kam1 = fresh(kam1)
     assert kam1.applied_generation == 0
     assert "400" in kam1.last_error
-    [status] = reload.proxy_status_list()
+    [status] = reload_status.proxy_status_list()
     assert status.state == "failing" and status.pending_dids == ["alpha.test"]
 
 
@@ -320,7 +320,7 @@ def test_status_shows_what_is_live_and_what_is_pending(kamailio, kam1):
     kamailio.up = False
     domain_create(actor=None, name="beta.test")
     domain_create(actor=None, name="gamma.test")
-    [status] = reload.proxy_status_list()
+    [status] = reload_status.proxy_status_list()
     assert status.state == "failing"
     assert status.applied_generation == 1 and status.desired_generation == 3
     assert status.pending_dids == ["gamma.test", "beta.test"] and status.pending_count == 2
@@ -329,7 +329,7 @@ def test_status_shows_what_is_live_and_what_is_pending(kamailio, kam1):
 
     kamailio.up = True
     reload.proxy_reload(kam1.pk)
-    [status] = reload.proxy_status_list()
+    [status] = reload_status.proxy_status_list()
     assert status.state == "live" and status.pending_dids == [] and status.last_error == ""
 
 

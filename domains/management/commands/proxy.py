@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection
 
-from domains import reload
+from domains import reload, reload_status
 from domains.models import Proxy, ProxyTransport, ReloadState
 from domains.proxy_access import PROXY_RELATIONS, proxy_role_grant
 from domains.services import proxy_create, proxy_delete
@@ -180,7 +180,7 @@ class Command(SubcommandCommand):
             for report in reload.drift_check(reload_now=True):
                 detail = f": {report.detail}" if report.detail else ""
                 self.stdout.write(f"check {report.proxy}: {report.action}{detail}")
-        statuses = reload.proxy_status_list()
+        statuses = reload_status.proxy_status_list()
         if options["json"]:
             self.write_json([status.as_dict() for status in statuses])
             return
@@ -204,7 +204,7 @@ def _when(value) -> str:
     return value.isoformat(timespec="seconds") if value else "never"
 
 
-def _status_text(status: reload.ProxyStatus) -> str:
+def _status_text(status: reload_status.ProxyStatus) -> str:
     line = (
         f"{status.name} ({status.transport} {status.address}): {status.state}, "
         f"generation {status.applied_generation} of {status.desired_generation}"

@@ -1,0 +1,116 @@
+"""What each proxy serves and what still waits for it: reads for the status command,
+the API and the notes shown after a change."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+
+from domains.models import Domain, Proxy
+from domains.reload import desired_state
+
+
+@dataclass(frozen=True)
+class ProxyStatus:
+    name: str
+    transport: str
+    address: str
+    state: str  # live, pending, reloading, failing, no room, disabled
+    applied_generation: int
+    desired_generation: int
+    pending_dids: list[str]
+    pending_count: int
+    reload_count: int
+    failures: int
+    last_reload_at: datetime | None
+    last_reload_seconds: float | None
+    last_verified_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+    next_retry_at: datetime | None
+    shm_free: int | None
+    shm_total: int | None
+
+    def as_dict(self) -> dict:
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in self.__dict__.items()
+        }
+
+
+def proxy_status_list(*, pending_limit: int = 10) -> list[ProxyStatus]:
+    generation, _changed_at = desired_state()
+    return [
+        _status_of(proxy, generation, pending_limit) for proxy in Proxy.objects.order_by("name")
+    ]
+
+
+def _status_of(proxy: Proxy, generation: int, pending_limit: int) -> ProxyStatus:
+    pending = Domain.objects.order_by("-updated_at")
+    if proxy.applied_changed_at is not None:
+        pending = pending.filter(updated_at__gt=proxy.applied_changed_at)
+    behind = proxy.applied_generation < generation
+    pending_dids = list(pending.values_list("did", flat=True)[:pending_limit]) if behind else []
+    erring = proxy.last_error_at is not None and (
+        proxy.last_reload_at is None or proxy.last_error_at > proxy.last_reload_at
+    )
+    if not proxy.enabled:
+        state = "disabled"
+    elif proxy.reloading_since is not None:
+        state = "reloading"
+    elif not behind:
+        state = "live"
+    elif erring and proxy.last_error.startswith("shared memory"):
+        state = "no room"
+    elif erring:
+        state = "failing"
+    else:
+        state = "pending"
+    return ProxyStatus(
+        name=proxy.name,
+        transport=proxy.transport,
+        address=proxy.address,
+        state=state,
+        applied_generation=proxy.applied_generation,
+        desired_generation=generation,
+        pending_dids=pending_dids,
+        pending_count=pending.count() if behind else 0,
+        reload_count=proxy.reload_count,
+        failures=proxy.failures,
+        last_reload_at=proxy.last_reload_at,
+        last_reload_seconds=proxy.last_reload_seconds,
+        last_verified_at=proxy.last_verified_at,
+        last_error=proxy.last_error if erring else "",
+        last_error_at=proxy.last_error_at if erring else None,
+        next_retry_at=proxy.next_retry_at if behind else None,
+        shm_free=proxy.shm_free,
+        shm_total=proxy.shm_total,
+    )
+
+
+def domain_pending_proxies(domain: Domain) -> list[str]:
+    """The enabled proxies that have not loaded the domain's latest change yet."""
+    return list(
+        Proxy.objects.filter(enabled=True)
+        .filter(Q(applied_changed_at__isnull=True) | Q(applied_changed_at__lt=domain.updated_at))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
+def reload_waiting_note() -> str | None:
+    """One line for a person who just made a change: which proxies do not serve it yet
+    and why; None when every enabled proxy is up to date."""
+    generation, _changed_at = desired_state()
+    waiting = Proxy.objects.filter(enabled=True, applied_generation__lt=generation).order_by("name")
+    parts = []
+    for proxy in waiting:
+        reason = "reload queued"
+        if proxy.reloading_since is not None:
+            reason = "reloading"
+        elif proxy.last_error and proxy.failures:
+            reason = proxy.last_error
+        parts.append(f"{proxy.name} ({reason})")
+    if not parts:
+        return None
+    return "not live yet on proxy " + ", ".join(parts)
