@@ -212,14 +212,15 @@ class SippResult:
         return f"sipp exit {self.returncode}\n{self.output[-1500:]}\n{self.messages[-3000:]}"
 
     def statuses(self) -> list[int]:
-        """The status codes of the responses SIPp received, in order."""
-        codes = []
-        lines = self.messages.splitlines()
-        for index, line in enumerate(lines):
-            if "message received" in line and index + 2 < len(lines):
-                first = lines[index + 2].split()
-                if len(first) > 1 and first[0] == "SIP/2.0" and first[1].isdigit():
-                    codes.append(int(first[1]))
+        """The status codes of the responses SIPp logged (expected or not), in order, a
+        retransmitted one once."""
+        codes: list[int] = []
+        for line in self.messages.splitlines():
+            parts = line.split()
+            if len(parts) > 1 and parts[0] == "SIP/2.0" and parts[1].isdigit():
+                code = int(parts[1])
+                if not codes or codes[-1] != code:
+                    codes.append(code)
         return codes
 
 

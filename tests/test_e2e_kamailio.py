@@ -206,6 +206,19 @@ def test_every_name_of_a_domain_registers_one_contact_under_the_did(proxy, sipp,
     assert kamailio.contacts("carol@alias.e2e.test") == []
 
 
+def test_a_user_cannot_register_another_users_address(proxy, sipp, kamailio):
+    domain = domain_create(actor=None, name="own.e2e.test")
+    subscriber_create(actor=None, domain=domain, username="gina", password="gina-secret")
+    subscriber_create(actor=None, domain=domain, username="hank", password="hank-secret")
+    result = sipp.run(
+        "register.xml",
+        keys={"user": "hank", "domain": "own.e2e.test"},
+        auth=("gina", "gina-secret"),
+    )
+    assert result.statuses() == [401, 403], result.explain()
+    assert kamailio.contacts("hank@own.e2e.test") == []
+
+
 def test_a_realm_attribute_changes_the_challenge_realm(proxy, sipp):
     domain = domain_create(actor=None, name="realm.e2e.test")
     dave = subscriber_create(actor=None, domain=domain, username="dave", password="dave-secret")
