@@ -162,12 +162,22 @@ def reload_debounce(proxy_id: int) -> float:
     return max(0.0, min(quiet_left, wait_left))
 
 
+def _backoff(failures: int) -> float:
+    cfg = config()
+    return min(cfg.retry_max, cfg.retry_base * 2 ** min(max(failures, 1) - 1, 16))
+
+
 def retry_delay(proxy_id: int) -> float:
     """Exponential backoff from the proxy's failure count, with jitter."""
-    cfg = config()
     failures = Proxy.objects.filter(pk=proxy_id).values_list("failures", flat=True).first() or 1
-    delay = min(cfg.retry_max, cfg.retry_base * 2 ** min(failures - 1, 16))
-    return delay * random.uniform(0.5, 1.0)
+    return _backoff(failures) * random.uniform(0.5, 1.0)
+
+
+def in_backoff(proxy_id: int) -> bool:
+    """The proxy failed lately and its next try is not due yet. Without a broker, changes
+    made meanwhile do not try again: a proxy that is down costs each change nothing, not
+    a timeout."""
+    return Proxy.objects.filter(pk=proxy_id, next_retry_at__gt=timezone.now()).exists()
 
 
 def reload_retry_noted(proxy_id: int, delay: float) -> None:
@@ -292,10 +302,14 @@ def _count_reload(proxy: Proxy) -> None:
 
 def _failed(proxy: Proxy, status: str, generation: int, detail: str) -> ReloadOutcome:
     now = timezone.now()
+    retry_at = (
+        now + timedelta(seconds=_backoff(proxy.failures + 1)) if status == Status.RETRY else None
+    )
     Proxy.objects.filter(pk=proxy.pk).update(
         last_error=detail[:2000],
         last_error_at=now,
         failures=F("failures") + 1,
+        next_retry_at=retry_at,
     )
     logger.warning("proxy %s: %s (%s)", proxy.name, detail, status)
     return ReloadOutcome(proxy.pk, status, generation, detail)

@@ -11,10 +11,13 @@ def reload_proxy(self, proxy_id: int) -> None:
 
     Eager (no broker) runs happen inside the request or command that committed the
     change: they neither wait for quiet nor retry (Celery would retry eagerly, at once and
-    in a loop); the failure is recorded and the next change, ``proxy reload`` or the drift
-    check tries again.
+    in a loop), and skip a proxy whose backoff after a failure has not run out; the next
+    change after that, ``proxy reload`` or the drift check tries again.
     """
     eager = bool(self.request.is_eager)
+    if eager and reload.in_backoff(proxy_id):
+        reload.reload_task_finished(proxy_id, reload.ReloadOutcome(proxy_id, reload.Status.RETRY))
+        return
     if not eager and not self.request.retries:
         wait = reload.reload_debounce(proxy_id)
         if wait > 0:

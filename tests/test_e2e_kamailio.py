@@ -387,7 +387,8 @@ def test_without_a_broker_a_stopped_kamailio_slows_no_change(proxy, kamailio):
             slowest = max(slowest, time.monotonic() - started)
         assert slowest < 0.5, f"a change took {slowest:.2f} s while the proxy was down"
         proxy.refresh_from_db()
-        assert proxy.failures == 10 and "not running" in proxy.last_error
+        # The first change found it down; the others, within the backoff, did not try.
+        assert proxy.failures == 1 and "not running" in proxy.last_error
         assert "kam" in reload_status.reload_waiting_note()
     finally:
         kamailio.start()

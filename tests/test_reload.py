@@ -152,14 +152,37 @@ def test_a_proxy_that_is_down_fails_nothing_and_catches_up_later(kamailio, kam1)
     assert reload_status.reload_waiting_note() is None
 
 
+def test_without_a_broker_changes_during_the_backoff_do_not_try_again(kamailio, kam1):
+    kamailio.up = False
+    domain_create(actor=None, name="alpha.test")
+    assert fresh(kam1).failures == 1 and kam1.next_retry_at > timezone.now()
+    domain_create(actor=None, name="beta.test")
+    domain_create(actor=None, name="gamma.test")
+    assert fresh(kam1).failures == 1
+
+    Proxy.objects.filter(pk=kam1.pk).update(next_retry_at=timezone.now())  # the backoff is over
+    domain_create(actor=None, name="delta.test")
+    assert fresh(kam1).failures == 2
+
+
 def test_the_drift_check_retries_a_proxy_that_was_down(kamailio, kam1):
     kamailio.up = False
     domain_create(actor=None, name="alpha.test")
     kamailio.up = True
+    Proxy.objects.filter(pk=kam1.pk).update(next_retry_at=timezone.now())  # the backoff is over
     reports = reload.drift_check()
     assert [(r.proxy, r.action) for r in reports] == [("kam1", "scheduled")]
     assert fresh(kam1).applied_generation == desired()
     assert kamailio.served == {"alpha.test": "alpha.test"}
+
+
+def test_the_drift_check_from_cron_retries_at_once(kamailio, kam1):
+    kamailio.up = False
+    domain_create(actor=None, name="alpha.test")
+    kamailio.up = True
+    [report] = reload.drift_check(reload_now=True)
+    assert report.action == reload.Status.APPLIED
+    assert fresh(kam1).applied_generation == desired() and kam1.next_retry_at is None
 
 
 # --- one reload at a time ------------------------------------------------------------------
