@@ -51,3 +51,36 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class Job(models.Model):
+    """Work started by an API call and done by a worker (in-process without a broker),
+    which the caller polls: a DNS verification, a claim's check."""
+
+    class Kind(models.TextChoices):
+        VERIFY_DOMAIN = "verify_domain", "verify a domain in DNS"
+        VERIFY_CLAIM = "verify_claim", "check a tenant's claim in DNS"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # The domain's or the claim's primary key.
+    target_id = models.BigIntegerField()
+    target = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} ({self.state})"

@@ -19,7 +19,11 @@ ERROR_CODES = ("400", "401", "403", "404", "429")
 class SerwebAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        codes = ERROR_CODES + (("409", "422") if self.method == "POST" else ())
+        codes = ERROR_CODES
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ("415",)
+        if self.method == "POST":
+            codes += ("409", "422")
         for code in codes:
             responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code))
         return responses

@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from api import resources
 from api import views as api_views
 from domains import api as domains
 from subscribers import api as subscribers
@@ -14,12 +15,20 @@ urlpatterns = [
     path("tokens/", api_views.TokenListCreate.as_view()),
     path("tokens/<int:pk>/", api_views.TokenDetail.as_view()),
     path("audit/", api_views.AuditList.as_view()),
+    path("jobs/<int:pk>/", resources.JobDetail.as_view()),
+    path("claims/", resources.ClaimListCreate.as_view()),
+    path("claims/<int:pk>/", resources.ClaimDetail.as_view()),
+    path("claims/<int:pk>/verify/", resources.ClaimVerify.as_view()),
+    path("reload/", resources.Reload.as_view()),
+    path("proxy-status/", resources.ProxyStatusList.as_view()),
     path("tenants/", domains.TenantListCreate.as_view()),
     path("proxies/", domains.ProxyListCreate.as_view()),
     path("proxies/<str:name>/", domains.ProxyDetail.as_view()),
     path("domains/", domains.DomainListCreate.as_view()),
     path("domains-bulk/", domains.DomainBulkCreate.as_view()),
     path(f"{DOMAIN}/", domains.DomainDetail.as_view()),
+    path(f"{DOMAIN}/verify/", resources.DomainVerify.as_view()),
+    path(f"{DOMAIN}/dns/", resources.DomainDns.as_view()),
     path(f"{DOMAIN}/names/", domains.DomainNameListCreate.as_view()),
     path(f"{DOMAIN}/names/<str:name>/", domains.DomainNameDetail.as_view()),
     path(f"{DOMAIN}/names/<str:name>/canonical/", domains.DomainNameCanonical.as_view()),

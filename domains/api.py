@@ -20,7 +20,7 @@ from domains.models import (
     Proxy,
     Tenant,
 )
-from domains.selectors import actor_is_operator, actor_tenant, domains_visible_to
+from domains.selectors import actor_is_operator, domains_visible_to
 
 
 class DomainFilter(django_filters.FilterSet):
@@ -71,25 +71,18 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
         return self.idempotent(self._create)
 
     def _create(self) -> Response:
+        if not actor_is_operator(self.request.user):
+            # A tenant proves ownership in DNS first.
+            raise PermissionDenied("tenants claim domains: POST /api/v1/claims/")
         data = self.input(io.DomainCreateInput)
-        if actor_is_operator(self.request.user):
-            extra = {"tenant": data.get("tenant"), "enabled": data["enabled"]}
-        else:
-            # A tenant's domain waits for DNS proof before the proxy serves it.
-            if data.get("tenant") or data.get("did"):
-                raise PermissionDenied("only operators may choose a tenant or a did")
-            extra = {
-                "tenant": actor_tenant(self.request.user),
-                "origin": DomainOrigin.TENANT,
-                "state": DomainState.PENDING,
-            }
         domain = self.call(
             services.domain_create,
             name=data["name"],
             aliases=data["aliases"],
             attributes=data["attributes"],
             did=data.get("did"),
-            **extra,
+            tenant=data.get("tenant"),
+            enabled=data["enabled"],
         )
         return Response(io.DomainOutput(domain).data, status=status.HTTP_201_CREATED)
 

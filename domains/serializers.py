@@ -55,6 +55,9 @@ class DomainOutput(serializers.ModelSerializer):
     names = NameOutput(many=True)
     attributes = serializers.SerializerMethodField()
     served = serializers.BooleanField(source="is_served")
+    pending_proxies = serializers.SerializerMethodField(
+        help_text="Enabled proxies that have not loaded this domain's latest change yet"
+    )
 
     class Meta:
         model = Domain
@@ -68,9 +71,24 @@ class DomainOutput(serializers.ModelSerializer):
             "tenant",
             "names",
             "attributes",
+            "pending_proxies",
             "created_at",
             "updated_at",
             "state_changed_at",
+        ]
+
+    def get_pending_proxies(self, obj: Domain) -> list[str]:
+        # One query for a whole page of domains.
+        if "proxies" not in self.context:
+            self.context["proxies"] = list(
+                Proxy.objects.filter(enabled=True)
+                .order_by("name")
+                .values_list("name", "applied_changed_at")
+            )
+        return [
+            name
+            for name, applied in self.context["proxies"]
+            if applied is None or applied < obj.updated_at
         ]
 
     def get_canonical_name(self, obj: Domain) -> str:
@@ -149,6 +167,7 @@ class ProxyOutput(serializers.ModelSerializer):
             "name",
             "transport",
             "address",
+            "sip_address",
             "enabled",
             "applied_generation",
             "desired_generation",
@@ -175,6 +194,13 @@ class ProxyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=64)
     transport = serializers.ChoiceField(choices=ProxyTransport.choices)
     address = serializers.CharField(max_length=255)
+    sip_address = serializers.CharField(
+        max_length=255,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="HOST:PORT where the proxy answers SIP, for the probes that confirm a reload",
+    )
 
 
 class DomainBulkItem(serializers.Serializer):

@@ -158,7 +158,7 @@ SPECTACULAR_SETTINGS = {
 # scheduled them.
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # Eager mode still builds a connection object; an in-memory one needs no server.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)

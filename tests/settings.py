@@ -8,3 +8,9 @@ from serweb.settings import *  # noqa: E402, F403
 
 # Login passwords of test people need no key stretching.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# No test asks a real resolver: DNS goes to a closed loopback port unless a test points it
+# at the Knot test server (tests/dns_harness.py).
+SERWEB_DNS_NAMESERVERS = ["127.0.0.1:9"]
+SERWEB_DNS_TIMEOUT_MS = 100
+SERWEB_DNS_LIFETIME_MS = 200

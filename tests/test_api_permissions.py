@@ -14,7 +14,7 @@ MATRIX = [
         "post",
         "/api/v1/domains/",
         {"name": "new.example"},
-        {"bob": 201, "charlie": 201, "alice": 201},
+        {"bob": 403, "charlie": 403, "alice": 201},
     ),
     ("get", f"{D}/", None, {"bob": 200, "charlie": 404, "alice": 200}),
     ("patch", f"{D}/", {"enabled": False}, {"bob": 200, "charlie": 404, "alice": 200}),
@@ -85,6 +85,23 @@ MATRIX = [
     ("get", "/api/v1/audit/", None, {"bob": 200, "charlie": 200, "alice": 200}),
     ("get", "/api/v1/tokens/", None, {"bob": 200, "charlie": 200, "alice": 200}),
     ("post", "/api/v1/tokens/", {"name": "ci"}, {"bob": 201, "charlie": 201, "alice": 201}),
+    (
+        "post",
+        "/api/v1/domains-bulk/",
+        [{"name": "bulk.example"}],
+        {"bob": 403, "charlie": 403, "alice": 201},
+    ),
+    # Jobs start after the commit, which these tests never reach: 202, queued.
+    ("post", f"{D}/verify/", None, {"bob": 202, "charlie": 404, "alice": 202}),
+    ("get", "/api/v1/claims/", None, {"bob": 200, "charlie": 200, "alice": 200}),
+    (
+        "post",
+        "/api/v1/claims/",
+        {"name": "shop.bob-claims.net"},
+        {"bob": 201, "charlie": 201, "alice": 403},
+    ),
+    ("post", "/api/v1/reload/", None, {"bob": 403, "charlie": 403, "alice": 202}),
+    ("get", "/api/v1/proxy-status/", None, {"bob": 403, "charlie": 403, "alice": 200}),
 ]
 
 

@@ -1,0 +1,229 @@
+"""API resources for DNS work: verification jobs, tenant claims, a domain's DNS evidence,
+and proxy reloads."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from api.jobs import job_start
+from api.models import Job
+from api.permissions import IsOperator
+from api.views import ApiView
+from domains.models import DomainCheck, DomainClaim
+from domains.reload import schedule_reload
+from domains.reload_status import proxy_status_list
+from domains.selectors import actor_is_operator, actor_tenant
+from domains.verification import claim_record, domain_claim_start
+
+
+class JobOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "target",
+            "state",
+            "result",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+def _answer_job(job: Job) -> Response:
+    job.refresh_from_db()  # without a broker it has already run
+    code = status.HTTP_202_ACCEPTED if job.state in (Job.State.QUEUED, Job.State.RUNNING) else 200
+    return Response(
+        JobOutput(job).data, status=code, headers={"Location": f"/api/v1/jobs/{job.pk}/"}
+    )
+
+
+class JobDetail(ApiView):
+    serializer_class = JobOutput
+
+    def get(self, request, pk: int):
+        jobs = (
+            Job.objects.all()
+            if actor_is_operator(request.user)
+            else Job.objects.filter(user=request.user)
+        )
+        return Response(JobOutput(get_object_or_404(jobs, pk=pk)).data)
+
+
+class DomainVerify(ApiView):
+    """Check the domain in DNS now (no cache) and apply what the answer calls for."""
+
+    serializer_class = JobOutput
+
+    @extend_schema(request=None, responses={200: JobOutput, 202: JobOutput})
+    def post(self, request, did: str):
+        domain = self.visible_domain(did)
+        job = job_start(
+            actor=request.user, kind=Job.Kind.VERIFY_DOMAIN, target_id=domain.pk, target=did
+        )
+        return _answer_job(job)
+
+
+class DomainCheckOutput(serializers.ModelSerializer):
+    class Meta:
+        model = DomainCheck
+        fields = [
+            "managed",
+            "verdict",
+            "outcome",
+            "reason",
+            "evidence",
+            "checked_at",
+            "expires_at",
+            "last_positive_at",
+            "negatives",
+            "first_negative_at",
+            "unknowns",
+        ]
+
+
+class DomainDns(ApiView):
+    """What the latest DNS check saw and the lifecycle counters (404 before any check)."""
+
+    serializer_class = DomainCheckOutput
+
+    def get(self, request, did: str):
+        domain = self.visible_domain(did)
+        return Response(DomainCheckOutput(get_object_or_404(DomainCheck, domain=domain)).data)
+
+
+class ClaimOutput(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="tenant.name")
+    domain = serializers.CharField(source="domain.did", allow_null=True, default=None)
+    record = serializers.SerializerMethodField(help_text="The TXT record to publish")
+
+    class Meta:
+        model = DomainClaim
+        fields = [
+            "id",
+            "name",
+            "tenant",
+            "token",
+            "record",
+            "domain",
+            "created_at",
+            "checked_at",
+            "verified_at",
+            "result",
+        ]
+
+    def get_record(self, claim: DomainClaim) -> str:
+        return claim_record(claim)
+
+
+class ClaimInput(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+
+
+def _claims_of(user):
+    claims = DomainClaim.objects.select_related("tenant", "domain").order_by("id")
+    if actor_is_operator(user):
+        return claims
+    return claims.filter(tenant=actor_tenant(user))
+
+
+class ClaimListCreate(mixins.ListModelMixin, ApiView):
+    """A tenant's claims: publish the record, then verify to be served the domain."""
+
+    serializer_class = ClaimOutput
+    error_field = "name"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return DomainClaim.objects.none()
+        return _claims_of(self.request.user)
+
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(request=ClaimInput, responses={201: ClaimOutput})
+    def post(self, request):
+        def start():
+            tenant = actor_tenant(request.user)
+            if tenant is None:
+                raise PermissionDenied("only tenants claim domains; operators create them")
+            claim = self.call(
+                domain_claim_start, tenant=tenant, name=self.input(ClaimInput)["name"]
+            )
+            return Response(ClaimOutput(claim).data, status=status.HTTP_201_CREATED)
+
+        return self.idempotent(start)
+
+
+class ClaimDetail(ApiView):
+    serializer_class = ClaimOutput
+
+    def get(self, request, pk: int):
+        return Response(ClaimOutput(get_object_or_404(_claims_of(request.user), pk=pk)).data)
+
+
+class ClaimVerify(ApiView):
+    serializer_class = JobOutput
+
+    @extend_schema(request=None, responses={200: JobOutput, 202: JobOutput})
+    def post(self, request, pk: int):
+        claim = get_object_or_404(_claims_of(request.user), pk=pk)
+        job = job_start(
+            actor=request.user, kind=Job.Kind.VERIFY_CLAIM, target_id=claim.pk, target=claim.name
+        )
+        return _answer_job(job)
+
+
+class ProxyStatusOutput(serializers.Serializer):
+    name = serializers.CharField()
+    transport = serializers.CharField()
+    address = serializers.CharField()
+    state = serializers.CharField(
+        help_text="live, pending, reloading, failing, no room or disabled"
+    )
+    applied_generation = serializers.IntegerField()
+    desired_generation = serializers.IntegerField()
+    pending_dids = serializers.ListField(child=serializers.CharField())
+    pending_count = serializers.IntegerField()
+    reload_count = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    last_reload_at = serializers.DateTimeField(allow_null=True)
+    last_reload_seconds = serializers.FloatField(allow_null=True)
+    last_verified_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    last_error_at = serializers.DateTimeField(allow_null=True)
+    next_retry_at = serializers.DateTimeField(allow_null=True)
+    shm_free = serializers.IntegerField(allow_null=True)
+    shm_total = serializers.IntegerField(allow_null=True)
+
+
+class ProxyStatusList(ApiView):
+    """Per proxy: what is live and what still waits."""
+
+    permission_classes = [IsOperator]
+    serializer_class = ProxyStatusOutput
+    pagination_class = None
+
+    @extend_schema(responses=ProxyStatusOutput(many=True))
+    def get(self, request):
+        return Response(ProxyStatusOutput(proxy_status_list(), many=True).data)
+
+
+class Reload(ApiView):
+    """Ask every proxy that is behind to reload now (coalesced with one already queued)."""
+
+    permission_classes = [IsOperator]
+    serializer_class = ProxyStatusOutput
+    pagination_class = None
+
+    @extend_schema(request=None, responses={202: ProxyStatusOutput(many=True)})
+    def post(self, request):
+        schedule_reload()
+        return Response(
+            ProxyStatusOutput(proxy_status_list(), many=True).data,
+            status=status.HTTP_202_ACCEPTED,
+        )

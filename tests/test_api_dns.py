@@ -1,0 +1,106 @@
+"""DNS work through the API: a tenant's claim from record to served domain, verification
+jobs, a domain's DNS evidence; reloads and proxy status for operators."""
+
+import pytest
+
+from api.models import Job
+from domains.models import DomainState, Proxy
+from tests import dns_harness
+from tests.api_helpers import client_for, world  # noqa: F401
+from tests.dns_harness import PROXY_HOSTNAMES
+
+knot = dns_harness.knot
+dns_settings = dns_harness.dns_settings
+
+# Jobs start after the commit of the request that asked for them, as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def published(knot, dns_settings):
+    """A name whose SRV points at our proxy, not provisioned in serweb."""
+    name = knot.unique("claim")
+    knot.srv(name, PROXY_HOSTNAMES[0], services=["_sip._udp", "_sip._tcp"])
+    return name
+
+
+def test_a_tenant_claims_a_domain_with_a_txt_record(bob, charlie, knot, published):
+    client = client_for(bob)
+    started = client.post("/api/v1/claims/", {"name": published}, format="json")
+    assert started.status_code == 201, started.content
+    claim = started.json()
+    assert claim["token"] in claim["record"] and claim["domain"] is None
+
+    # Not published yet: the job is done, and says so.
+    early = client.post(f"/api/v1/claims/{claim['id']}/verify/").json()
+    assert early["state"] == "done"
+    assert early["result"]["verified"] is False
+    assert "token" in early["result"]["claim_result"]
+
+    knot.add(f"_serweb-challenge.{published}", "TXT", f'"{claim["token"]}"')
+    job = client.post(f"/api/v1/claims/{claim['id']}/verify/").json()
+    assert job["result"]["verified"] is True, job
+    assert job["result"]["to_state"] == DomainState.ACTIVE
+    assert client.get(f"/api/v1/jobs/{job['id']}/").json()["state"] == "done"
+    assert client.get(f"/api/v1/domains/{published}/").json()["served"] is True
+
+    # Another tenant sees neither the claim, the job nor the domain.
+    other = client_for(charlie)
+    assert other.get(f"/api/v1/claims/{claim['id']}/").status_code == 404
+    assert other.get(f"/api/v1/jobs/{job['id']}/").status_code == 404
+    assert other.get(f"/api/v1/domains/{published}/").status_code == 404
+
+
+def test_operators_create_domains_and_tenants_claim_them(alice, bob, published):
+    claim = client_for(alice).post("/api/v1/claims/", {"name": published}, format="json")
+    assert claim.status_code == 403
+    domain = client_for(bob).post("/api/v1/domains/", {"name": published}, format="json")
+    assert domain.status_code == 403
+    assert "claims" in domain.json()["detail"]
+
+
+def test_claims_of_reserved_or_taken_names_are_refused(bob, world, dns_settings):  # noqa: F811
+    client = client_for(bob)
+    for name, message in [("x.localhost", "never served"), ("op.example", "ask the operator")]:
+        refused = client.post("/api/v1/claims/", {"name": name}, format="json")
+        assert refused.status_code == 400
+        assert message in refused.json()["fields"]["name"][0]
+
+
+def test_verify_records_evidence(alice, published):
+    client = client_for(alice)
+    client.post("/api/v1/domains/", {"name": published}, format="json")
+    assert client.get(f"/api/v1/domains/{published}/dns/").status_code == 404  # never checked
+    job = client.post(f"/api/v1/domains/{published}/verify/").json()
+    assert job["state"] == "done" and job["result"]["verdict"] == "ours", job
+    evidence = client.get(f"/api/v1/domains/{published}/dns/").json()
+    assert evidence["verdict"] == "ours"
+    assert evidence["checked_at"] is not None
+
+
+def test_an_unreachable_resolver_changes_nothing(alice, world):  # noqa: F811
+    client = client_for(alice)
+    job = client.post("/api/v1/domains/op.example/verify/").json()
+    assert job["result"]["verdict"] == "unknown"
+    assert client.get("/api/v1/domains/op.example/").json()["state"] == "active"
+    assert Job.objects.get().state == Job.State.DONE
+
+
+def test_reload_and_status_show_what_waits(alice, bob):
+    client = client_for(alice)
+    # A proxy nobody listens on: the change waits for it, and nothing fails.
+    created = client.post(
+        "/api/v1/proxies/",
+        {"name": "kam1", "transport": "udp", "address": "127.0.0.1:9"},
+        format="json",
+    )
+    assert created.status_code == 201
+    domain = client.post("/api/v1/domains/", {"name": "wait.example"}, format="json").json()
+    assert domain["pending_proxies"] == ["kam1"]
+    answer = client.post("/api/v1/reload/")
+    assert answer.status_code == 202
+    (status,) = answer.json()
+    assert status["name"] == "kam1" and status["state"] in {"pending", "failing"}
+    assert client.get("/api/v1/proxy-status/").json()[0]["desired_generation"] >= 1
+    assert client_for(bob).post("/api/v1/reload/").status_code == 403
+    assert Proxy.objects.get().applied_generation == 0
