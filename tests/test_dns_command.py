@@ -3,8 +3,10 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from audit.models import AuditEntry
 from domains import services
 from domains.models import DomainState
+from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
 
@@ -79,3 +81,76 @@ def test_a_name_serweb_does_not_serve_is_only_looked_at(knot, dns_settings, db, 
 def test_an_ip_address_is_refused(dns_settings, db):
     with pytest.raises(CommandError, match="IP address"):
         call_command("domain", "verify", "192.0.2.1")
+
+
+# --- domain restore NAME ----------------------------------------------------------------------
+
+
+def restore(name: str, capsys) -> tuple[int, str]:
+    try:
+        call_command("domain", "restore", name)
+    except CommandError as exc:
+        return exc.returncode, capsys.readouterr().out
+    return 0, capsys.readouterr().out
+
+
+@pytest.fixture
+def removed(knot, dns_settings, alice):
+    """A removed domain, with an alias and a subscriber kept while it can come back."""
+    name = knot.unique("gone")
+    domain = services.domain_create(actor=alice, name=name, aliases=[f"sip.{name}"])
+    subscriber_create(actor=alice, domain=domain, username="ivy", password="ivy-secret-1")
+    services.domain_set_state(actor=alice, domain=domain, state=DomainState.REMOVED)
+    return domain
+
+
+def test_restore_brings_a_removed_domain_back_when_dns_points_at_us(removed, knot, capsys):
+    knot.srv(removed.did, PROXY_HOSTNAMES[0])
+
+    # Any name of the domain will do.
+    code, out = restore(f"sip.{removed.did}", capsys)
+
+    assert code == 0
+    assert f"restored:   {removed.did}: removed -> active" in out
+    assert "verdict:    ours: points at us" in out
+    removed.refresh_from_db()
+    assert removed.state == DomainState.ACTIVE and removed.is_served
+    assert removed.subscribers.get().username == "ivy"
+    assert AuditEntry.objects.filter(action="domain.state_pending", did=removed.did).exists()
+
+
+def test_restore_without_dns_pointing_at_us_leaves_it_pending_and_exits_1(removed, knot, capsys):
+    knot.srv(removed.did, f"sip.{removed.did}")
+    knot.add(f"sip.{removed.did}", "A", "198.51.100.9")
+
+    code, out = restore(removed.did, capsys)
+
+    assert code == 1
+    assert f"restored:   {removed.did}: removed -> pending" in out
+    assert "198.51.100.9" in out
+    removed.refresh_from_db()
+    assert removed.state == DomainState.PENDING and not removed.is_served
+
+
+def test_restore_when_dns_does_not_answer_exits_2(removed, dns_settings, silent_port, capsys):
+    dns_settings.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
+
+    code, out = restore(removed.did, capsys)
+
+    assert code == 2
+    assert "verdict:    unknown" in out
+    removed.refresh_from_db()
+    assert removed.state == DomainState.PENDING
+
+
+def test_restore_refuses_a_domain_that_is_not_removed(knot, dns_settings, alice):
+    name = knot.unique("here")
+    services.domain_create(actor=alice, name=name)
+
+    with pytest.raises(CommandError, match=f"domain {name} is active, not removed"):
+        call_command("domain", "restore", name)
+
+
+def test_restore_of_an_unknown_name_is_an_error(dns_settings, db):
+    with pytest.raises(CommandError, match="no domain named"):
+        call_command("domain", "restore", "nowhere.example.org")

@@ -29,7 +29,15 @@ from domains.services import (
     domain_name_add,
     domain_name_remove,
 )
-from domains.verification import DnsPolicy, Observation, Outcome, domain_verify, name_check
+from domains.verification import (
+    DnsPolicy,
+    Observation,
+    Outcome,
+    Verification,
+    domain_restore,
+    domain_verify,
+    name_check,
+)
 from serweb.commandbase import (
     SubcommandCommand,
     error_text,
@@ -115,6 +123,24 @@ def observation_lines(seen: Observation) -> list[tuple[str, str]]:
     return lines
 
 
+def verification_lines(domain: Domain, result: Verification) -> list[tuple[str, str]]:
+    """What a check of one of serweb's domains did: its state move, note and attributes."""
+    move = (
+        f"{result.from_state} -> {result.to_state}"
+        if result.from_state != result.to_state
+        else result.to_state
+    )
+    lines = [("domain", f"{domain.did} ({result.name}), state {move}")]
+    if result.note:
+        lines.append(("note", result.note))
+    if result.attributes is not None:
+        attributes = result.attributes
+        shown = ", ".join(f"{k}={v}" for k, v in attributes.values.items())
+        lines.append(("attributes", f"{attributes.status} {shown}".rstrip()))
+        lines.extend(("problem", problem) for problem in attributes.problems)
+    return lines
+
+
 class Command(SubcommandCommand):
     help = "Manage SIP domains: their names, attributes, and whether the proxy serves them."
 
@@ -188,6 +214,15 @@ class Command(SubcommandCommand):
             "1: does not, 2: DNS did not answer)",
         )
         verify.add_argument("name", help="any name of the domain; another name is only looked at")
+
+        restore = self.subcommand(
+            subcommands,
+            "restore",
+            self.handle_restore,
+            "bring a removed domain back: checked in DNS now, active again if it points at "
+            "us, else pending (exit codes as verify)",
+        )
+        restore.add_argument("name", help="any name of the domain, or its did")
 
         for action, handler, text in [
             ("enable", self.handle_enable, "let the proxy serve the domain"),
@@ -344,20 +379,23 @@ class Command(SubcommandCommand):
         else:
             result = domain_verify(actor=None, domain=domain)
             seen, outcome = result.observation, result.outcome
-            move = (
-                f"{result.from_state} -> {result.to_state}"
-                if result.from_state != result.to_state
-                else result.to_state
-            )
-            lines = [("domain", f"{domain.did} ({seen.name}), state {move}")]
-            if result.note:
-                lines.append(("note", result.note))
-            if result.attributes is not None:
-                attributes = result.attributes
-                shown = ", ".join(f"{k}={v}" for k, v in attributes.values.items())
-                lines.append(("attributes", f"{attributes.status} {shown}".rstrip()))
-                lines.extend(("problem", problem) for problem in attributes.problems)
-        lines.extend(observation_lines(seen))
+            lines = verification_lines(domain, result)
+        self.write_check(lines, seen, outcome)
+
+    def handle_restore(self, options: dict[str, Any]) -> None:
+        domain = domain_get_by_name(options["name"])
+        # Removed means "kept for a while, restorable": the did, names, attributes and
+        # subscribers are all still there; DNS decides whether it is served again.
+        result = domain_restore(actor=None, domain=domain)
+        lines = [("restored", f"{domain.did}: removed -> {result.to_state}")]
+        lines.extend(verification_lines(domain, result))
+        self.write_check(lines, result.observation, result.outcome)
+
+    def write_check(
+        self, lines: list[tuple[str, str]], seen: Observation, outcome: Outcome
+    ) -> None:
+        """Print what a DNS check saw; exit 1 when it does not point at us, 2 on no answer."""
+        lines = [*lines, *observation_lines(seen)]
         for label, text in lines:
             self.stdout.write(f"{label + ':':<12}{text}")
         if VERIFY_EXIT[outcome]:
