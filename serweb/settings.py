@@ -105,13 +105,17 @@ WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"drop_lookup_not_found": {"()": "serweb.logging.DropLookupNotFound"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # A line per task run is a worker's business, not a command's or a web request's.
-    "loggers": {"celery.app.trace": {"level": "WARNING"}}
-    if not env_str("CELERY_BROKER_URL")
-    else {},
+    "loggers": {
+        # "Not ours" answers of the proxy's lookup are not broken links (serweb/logging.py).
+        "django.request": {"filters": ["drop_lookup_not_found"]},
+    },
 }
+# A line per task run is a worker's business, not a command's or a web request's.
+if not env_str("CELERY_BROKER_URL"):
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
 
 # --- Cache (throttling, lookups) ----------------------------------------------------------
 # A shared cache (Redis) keeps per-token budgets across processes; the default is per process.
