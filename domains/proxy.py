@@ -129,6 +129,13 @@ def domain_reload(transport: str, address: str, *, timeout: float) -> None:
     rpc_call(transport, address, "domain.reload", timeout=timeout)
 
 
+def htable_reload(transport: str, address: str, table: str, *, timeout: float) -> None:
+    """Make the proxy re-read one hash table of module htable from its database table;
+    raises ProxyRpcError if the load failed or the proxy has no such table (Kamailio then
+    keeps serving the items it had)."""
+    rpc_call(transport, address, "htable.reload", [table], timeout=timeout)
+
+
 def shm_stats(transport: str, address: str, *, timeout: float) -> ShmStats:
     """The proxy's shared memory, from core.shmmem."""
     result = rpc_call(transport, address, "core.shmmem", timeout=timeout)

@@ -7,7 +7,18 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 # What the proxy reads, in settings.SERWEB_PROXY_SCHEMA (PostgreSQL) or the main schema.
-PROXY_RELATIONS = ("version", "domain", "domain_attrs", "subscriber", "uri", "dbaliases")
+# domain_attrs_htable and domain_attrs_none serve the htable variant of the reference
+# configuration (attributes loaded by the htable module; migration 0005).
+PROXY_RELATIONS = (
+    "version",
+    "domain",
+    "domain_attrs",
+    "subscriber",
+    "uri",
+    "dbaliases",
+    "domain_attrs_htable",
+    "domain_attrs_none",
+)
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

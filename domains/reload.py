@@ -9,8 +9,9 @@
    so a burst of changes costs one reload per proxy.
 3. ``proxy_reload()`` claims the proxy (conditional UPDATE on ``reloading_since``, stale
    after ``SERWEB_RELOAD_CLAIM_TTL``), reads the desired generation, checks the proxy's
-   free shared memory, sends ``domain.reload``, probes the changed names with SIP OPTIONS
-   and records the generation it read as applied. After releasing the claim it looks
+   free shared memory, sends ``domain.reload`` (preceded by ``htable.reload`` when the
+   proxies load attributes with module htable, SERWEB_PROXY_ATTRIBUTES=htable), probes the
+   changed names with SIP OPTIONS and records the generation it read as applied. After releasing the claim it looks
    again: a change that arrived meanwhile gets one trailing reload.
 4. A failure is recorded on the proxy (last_error, failures, next_retry_at), never raised
    into the web request or command that made the change. With a broker the task retries
@@ -263,17 +264,20 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         return _failed(proxy, Status.NO_ROOM, generation, room), False
 
     started = time.monotonic()
-    try:
-        transport.domain_reload(proxy.transport, proxy.address, timeout=cfg.reload_timeout)
-    except transport.ProxyTimeout as exc:
-        return _failed(proxy, Status.RETRY, generation, f"domain.reload: {exc}"), True
-    except transport.ProxyUnreachable as exc:
-        return _failed(proxy, Status.RETRY, generation, f"domain.reload: {exc}"), False
-    except transport.ProxyError as exc:
-        # Kamailio keeps serving its old tables; retrying the same data fails the same way.
-        logger.error("proxy %s: domain.reload failed: %s", proxy.name, exc)
-        _count_reload(proxy)
-        return _failed(proxy, Status.FAILED, generation, f"domain.reload: {exc}"), False
+    for method in reload_methods():
+        # One budget for all of them: the claim's TTL covers one reload_timeout.
+        left = max(cfg.reload_timeout - (time.monotonic() - started), 0.001)
+        try:
+            _send_reload(proxy, method, timeout=left)
+        except transport.ProxyTimeout as exc:
+            return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), True
+        except transport.ProxyUnreachable as exc:
+            return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), False
+        except transport.ProxyError as exc:
+            # Kamailio keeps serving its old data; retrying the same data fails the same way.
+            logger.error("proxy %s: %s failed: %s", proxy.name, method, exc)
+            _count_reload(proxy)
+            return _failed(proxy, Status.FAILED, generation, f"{method}: {exc}"), False
     seconds = time.monotonic() - started
     _count_reload(proxy)
 
@@ -294,6 +298,30 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
     return ReloadOutcome(proxy_id, Status.APPLIED, generation), False
+
+
+def attributes_in_htable() -> bool:
+    """The proxies load per-domain attributes with module htable (SERWEB_PROXY_ATTRIBUTES)."""
+    return getattr(settings, "SERWEB_PROXY_ATTRIBUTES", "domain_attrs") == "htable"
+
+
+def reload_methods() -> list[str]:
+    """The RPCs one reload sends, in order.
+
+    With attributes in htable, htable.reload comes first: a domain that becomes served
+    then has its attributes from its first request on (a realm, a closed peering policy),
+    whereas an attribute that outlives its domain for a moment is never read."""
+    if attributes_in_htable():
+        return ["htable.reload", "domain.reload"]
+    return ["domain.reload"]
+
+
+def _send_reload(proxy: Proxy, method: str, *, timeout: float) -> None:
+    if method == "htable.reload":
+        table = getattr(settings, "SERWEB_PROXY_HTABLE", "domattrs")
+        transport.htable_reload(proxy.transport, proxy.address, table, timeout=timeout)
+    else:
+        transport.domain_reload(proxy.transport, proxy.address, timeout=timeout)
 
 
 def _count_reload(proxy: Proxy) -> None:

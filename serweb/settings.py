@@ -176,6 +176,17 @@ if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", SERWEB_PROXY_SCHEMA):
     raise ImproperlyConfigured(
         f"SERWEB_PROXY_SCHEMA={SERWEB_PROXY_SCHEMA!r}: use a lower-case SQL identifier"
     )
+# How the proxies load per-domain attributes: "domain_attrs" (the domain module, with the
+# domain tables; its load time is quadratic in the domains that have attributes) or
+# "htable" (the reference configuration's WITH_HTABLE_ATTRS variant: the htable module
+# loads domain_attrs_htable, linear; every reload also sends htable.reload).
+SERWEB_PROXY_ATTRIBUTES = env_str("SERWEB_PROXY_ATTRIBUTES", "domain_attrs")
+if SERWEB_PROXY_ATTRIBUTES not in ("domain_attrs", "htable"):
+    raise ImproperlyConfigured(
+        f"SERWEB_PROXY_ATTRIBUTES={SERWEB_PROXY_ATTRIBUTES!r}: use domain_attrs or htable"
+    )
+# The name of that hash table in the proxy's configuration (htable's "htable" parameter).
+SERWEB_PROXY_HTABLE = env_str("SERWEB_PROXY_HTABLE", "domattrs")
 
 # What "points at us" means for DNS checks: the proxies' host names and addresses.
 SERWEB_PROXY_HOSTNAMES = env_list("SERWEB_PROXY_HOSTNAMES")

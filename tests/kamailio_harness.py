@@ -88,12 +88,15 @@ class Kamailio:
         shm_mb: int = 64,
         pkg_mb: int = 16,
         reload_log: bool = True,
+        defines: tuple[str, ...] = (),
     ):
         self.directory = directory
         self.db_url = db_url
         self.shm_mb = shm_mb
         self.pkg_mb = pkg_mb
         self.reload_log = reload_log
+        # Extra -A defines, e.g. WITH_HTABLE_ATTRS.
+        self.defines = tuple(defines)
         self.binary = require_binary("kamailio")
         self.sip_port = free_port()
         self.dgram_port = free_port()
@@ -130,6 +133,8 @@ class Kamailio:
         command += ["-A", "WITH_HTTP_RPC"]
         if self.reload_log:
             command += ["-A", "WITH_RELOAD_LOG"]
+        for define in self.defines:
+            command += ["-A", define]
         command += ["-l", f"udp:127.0.0.1:{self.sip_port}", "-l", f"tcp:127.0.0.1:{self.http_port}"]
         command += ["-Y", str(self.directory), "-P", str(self.directory / "kamailio.pid")]
         command += ["-m", str(self.shm_mb), "-M", str(self.pkg_mb), "-w", str(self.directory)]

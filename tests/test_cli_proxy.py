@@ -248,7 +248,7 @@ def test_proxy_grant_again_without_a_password_keeps_the_password(proxy_role):
     assert "its password was not changed" in result.out
     assert first is not None and stored_password(proxy_role) == first
     with connect_as(proxy_role, "first-secret") as conn:
-        assert conn.execute("SELECT count(*) FROM version").fetchone() == (6,)
+        assert conn.execute("SELECT count(*) FROM version").fetchone() == (7,)
 
     assert run("proxy", "grant", proxy_role, "--password", "second-secret").code == 0
     assert stored_password(proxy_role) not in (None, first)

@@ -18,8 +18,13 @@ from subscribers.services import subscriber_create
 pytestmark = pytest.mark.postgres
 
 KAMAILIO_SCHEMA_DIR = Path("/usr/share/kamailio/postgres")
-SCHEMA_FILES = ["standard", "domain", "auth_db", "uri_db", "alias_db"]
+SCHEMA_FILES = ["standard", "domain", "auth_db", "uri_db", "alias_db", "htable"]
 SCRATCH = "kamailio_stock"
+# serweb's relations whose stock table has another name (the htable variant's).
+STOCK_NAME = {"domain_attrs_htable": "htable", "domain_attrs_none": "domain_attrs"}
+# Columns deliberately wider than the stock ones: a key is "<did>:<name>" (64 + 1 + 32),
+# a value up to 255 characters as in domain_attrs. htable's loader reads any length.
+WIDER = {("domain_attrs_htable", "key_name"): 97, ("domain_attrs_htable", "key_value"): 255}
 
 
 def _columns(cursor, schema: str, relation: str) -> list[tuple]:
@@ -48,10 +53,39 @@ def stock_schema(db):
 @pytest.mark.parametrize("relation", PROXY_RELATIONS)
 def test_columns_match_kamailio(stock_schema, relation):
     with connection.cursor() as cursor:
-        stock = _columns(cursor, stock_schema, relation)
+        stock = _columns(cursor, stock_schema, STOCK_NAME.get(relation, relation))
         ours = _columns(cursor, settings.SERWEB_PROXY_SCHEMA, relation)
     assert stock, f"Kamailio's files define no {relation}"
-    assert ours == stock
+    expected = [(name, kind, WIDER.get((relation, name), length)) for name, kind, length in stock]
+    assert ours == expected
+
+
+def test_the_htable_relation_holds_what_domain_attrs_holds(db):
+    domain_create(
+        actor=None,
+        name="attrs.example.com",
+        attributes={"realm": "voip.example.com", "max_contacts": "5", "peering_policy": "open"},
+    )
+    schema = settings.SERWEB_PROXY_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT did, name, type, value FROM "{schema}".domain_attrs')
+        attrs = sorted(cursor.fetchall())
+        cursor.execute(
+            f'SELECT key_name, key_type, value_type, key_value, expires FROM "{schema}".'
+            "domain_attrs_htable"
+        )
+        htable = sorted(cursor.fetchall())
+        cursor.execute(f'SELECT count(*) FROM "{schema}".domain_attrs_none')
+        assert cursor.fetchone() == (0,)
+    # The default peering policy is no row in either; integers are htable integers (1).
+    assert attrs == [
+        ("attrs.example.com", "max_contacts", 0, "5"),
+        ("attrs.example.com", "realm", 2, "voip.example.com"),
+    ]
+    assert htable == [
+        ("attrs.example.com:max_contacts", 0, 1, "5", 0),
+        ("attrs.example.com:realm", 0, 0, "voip.example.com", 0),
+    ]
 
 
 def test_version_rows_match_kamailio(stock_schema):
@@ -62,7 +96,9 @@ def test_version_rows_match_kamailio(stock_schema):
             f'SELECT table_name, table_version FROM "{settings.SERWEB_PROXY_SCHEMA}".version'
         )
         ours = dict(cursor.fetchall())
-    assert ours == stock
+    # htable checks no version; the domain module checks its empty attribute relation's.
+    del stock["htable"]
+    assert ours == {**stock, "domain_attrs_none": stock["domain_attrs"]}
     assert ours["domain"] == 2 and ours["subscriber"] == 7
 
 
@@ -117,7 +153,7 @@ def test_grant_is_idempotent_and_refuses_bad_names(proxy_role):
     proxy_role_grant(role=proxy_role, password="one")
     proxy_role_grant(role=proxy_role, password="two")
     with _connect_as(proxy_role, "two") as conn:
-        assert conn.execute("SELECT count(*) FROM version").fetchone()[0] == 6
+        assert conn.execute("SELECT count(*) FROM version").fetchone()[0] == 7
     with connection.cursor() as cursor:
         # This machine's PostgreSQL trusts loopback, so check the password was stored.
         cursor.execute(

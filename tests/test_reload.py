@@ -491,3 +491,64 @@ def test_proxy_add_takes_the_address_to_probe(transactional_db):
     assert Proxy.objects.get(name="kam2").sip_address == "10.0.0.5:5060"
     with pytest.raises(CommandError, match="expected HOST:PORT"):
         proxy_command("add", "kam3", "--udp", "10.0.0.6:8090", "--sip", "10.0.0.6")
+
+
+# --- attributes in htable (SERWEB_PROXY_ATTRIBUTES=htable) ---------------------------------
+
+
+@pytest.fixture
+def htable_calls(kamailio, monkeypatch, settings) -> list[str]:
+    """Attributes in htable: the order of the reload RPCs, and a switch to fail one."""
+    settings.SERWEB_PROXY_ATTRIBUTES = "htable"
+    settings.SERWEB_PROXY_HTABLE = "domattrs"
+    calls: list[str] = []
+    htable_error: list[Exception] = []
+    domain_reload = kamailio.domain_reload
+
+    def fake_htable_reload(kind, address, table, *, timeout):
+        calls.append(f"htable.reload {table}")
+        if htable_error:
+            raise htable_error[0]
+
+    def fake_domain_reload(kind, address, *, timeout):
+        calls.append("domain.reload")
+        domain_reload(kind, address, timeout=timeout)
+
+    monkeypatch.setattr(transport, "htable_reload", fake_htable_reload)
+    monkeypatch.setattr(transport, "domain_reload", fake_domain_reload)
+    kamailio.htable_error = htable_error
+    return calls
+
+
+def test_with_attributes_in_htable_the_hash_table_reloads_before_the_domains(
+    htable_calls, kamailio, kam1
+):
+    domain_create(actor=None, name="alpha.test", attributes={"realm": "voip.alpha.test"})
+    assert htable_calls == ["htable.reload domattrs", "domain.reload"]
+    assert fresh(kam1).applied_generation == desired() == 1
+
+
+def test_without_htable_only_the_domains_reload(kamailio, kam1, monkeypatch):
+    sent = []
+    monkeypatch.setattr(transport, "htable_reload", lambda *a, **k: sent.append(a))
+    domain_create(actor=None, name="alpha.test", attributes={"realm": "voip.alpha.test"})
+    assert sent == [] and kamailio.reloads == 1
+
+
+def test_a_failed_htable_reload_is_recorded_and_the_domains_are_not_reloaded(
+    htable_calls, kamailio, kam1
+):
+    kamailio.htable_error.append(transport.ProxyRpcError(500, "No such htable"))
+    domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    assert htable_calls == ["htable.reload domattrs"]
+    assert kam1.applied_generation == 0
+    assert kam1.last_error == "htable.reload: error 500: No such htable"
+
+
+def test_an_htable_reload_that_times_out_keeps_the_claim(htable_calls, kamailio, kam1):
+    kamailio.htable_error.append(transport.ProxyTimeout("no reply from Kamailio in time"))
+    domain_create(actor=None, name="alpha.test")
+    kam1 = fresh(kam1)
+    assert kam1.reloading_since is not None
+    assert kam1.last_error.startswith("htable.reload: no reply")
