@@ -1,16 +1,18 @@
 """API resources for DNS work: verification jobs, tenant claims, a domain's DNS evidence,
-and proxy reloads."""
+the proxy's lookup, and proxy reloads."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api.jobs import job_start
 from api.models import Job
 from api.permissions import IsOperator
 from api.views import ApiView
+from domains.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
 from domains.reload import schedule_reload
 from domains.reload_status import proxy_status_list
@@ -227,3 +229,37 @@ class Reload(ApiView):
             ProxyStatusOutput(proxy_status_list(), many=True).data,
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class LookupOutput(serializers.Serializer):
+    host = serializers.CharField()
+    ours = serializers.BooleanField()
+    did = serializers.CharField(required=False)
+    canonical = serializers.CharField(required=False)
+    state = serializers.CharField(required=False)
+    source = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    learned = serializers.BooleanField(required=False)
+    retry_after = serializers.IntegerField(required=False)
+
+
+class Lookup(ApiView):
+    """The proxy's question, for automation: is host H ours, under which did? The same
+    answer (and the same DNS rate limits) as ``GET /proxy/lookup``; 503 when DNS gives
+    no answer now."""
+
+    permission_classes = [IsOperator]
+    serializer_class = LookupOutput
+
+    @extend_schema(
+        parameters=[OpenApiParameter("host", str, required=True)],
+        responses={200: LookupOutput, 503: LookupOutput},
+    )
+    def get(self, request):
+        try:
+            answer = lookup_host(request.query_params.get("host", ""))
+        except DjangoValidationError as exc:
+            raise ValidationError({"host": exc.messages}) from None
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if answer.status == 503 else 200
+        headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after else None
+        return Response(answer.as_json(), status=code, headers=headers)

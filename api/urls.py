@@ -20,6 +20,7 @@ urlpatterns = [
     path("claims/<int:pk>/", resources.ClaimDetail.as_view()),
     path("claims/<int:pk>/verify/", resources.ClaimVerify.as_view()),
     path("reload/", resources.Reload.as_view()),
+    path("lookup/", resources.Lookup.as_view()),
     path("proxy-status/", resources.ProxyStatusList.as_view()),
     path("tenants/", domains.TenantListCreate.as_view()),
     path("proxies/", domains.ProxyListCreate.as_view()),

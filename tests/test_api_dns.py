@@ -104,3 +104,13 @@ def test_reload_and_status_show_what_waits(alice, bob):
     assert client.get("/api/v1/proxy-status/").json()[0]["desired_generation"] >= 1
     assert client_for(bob).post("/api/v1/reload/").status_code == 403
     assert Proxy.objects.get().applied_generation == 0
+
+
+def test_lookup_for_operators(alice, bob, world):  # noqa: F811
+    client = client_for(alice)
+    known = client.get("/api/v1/lookup/?host=SIP.bob.example").json()
+    assert (known["ours"], known["did"], known["canonical"]) == (True, "bob.example", "bob.example")
+    unknown = client.get("/api/v1/lookup/?host=nobody.example.net").json()
+    assert unknown["ours"] is False
+    assert client.get("/api/v1/lookup/?host=bad_name").status_code == 400
+    assert client_for(bob).get("/api/v1/lookup/?host=bob.example").status_code == 403

@@ -102,6 +102,7 @@ MATRIX = [
     ),
     ("post", "/api/v1/reload/", None, {"bob": 403, "charlie": 403, "alice": 202}),
     ("get", "/api/v1/proxy-status/", None, {"bob": 403, "charlie": 403, "alice": 200}),
+    ("get", "/api/v1/lookup/?host=bob.example", None, {"bob": 403, "charlie": 403, "alice": 200}),
 ]
 
 
