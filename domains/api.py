@@ -37,6 +37,16 @@ class DomainFilter(django_filters.FilterSet):
         fields = ["state", "origin", "enabled", "tenant", "name"]
 
 
+def _domain_output(domain: Domain) -> dict:
+    """One domain as the API shows it, its names and attributes read once."""
+    fresh = (
+        Domain.objects.select_related("tenant")
+        .prefetch_related("names", "attributes")
+        .get(pk=domain.pk)
+    )
+    return io.DomainOutput(fresh).data
+
+
 def _operator_only(request, what: str) -> None:
     if not actor_is_operator(request.user):
         raise PermissionDenied(f"only operators may {what}")
@@ -84,7 +94,7 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
             tenant=data.get("tenant"),
             enabled=data["enabled"],
         )
-        return Response(io.DomainOutput(domain).data, status=status.HTTP_201_CREATED)
+        return Response(_domain_output(domain), status=status.HTTP_201_CREATED)
 
 
 class DomainBulkCreate(ApiView):
@@ -130,7 +140,7 @@ class DomainDetail(ApiView):
     serializer_class = io.DomainOutput
 
     def get(self, request, did: str):
-        return Response(io.DomainOutput(self.visible_domain(did)).data)
+        return Response(_domain_output(self.visible_domain(did)))
 
     @extend_schema(request=io.DomainUpdateInput, responses=io.DomainOutput)
     def patch(self, request, did: str):
@@ -142,7 +152,7 @@ class DomainDetail(ApiView):
         if "enabled" in data:
             service = services.domain_enable if data["enabled"] else services.domain_disable
             domain = self.call(service, domain=domain)
-        return Response(io.DomainOutput(domain).data)
+        return Response(_domain_output(domain))
 
     @extend_schema(
         parameters=[OpenApiParameter("force", bool, description="also delete subscribers")],
@@ -207,7 +217,7 @@ class DomainAttributeList(ApiView):
     @extend_schema(responses=io.AttributeOutput(many=True))
     def get(self, request, did: str):
         domain = self.visible_domain(did)
-        return Response(io.DomainOutput(domain).data["attributes"])
+        return Response(_domain_output(domain)["attributes"])
 
 
 class DomainAttributeDetail(ApiView):
