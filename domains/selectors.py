@@ -1,7 +1,9 @@
 """Reads: finding domains by any of their names, realms, what a tenant may see."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from domains.models import AttributeSource, Domain, DomainAttribute, DomainName, Tenant
 from domains.names import normalize_host
@@ -11,21 +13,45 @@ class DomainNotFound(ObjectDoesNotExist):
     pass
 
 
+def _host_or_none(raw: str) -> str | None:
+    try:
+        return normalize_host(raw).value
+    except ValidationError:
+        return None
+
+
+def domain_refs_by_names(raws: Iterable[str]) -> dict[str, tuple[int, str] | None]:
+    """Each text to (id, did) of the domain it names: one of the domain's names first
+    (canonical, alias, IP literal, in any spelling), else its did; None if neither.
+    Two queries for any number of texts."""
+    texts = set(raws)
+    hosts = {raw: _host_or_none(raw) for raw in texts}
+    by_name = {
+        name: (pk, did)
+        for name, pk, did in DomainName.objects.filter(
+            name__in={host for host in hosts.values() if host}
+        ).values_list("name", "domain_id", "domain__did")
+    }
+    found: dict[str, tuple[int, str] | None] = {raw: by_name.get(hosts[raw]) for raw in texts}
+    did_of = {
+        raw: hosts[raw] or (raw or "").strip().lower().rstrip(".")
+        for raw, ref in found.items()
+        if ref is None
+    }
+    if did_of:
+        by_did = dict(Domain.objects.filter(did__in=set(did_of.values())).values_list("did", "pk"))
+        found.update(
+            (raw, (by_did[did], did) if did in by_did else None) for raw, did in did_of.items()
+        )
+    return found
+
+
 def domain_get_by_name(name: str) -> Domain:
     """The domain any of whose names (canonical, alias, IP literal) is ``name``, or its did."""
-    host_text = (name or "").strip().lower().rstrip(".")
-    try:
-        host = normalize_host(name).value
-    except ValidationError:
-        host = None
-    if host is not None:
-        found = DomainName.objects.select_related("domain").filter(name=host).first()
-        if found is not None:
-            return found.domain
-    domain = Domain.objects.filter(did=host or host_text).first()
-    if domain is None:
+    ref = domain_refs_by_names([name])[name]
+    if ref is None:
         raise DomainNotFound(f"no domain named {name!r}")
-    return domain
+    return Domain.objects.get(pk=ref[0])
 
 
 def actor_is_operator(actor) -> bool:
@@ -63,6 +89,19 @@ def domain_effective_attributes(domain: Domain) -> dict[str, DomainAttribute]:
         if current is None or attribute.source == AttributeSource.OPERATOR:
             winners[attribute.name] = attribute
     return winners
+
+
+def domain_realms(domain_ids: Iterable[int]) -> dict[int, str]:
+    """The realm of each of these domains that has a realm attribute (the others' realm is
+    their did), chosen among its rows as domain_realm does."""
+    with_realm = Domain.objects.filter(
+        pk__in=DomainAttribute.objects.filter(domain_id__in=domain_ids, name="realm").values(
+            "domain_id"
+        )
+    ).prefetch_related(
+        Prefetch("attributes", queryset=DomainAttribute.objects.filter(name="realm"))
+    )
+    return {domain.pk: domain_realm(domain) for domain in with_realm}
 
 
 def domain_realm(domain: Domain) -> str:

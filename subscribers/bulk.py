@@ -13,7 +13,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch
 
 from audit.services import audit_record
 from domains.bulk import (
@@ -32,9 +31,8 @@ from domains.bulk import (
     parse_enabled,
     staging,
 )
-from domains.models import Domain, DomainAttribute, DomainName
-from domains.names import normalize_host, validate_sip_user
-from domains.selectors import domain_realm
+from domains.names import validate_sip_user
+from domains.selectors import domain_realms, domain_refs_by_names
 from domains.signals import domains_changed
 from subscribers.models import Subscriber
 from subscribers.services import clean_email, credentials, validate_password
@@ -97,55 +95,12 @@ class _DomainResolver:
         new = raws - self._known.keys()
         if not new:
             return
-        hosts = {raw: self._host(raw) for raw in new}
-        # A name of a domain first, then a did, as domain_get_by_name looks them up.
-        by_name = {
-            name: (pk, did)
-            for name, pk, did in DomainName.objects.filter(
-                name__in={host for host in hosts.values() if host}
-            ).values_list("name", "domain_id", "domain__did")
-        }
-        found = {raw: by_name.get(hosts[raw]) for raw in new}
-        did_of = {
-            raw: hosts[raw] or raw.strip().lower().rstrip(".")
-            for raw, domain in found.items()
-            if domain is None
-        }
-        if did_of:
-            by_did = {
-                did: (pk, did)
-                for pk, did in Domain.objects.filter(did__in=set(did_of.values())).values_list(
-                    "pk", "did"
-                )
-            }
-            found.update((raw, by_did.get(did)) for raw, did in did_of.items())
-        realms = self._realms({domain[0] for domain in found.values() if domain is not None})
-        for raw, domain in found.items():
+        found = domain_refs_by_names(new)
+        realms = domain_realms({ref[0] for ref in found.values() if ref is not None})
+        for raw, ref in found.items():
             self._known[raw] = (
-                None
-                if domain is None
-                else _DomainRef(*domain, realm=realms.get(domain[0], domain[1]))
+                None if ref is None else _DomainRef(*ref, realm=realms.get(ref[0], ref[1]))
             )
-
-    @staticmethod
-    def _host(raw: str) -> str | None:
-        try:
-            return normalize_host(raw).value
-        except ValidationError:
-            return None
-
-    @staticmethod
-    def _realms(ids: set[int]) -> dict[int, str]:
-        """The realm of each domain that has a realm attribute; the others' realm is their
-        did. Only those few go through domain_realm, which decides between their rows."""
-        with_realm = Domain.objects.filter(
-            pk__in=DomainAttribute.objects.filter(domain_id__in=ids, name="realm").values(
-                "domain_id"
-            )
-        ).prefetch_related(
-            Prefetch("attributes", queryset=DomainAttribute.objects.filter(name="realm"))
-        )
-        return {domain.pk: domain_realm(domain) for domain in with_realm}
 
 
 def _credentials(row: Mapping[str, Any], username: str, domain: _DomainRef) -> dict[str, str]:
