@@ -7,16 +7,21 @@ import logging
 LOOKUP_PATH = "/proxy/lookup"
 
 
-class DropLookupNotFound(logging.Filter):
-    """Drop django.request's "Not Found" warning for the proxy's lookup endpoint.
+# Answers of the lookup, not faults: "not ours" and "ask again later" (DNS silent or the
+# DNS rate limit reached, with Retry-After).
+LOOKUP_ANSWERS = {404, 503}
 
-    A 404 there is an answer ("not ours"), not a broken link: a flood of random names at
-    the proxy would otherwise become a flood of log lines. Every other 404, and every
-    other status of the lookup (403, 503), is still logged.
+
+class DropLookupNotFound(logging.Filter):
+    """Drop django.request's lines for the proxy lookup's 404 and 503 answers.
+
+    They answer a question ("not ours", "ask again later"); they are not broken links or
+    failures, and a flood of random names at the proxy would otherwise become a flood of
+    log lines. Every other status, and every other path, is still logged.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "status_code", None) != 404:
+        if getattr(record, "status_code", None) not in LOOKUP_ANSWERS:
             return True
         request = getattr(record, "request", None)
         return getattr(request, "path_info", None) != LOOKUP_PATH

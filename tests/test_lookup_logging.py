@@ -1,4 +1,5 @@
-"""The proxy's lookup answers "not ours" with 404s that must not flood the log."""
+"""The proxy's lookup answers "not ours" (404) and "ask again later" (503), which must not
+flood the log."""
 
 import logging
 
@@ -30,6 +31,18 @@ def test_not_ours_answers_leave_no_log_line(client, db, caplog, settings):
     answers = [client.get(URL, {"host": f"random{n}.example.org"}) for n in range(50)]
 
     assert {answer.status_code for answer in answers} == {404}
+    assert request_warnings(caplog) == []
+
+
+def test_ask_again_later_answers_leave_no_log_line(client, db, caplog, settings):
+    settings.SERWEB_DNS_AUTO_LEARN = True
+    settings.SERWEB_LOOKUP_DNS_PER_MINUTE = 0  # every DNS check is over the limit
+    caplog.set_level(logging.INFO)
+
+    answers = [client.get(URL, {"host": f"random{n}.example.org"}) for n in range(20)]
+
+    assert {answer.status_code for answer in answers} == {503}
+    assert all(answer["Retry-After"] for answer in answers)
     assert request_warnings(caplog) == []
 
 
