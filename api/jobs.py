@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from api.models import Job
 from audit.services import audit_channel
+from domains.claims import domain_claim_verify
 from domains.models import Domain, DomainClaim
-from domains.verification import Verification, domain_claim_verify, domain_verify
+from domains.verification import Verification, domain_verify
 
 
 @transaction.atomic

@@ -12,12 +12,12 @@ from api.jobs import job_start
 from api.models import Job
 from api.permissions import IsOperator
 from api.views import ApiView
+from domains.claims import claim_record, domain_claim_start
 from domains.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
 from domains.reload import schedule_reload
 from domains.reload_status import proxy_status_list
 from domains.selectors import actor_is_operator, actor_tenant
-from domains.verification import claim_record, domain_claim_start
 
 
 class JobOutput(serializers.ModelSerializer):

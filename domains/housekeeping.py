@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains import dns
+from domains.dns_attributes import import_dns_attributes
 from domains.models import (
     Domain,
     DomainCheck,
@@ -42,7 +43,6 @@ from domains.verification import (
     confirm_with_authority,
     decide,
     domain_transition,
-    import_dns_attributes,
     observe,
     record_observation,
 )

@@ -9,8 +9,7 @@ is in domains.dns. DNS.md has the policy this implements.
 import hmac
 import logging
 import math
-import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -22,9 +21,8 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains import dns
-from domains.attributes import KNOWN_ATTRIBUTES, validate_attribute
+from domains.dns_attributes import AttributeImport, import_dns_attributes
 from domains.models import (
-    AttributeSource,
     Domain,
     DomainCheck,
     DomainClaim,
@@ -38,17 +36,11 @@ from domains.models import (
 from domains.names import HostName, NameKind, normalize_host
 from domains.services import (
     Actor,
-    domain_attribute_set,
-    domain_attribute_unset,
     domain_create,
     domain_set_state,
 )
 
 logger = logging.getLogger(__name__)
-
-# RFC 1464 records: at most this many in the RRset, each at most this long once joined.
-MAX_CONFIG_RECORDS = 16
-MAX_CONFIG_RECORD_LENGTH = 32 + 1 + 255
 
 
 class Outcome(StrEnum):
@@ -472,133 +464,6 @@ def domain_transition(
     )
 
 
-# --- attributes from DNS (RFC 1464) -----------------------------------------------------
-
-
-@dataclass
-class AttributeImport:
-    status: str  # imported, unchanged, nothing published, refused, unknown, not asked
-    values: dict[str, str] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    def to_evidence(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"status": self.status}
-        if self.values:
-            shown["values"] = self.values
-        if self.problems:
-            shown["problems"] = self.problems
-        return shown
-
-
-_VALUE_FORBIDDEN = set("\"'\\` ")
-
-
-def _parse_config_record(record: bytes) -> tuple[str, str]:
-    """One RFC 1464 ``name=value`` record; ValueError says what is wrong with it."""
-    if len(record) > MAX_CONFIG_RECORD_LENGTH:
-        raise ValueError(f"a record of {len(record)} bytes (at most {MAX_CONFIG_RECORD_LENGTH})")
-    if any(byte < 0x20 or byte > 0x7E for byte in record):
-        raise ValueError("non-ASCII or control characters")
-    text = record.decode("ascii")
-    if "`" in text:
-        # RFC 1464 quotes with backquotes; serweb's names never need it, so none is read.
-        raise ValueError(f"{text!r}: backquote quoting is not accepted")
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise ValueError(f"{text!r}: no '='")
-    if not name:
-        raise ValueError(f"{text!r}: empty attribute name")
-    bad = sorted(_VALUE_FORBIDDEN & set(value))
-    if bad:
-        raise ValueError(f"{text!r}: {' '.join(repr(c) for c in bad)} not allowed in a value")
-    # DNS-style names (display-name) stand for serweb's (display_name).
-    return name.lower().replace("-", "_"), value
-
-
-def _check_realm(value: str, domain: Domain) -> None:
-    """A realm from DNS must name this domain or a verified domain of the same tenant."""
-    owner = DomainName.objects.filter(name=value).select_related("domain").first()
-    if owner is not None and owner.domain_id == domain.pk:
-        return
-    same_tenant = (
-        owner is not None
-        and domain.tenant_id is not None
-        and owner.domain.tenant_id == domain.tenant_id
-        and owner.domain.state in (DomainState.ACTIVE, DomainState.SUSPECT)
-    )
-    if not same_tenant:
-        raise ValidationError(f"realm {value}: not a verified domain of the same owner")
-
-
-def parse_config(values: list[bytes], domain: Domain) -> tuple[dict[str, str], list[str]]:
-    """The attributes a config RRset asks for, and every problem with it."""
-    problems: list[str] = []
-    wanted: dict[str, str] = {}
-    if len(values) > MAX_CONFIG_RECORDS:
-        return {}, [f"{len(values)} records (at most {MAX_CONFIG_RECORDS})"]
-    for record in values:
-        try:
-            name, value = _parse_config_record(record)
-        except ValueError as exc:
-            problems.append(str(exc))
-            continue
-        spec = KNOWN_ATTRIBUTES.get(name)
-        if name == "did":
-            problems.append("did: a domain id is never taken from DNS")
-            continue
-        if spec is None or not spec.from_dns:
-            problems.append(f"{name}: not an attribute serweb takes from DNS")
-            continue
-        if name in wanted:
-            problems.append(f"{name}: given twice")
-            continue
-        try:
-            _key, _kind, clean = validate_attribute(name, value)
-            if name == "realm":
-                _check_realm(clean, domain)
-        except ValidationError as exc:
-            problems.append("; ".join(exc.messages))
-            continue
-        wanted[name] = clean
-    return wanted, problems
-
-
-def import_dns_attributes(*, actor: Actor, domain: Domain, config: dns.Answer) -> AttributeImport:
-    """Make the domain's DNS attributes what its config TXT says: all of it or nothing.
-
-    NXDOMAIN/NODATA keeps the current values (nothing published); an unknown answer
-    changes nothing. The operator's own values are not touched and still win.
-    """
-    if config.status == dns.Status.UNKNOWN:
-        return AttributeImport("unknown", problems=[config.error])
-    if config.status != dns.Status.ANSWER:
-        return AttributeImport("nothing published")
-    wanted, problems = parse_config(dns.txt_values(config), domain)
-    if problems:
-        return AttributeImport("refused", wanted, problems)
-    current = {a.name: a.value for a in domain.attributes.filter(source=AttributeSource.DNS)}
-    if current == wanted:
-        return AttributeImport("unchanged", wanted)
-    try:
-        with transaction.atomic():
-            for name, value in wanted.items():
-                if current.get(name) != value:
-                    domain_attribute_set(
-                        actor=actor,
-                        domain=domain,
-                        name=name,
-                        value=value,
-                        source=AttributeSource.DNS,
-                    )
-            for name in current.keys() - wanted.keys():
-                domain_attribute_unset(
-                    actor=actor, domain=domain, name=name, source=AttributeSource.DNS
-                )
-    except ValidationError as exc:
-        return AttributeImport("refused", wanted, exc.messages)
-    return AttributeImport("imported", wanted)
-
-
 # --- verifying one domain now -------------------------------------------------------------
 
 
@@ -781,111 +646,6 @@ def domain_dns_managed_set(*, actor: Actor, domain: Domain, managed: bool) -> Do
             check.managed = managed
             check.save(update_fields=["managed"])
     return check
-
-
-# --- tenant claims ----------------------------------------------------------------------
-
-
-def new_token() -> str:
-    # 192 random bits, in characters a TXT record holds without quoting.
-    return secrets.token_urlsafe(24)
-
-
-@transaction.atomic
-def domain_claim_start(
-    *, actor: Actor, tenant: Tenant, name: str, policy: DnsPolicy | None = None
-) -> DomainClaim:
-    """Start (or repeat) a tenant's claim: the TXT record it must publish is
-    ``_<label>-challenge.<name> TXT <token>``."""
-    policy = policy or DnsPolicy.from_settings()
-    host = claimable_host(name, tenant=tenant, policy=policy)
-    existing = DomainName.objects.filter(name=host.value).select_related("domain").first()
-    if existing is not None:
-        if existing.domain.tenant_id == tenant.pk:
-            raise ValidationError(f"{host.value} is already one of your domains")
-        raise ValidationError(f"{host.value} is served already; ask the operator")
-    claim, created = DomainClaim.objects.get_or_create(
-        tenant=tenant, name=host.value, defaults={"token": new_token()}
-    )
-    if created:
-        audit_record(
-            actor=actor,
-            action="domain.claim_start",
-            object_type="claim",
-            object_repr=host.value,
-            after={"tenant": tenant.name, "name": host.value},  # never the token
-        )
-    return claim
-
-
-def claim_record(claim: DomainClaim, policy: DnsPolicy | None = None) -> str:
-    """The record to publish, in zone file syntax."""
-    policy = policy or DnsPolicy.from_settings()
-    return f'{policy.challenge_label}.{claim.name}. TXT "{claim.token}"'
-
-
-def domain_claim_verify(
-    *,
-    actor: Actor,
-    claim: DomainClaim,
-    now: datetime | None = None,
-    policy: DnsPolicy | None = None,
-    client: dns.Client | None = None,
-) -> Verification | None:
-    """Check the claim's token and SRV now. With the token published, the tenant gets the
-    domain: active when it already points at us, pending until it does otherwise.
-    Returns None (with the reason on the claim) when the token is not there."""
-    policy = policy or DnsPolicy.from_settings()
-    now = now or timezone.now()
-    if claim.domain is not None:
-        # Granted already: what is left is the domain's own verification.
-        return domain_verify(
-            actor=actor, domain=claim.domain, now=now, policy=policy, client=client
-        )
-    host = claimable_host(claim.name, tenant=claim.tenant, policy=policy)
-    token_answer, sip_seen, proxy = dns.run(_observe_claim(host.value, claim.token, policy, client))
-    claim.checked_at = now
-    if token_answer.status == dns.Status.UNKNOWN:
-        claim.result = f"DNS did not answer: {token_answer.error}"[:255]
-    elif not token_published(dns.txt_values(token_answer), claim.token):
-        claim.result = f"the token is not in TXT {token_answer.name}"[:255]
-    else:
-        return _grant_claim(actor, claim, sip_seen, proxy, now, policy)
-    claim.save(update_fields=["checked_at", "result"])
-    return None
-
-
-async def _observe_claim(name: str, token: str, policy: DnsPolicy, client: dns.Client | None):
-    async with client or policy.client() as asking:
-        token_answer = await asking.query(f"{policy.challenge_label}.{name}", "TXT")
-        proxy = await policy.proxy.with_hostname_addresses(asking)
-        seen = await observe(
-            name, client=asking, targets=dns.TargetCache(proxy), policy=policy, token=token
-        )
-        return token_answer, seen, proxy
-
-
-@transaction.atomic
-def _grant_claim(
-    actor: Actor,
-    claim: DomainClaim,
-    seen: Observation,
-    proxy: dns.ProxyIdentity,
-    now: datetime,
-    policy: DnsPolicy,
-) -> Verification:
-    domain = domain_create(
-        actor=actor,
-        name=claim.name,
-        state=DomainState.PENDING,
-        origin=DomainOrigin.TENANT,
-        tenant=claim.tenant,
-    )
-    claim.domain = domain
-    claim.verified_at = now
-    claim.result = "ownership proven"
-    claim.save(update_fields=["domain", "verified_at", "checked_at", "result"])
-    return conclude(actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy)
 
 
 # --- learning a domain from DNS (the proxy's on-demand lookup) ------------------------------

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from domains import dns, services
+from domains.claims import domain_claim_start, domain_claim_verify
 from domains.models import (
     AttributeSource,
     CheckVerdict,
@@ -25,8 +26,6 @@ from domains.verification import (
     DnsPolicy,
     Outcome,
     decide,
-    domain_claim_start,
-    domain_claim_verify,
     domain_dns_managed_set,
     domain_restore,
     domain_verify,
