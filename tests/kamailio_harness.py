@@ -12,7 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -385,3 +388,42 @@ def redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+# --- what every end-to-end module sets up ----------------------------------------------------
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A directory of the run's own (pytest's shared basetemp is pruned by other runs);
+    kept when SERWEB_E2E_KEEP is set, for a look after a failure."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if not os.environ.get("SERWEB_E2E_KEEP"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def proxy_login(django_db_blocker, role_prefix: str) -> Iterator[tuple[str, str]]:
+    """A read-only login for Kamailio on the test database, dropped afterwards.
+
+    Yields the login's database URL and where the test database is (HOST:PORT/NAME)."""
+    from django.db import connection
+
+    from domains.proxy_access import proxy_role_grant
+
+    if connection.vendor != "postgresql":
+        pytest.fail("the end-to-end tests need PostgreSQL: set DATABASE_URL")
+    role = f"{role_prefix}_{os.getpid()}"
+    with django_db_blocker.unblock():
+        proxy_role_grant(role=role)
+        db = connection.settings_dict
+    where = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    try:
+        yield f"postgres://{role}@{where}", where
+    finally:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f'DROP OWNED BY "{role}"')
+            cursor.execute(f'DROP ROLE "{role}"')

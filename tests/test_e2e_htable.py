@@ -6,44 +6,27 @@ empty attribute relation; serweb runs with ``SERWEB_PROXY_ATTRIBUTES=htable`` an
 ``htable.reload`` with every reload. Changes go through the services and the reload path.
 """
 
-import os
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
-from django.db import connection
 
 from domains import reload
 from domains.models import Proxy
-from domains.proxy_access import proxy_role_grant
 from domains.services import domain_attribute_set, domain_create, proxy_create
 from subscribers.services import subscriber_create, subscriber_set_password
-from tests.kamailio_harness import Kamailio, Sipp
+from tests.kamailio_harness import Kamailio, Sipp, proxy_login, scratch_dir
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="session")
 def htable_dir():
-    path = Path(tempfile.mkdtemp(prefix="serweb-e2e-htable-"))
-    yield path
-    if not os.environ.get("SERWEB_E2E_KEEP"):
-        shutil.rmtree(path, ignore_errors=True)
+    with scratch_dir("serweb-e2e-htable-") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")
 def htable_db_url(django_db_setup, django_db_blocker):
-    if connection.vendor != "postgresql":
-        pytest.fail("the end-to-end tests need PostgreSQL: set DATABASE_URL")
-    role = f"serweb_e2e_ht_{os.getpid()}"
-    with django_db_blocker.unblock():
-        proxy_role_grant(role=role)
-        db = connection.settings_dict
-    yield f"postgres://{role}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f'DROP OWNED BY "{role}"')
-        cursor.execute(f'DROP ROLE "{role}"')
+    with proxy_login(django_db_blocker, "serweb_e2e_ht") as (url, _where):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,9 @@ through SQL. Tasks run eagerly (no broker) unless a test asks for the Celery wor
 """
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,7 +17,6 @@ from django.db import connection, transaction
 import serweb.celery
 from domains import reload, reload_status
 from domains.models import Proxy
-from domains.proxy_access import proxy_role_grant
 from domains.services import (
     domain_attribute_set,
     domain_create,
@@ -39,7 +35,9 @@ from tests.kamailio_harness import (
     Kamailio,
     Sipp,
     free_port,
+    proxy_login,
     redis_reachable,
+    scratch_dir,
     wait_until,
 )
 
@@ -53,28 +51,14 @@ REDIS_URL = os.environ.get("SERWEB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 @pytest.fixture(scope="session")
 def e2e_dir():
-    """A directory of this run's own: pytest's shared basetemp is pruned by other runs."""
-    path = Path(tempfile.mkdtemp(prefix="serweb-e2e-"))
-    yield path
-    if not os.environ.get("SERWEB_E2E_KEEP"):
-        shutil.rmtree(path, ignore_errors=True)
+    with scratch_dir("serweb-e2e-") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")
 def kamailio_db_url(django_db_setup, django_db_blocker):
-    """A read-only login for Kamailio on the test database, dropped at the end."""
-    if connection.vendor != "postgresql":
-        pytest.fail("the end-to-end tests need PostgreSQL: set DATABASE_URL")
-    role = f"serweb_e2e_{os.getpid()}"
-    with django_db_blocker.unblock():
-        proxy_role_grant(role=role)
-        db = connection.settings_dict
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    yield f"postgres://{role}@{host}:{port}/{db['NAME']}"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f'DROP OWNED BY "{role}"')
-        cursor.execute(f'DROP ROLE "{role}"')
+    with proxy_login(django_db_blocker, "serweb_e2e") as (url, _where):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,8 @@ A subscriber created afterwards through the services then registers (200).
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,11 +23,19 @@ from django.db import connection
 
 from domains import reload
 from domains.models import Domain, DomainName, DomainOrigin, DomainState, Proxy
-from domains.proxy_access import proxy_role_grant
 from domains.services import proxy_create
 from subscribers.services import subscriber_create
 from tests import dns_harness
-from tests.kamailio_harness import REPO, Kamailio, Sipp, free_port, stop_process, wait_until
+from tests.kamailio_harness import (
+    REPO,
+    Kamailio,
+    Sipp,
+    free_port,
+    proxy_login,
+    scratch_dir,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -173,29 +179,17 @@ class Site:
 
 @pytest.fixture(scope="module")
 def work_dir():
-    path = Path(tempfile.mkdtemp(prefix="serweb-e2e-lookup-"))
-    yield path
-    if not os.environ.get("SERWEB_E2E_KEEP"):
-        shutil.rmtree(path, ignore_errors=True)
+    with scratch_dir("serweb-e2e-lookup-") as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
 def database(django_db_setup, django_db_blocker):
     """The test database's URL for serweb, and a read-only login for Kamailio."""
-    if connection.vendor != "postgresql":
-        pytest.fail("the end-to-end tests need PostgreSQL: set DATABASE_URL")
-    role = f"serweb_e2e_lookup_{os.getpid()}"
-    with django_db_blocker.unblock():
-        proxy_role_grant(role=role)
-        db = connection.settings_dict
-    where = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    yield {
-        "serweb": f"postgres://{db.get('USER') or 'postgres'}@{where}",
-        "kamailio": f"postgres://{role}@{where}",
-    }
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f'DROP OWNED BY "{role}"')
-        cursor.execute(f'DROP ROLE "{role}"')
+
+    with proxy_login(django_db_blocker, "serweb_e2e_lookup") as (url, where):
+        user = connection.settings_dict.get("USER") or "postgres"
+        yield {"serweb": f"postgres://{user}@{where}", "kamailio": url}
 
 
 @pytest.fixture(scope="module")
