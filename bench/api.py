@@ -23,10 +23,10 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database  # noqa: E402
 
 
 def free_port() -> int:
@@ -44,17 +44,6 @@ def run_manage(env: dict, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
-
-
-def recreate_database(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_for(port: int, timeout: float = 20.0) -> None:
@@ -155,17 +144,19 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1_000)
     parser.add_argument("--singles", type=int, default=1_000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--database", default="serweb_bench_api")
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/serweb_bench_api"
+    )
     args = parser.parse_args()
 
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     if gunicorn is None:
         sys.exit("gunicorn is not installed in this environment (pip install -e .)")
-    recreate_database(args.database)
+    recreate_database(args.database_url)
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.database}",
+        "DATABASE_URL": args.database_url,
         "SECRET_KEY": "bench-only-secret-key",
         "CELERY_BROKER_URL": "",
         "SERWEB_API_RATE": "1000000/min",
@@ -199,14 +190,14 @@ def main() -> None:
             env=env,
         )
         wait_for(port)
-        print(f"gunicorn 2 workers on 127.0.0.1:{port}, PostgreSQL database {args.database}")
+        print(f"gunicorn 2 workers on 127.0.0.1:{port}, PostgreSQL {args.database_url}")
         bench_bulk(port, key, args.bulk, args.chunk)
         bench_singles(port, key, args.singles, args.clients)
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        drop_database(args.database)
+        recreate_database(args.database_url, drop_only=True)
 
 
 if __name__ == "__main__":

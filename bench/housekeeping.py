@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.provision import configure_django, recreate_database  # noqa: E402
+from bench.common import configure_django, recreate_database  # noqa: E402
 from tests.dns_harness import KnotServer  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench_dns"

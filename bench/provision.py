@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import configure_django, recreate_database  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench"
 PASSWORD = "bench-password-1"
 
@@ -58,44 +62,6 @@ def parse_arguments() -> argparse.Namespace:
     if args.domains < 1 or args.subscribers < 0 or args.sample < 1 or args.repeat < 1:
         parser.error("--domains, --sample and --repeat must be at least 1")
     return args
-
-
-def configure_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "serweb-bench-only-key")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "serweb.settings"
-    # Reload tasks run in-process after each commit rather than going to a real broker.
-    os.environ["CELERY_BROKER_URL"] = ""
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def recreate_database(database_url: str, *, drop_only: bool = False) -> str:
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    params = dj_database_url.parse(database_url)
-    name = params["NAME"]
-    if "bench" not in name:
-        sys.exit(f"{name}: refusing to drop a database whose name does not contain 'bench'")
-    with psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        if not drop_only:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
 
 
 def write_files(directory: Path, *, domains: int, subscribers: int) -> tuple[Path, Path]:

@@ -47,6 +47,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import admin_execute, configure_django, recreate_database  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench_reload"
 ROLE = "serweb_bench_reload"
 MIB = 1024 * 1024
@@ -97,50 +101,6 @@ def parse_arguments() -> argparse.Namespace:
     if args.changes < 1 or not all(0 < share <= 1 for share in args.attr_shares):
         parser.error("--changes must be at least 1, --attr-shares within (0, 1]")
     return args
-
-
-def configure_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "serweb-bench-only-key")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "serweb.settings"
-    # No broker: the reload after a commit runs in-process, so its cost is measurable.
-    os.environ["CELERY_BROKER_URL"] = ""
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def admin_execute(database_url: str, *statements) -> None:
-    """Run statements in the server's "postgres" database, outside any transaction."""
-    import dj_database_url
-    import psycopg
-
-    params = dj_database_url.parse(database_url)
-    with psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        for statement in statements:
-            admin.execute(statement)
-
-
-def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
-    import dj_database_url
-    from psycopg import sql
-
-    name = dj_database_url.parse(database_url)["NAME"]
-    if "bench" not in name:
-        sys.exit(f"{name}: refusing to drop a database whose name does not contain 'bench'")
-    statements = [sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))]
-    if not drop_only:
-        statements.append(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin_execute(database_url, *statements)
 
 
 def write_domains(path: Path, count: int, attributes: float) -> None:

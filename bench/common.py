@@ -1,0 +1,54 @@
+"""What the benchmarks share: a scratch PostgreSQL database and Django set up on it."""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def configure_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("SECRET_KEY", "serweb-bench-only-key")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "serweb.settings"
+    # No broker: the reload after a commit runs in-process, so its cost is measured.
+    os.environ["CELERY_BROKER_URL"] = ""
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def admin_execute(database_url: str, *statements) -> None:
+    """Run statements in the server's "postgres" database, outside any transaction."""
+    import dj_database_url
+    import psycopg
+
+    params = dj_database_url.parse(database_url)
+    with psycopg.connect(
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        for statement in statements:
+            admin.execute(statement)
+
+
+def recreate_database(database_url: str, *, drop_only: bool = False) -> str:
+    """Drop the database (and create it anew); only one whose name says it is a bench's."""
+    import dj_database_url
+    from psycopg import sql
+
+    name = dj_database_url.parse(database_url)["NAME"]
+    if "bench" not in name:
+        sys.exit(f"{name}: refusing to drop a database whose name does not contain 'bench'")
+    statements = [sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))]
+    if not drop_only:
+        statements.append(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    admin_execute(database_url, *statements)
+    return name
