@@ -21,7 +21,9 @@ from django.core.management.base import (
 from audit.services import audit_channel
 from domains.models import Domain
 from domains.names import split_address, validate_sip_user
+from domains.reload_status import reload_waiting_note
 from domains.selectors import domain_get_by_name
+from domains.signals import domains_changed
 from subscribers.models import Subscriber
 
 Handler = Callable[[dict[str, Any]], None]
@@ -121,6 +123,12 @@ class SubcommandCommand(BaseCommand):
         return parser
 
     def handle(self, *args: Any, handler: Handler, **options: Any) -> None:
+        changes: list[object] = []
+
+        def noticed(sender, **kwargs) -> None:
+            changes.append(sender)
+
+        domains_changed.connect(noticed, dispatch_uid="serweb.commandbase.changes")
         try:
             with audit_channel("cli"):
                 handler(options)
@@ -128,6 +136,13 @@ class SubcommandCommand(BaseCommand):
             raise CommandError(error_text(exc), returncode=1) from None
         except ObjectDoesNotExist as exc:
             raise CommandError(str(exc), returncode=1) from None
+        finally:
+            domains_changed.disconnect(dispatch_uid="serweb.commandbase.changes")
+        if changes:
+            # The change is committed; say which proxies do not serve it yet.
+            note = reload_waiting_note()
+            if note:
+                self.stderr.write(note)
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:

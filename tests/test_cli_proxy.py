@@ -252,3 +252,14 @@ def test_proxy_grant_again_without_a_password_keeps_the_password(proxy_role):
 
     assert run("proxy", "grant", proxy_role, "--password", "second-secret").code == 0
     assert stored_password(proxy_role) not in (None, first)
+
+
+def test_a_change_says_which_proxies_do_not_serve_it_yet(db):
+    assert run("proxy", "add", "kam1", "--udp", "127.0.0.1:9").code == 0
+
+    added = run("domain", "add", "waiting.example")
+    listed = run("domain", "list")
+
+    assert added.code == 0
+    assert "not live yet on proxy kam1" in added.err
+    assert "not live yet" not in listed.err  # reads change nothing, so they say nothing
