@@ -34,6 +34,7 @@ from domains.names import NameKind
 from domains.services import Actor
 from domains.verification import (
     COUNTER_FIELDS,
+    OBSERVATION_FIELDS,
     Counters,
     DnsPolicy,
     Observation,
@@ -56,16 +57,6 @@ CHECKED_STATES = (
     DomainState.SUSPECT,
     DomainState.DISABLED,
 )
-OBSERVATION_FIELDS = [
-    "verdict",
-    "outcome",
-    "reason",
-    "evidence",
-    "checked_at",
-    "expires_at",
-    "unknowns",
-    "last_positive_at",
-]
 # A second run of the same slot waits this long for the first to finish.
 RUN_LOCK = timedelta(hours=1)
 
@@ -299,7 +290,7 @@ class Housekeeping:
                     positive_moves.append((row, observation))
             elif outcome == Outcome.NEGATIVE:
                 self._hold(row, decision.counters, decision, observation, check)
-        save_checks(checks.values(), OBSERVATION_FIELDS + COUNTER_FIELDS)
+        save_checks(checks.values(), [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
         with transaction.atomic():  # one reload for the chunk's changes
             for row, observation in positive_moves:
                 self._apply_positive(row, observation)

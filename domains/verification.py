@@ -400,6 +400,19 @@ def decide(
     return Decision(None, counted)
 
 
+# What record_observation writes on a DomainCheck.
+OBSERVATION_FIELDS = (
+    "verdict",
+    "outcome",
+    "reason",
+    "evidence",
+    "checked_at",
+    "expires_at",
+    "unknowns",
+    "last_positive_at",
+)
+
+
 def record_observation(
     check: DomainCheck, seen: Observation, outcome: Outcome, now: datetime
 ) -> list[str]:
@@ -416,16 +429,7 @@ def record_observation(
         check.unknowns = 0
     if outcome == Outcome.POSITIVE:
         check.last_positive_at = now
-    return [
-        "verdict",
-        "outcome",
-        "reason",
-        "evidence",
-        "checked_at",
-        "expires_at",
-        "unknowns",
-        "last_positive_at",
-    ]
+    return list(OBSERVATION_FIELDS)
 
 
 COUNTER_FIELDS = ["negatives", "first_negative_at", "last_negative_at"]
