@@ -4,8 +4,6 @@ the API and the notes shown after a change."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
-
 from domains.models import Domain, Proxy
 from domains.reload import desired_state
 
@@ -88,14 +86,24 @@ def _status_of(proxy: Proxy, generation: int, pending_limit: int) -> ProxyStatus
     )
 
 
-def domain_pending_proxies(domain: Domain) -> list[str]:
-    """The enabled proxies that have not loaded the domain's latest change yet."""
+def proxies_loaded_at() -> list[tuple[str, datetime | None]]:
+    """Each enabled proxy's name and the change time of the data it last loaded."""
     return list(
         Proxy.objects.filter(enabled=True)
-        .filter(Q(applied_changed_at__isnull=True) | Q(applied_changed_at__lt=domain.updated_at))
         .order_by("name")
-        .values_list("name", flat=True)
+        .values_list("name", "applied_changed_at")
     )
+
+
+def pending_proxies(domain: Domain, loaded: list[tuple[str, datetime | None]]) -> list[str]:
+    """Of ``loaded`` (proxies_loaded_at()), the proxies that do not serve the domain's
+    latest change yet; for many domains, read ``loaded`` once."""
+    return [name for name, at in loaded if at is None or at < domain.updated_at]
+
+
+def domain_pending_proxies(domain: Domain) -> list[str]:
+    """The enabled proxies that have not loaded the domain's latest change yet."""
+    return pending_proxies(domain, proxies_loaded_at())
 
 
 def reload_waiting_note() -> str | None:

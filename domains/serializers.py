@@ -15,6 +15,7 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName
+from domains.reload_status import pending_proxies, proxies_loaded_at
 from domains.selectors import domain_effective_attributes
 
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
@@ -78,18 +79,10 @@ class DomainOutput(serializers.ModelSerializer):
         ]
 
     def get_pending_proxies(self, obj: Domain) -> list[str]:
-        # One query for a whole page of domains.
-        if "proxies" not in self.context:
-            self.context["proxies"] = list(
-                Proxy.objects.filter(enabled=True)
-                .order_by("name")
-                .values_list("name", "applied_changed_at")
-            )
-        return [
-            name
-            for name, applied in self.context["proxies"]
-            if applied is None or applied < obj.updated_at
-        ]
+        # The proxies are read once for a whole page of domains.
+        if "proxies_loaded_at" not in self.context:
+            self.context["proxies_loaded_at"] = proxies_loaded_at()
+        return pending_proxies(obj, self.context["proxies_loaded_at"])
 
     def get_canonical_name(self, obj: Domain) -> str:
         return obj.canonical_name
