@@ -272,6 +272,29 @@ def _apply_realm_change(
         )
 
 
+def _attribute_changed(
+    actor: Actor,
+    action: str,
+    domain: Domain,
+    key: str,
+    before: dict,
+    old_realm: str,
+    accept_password_reset: bool,
+) -> None:
+    """What follows any change of an attribute row: the realm's consequences, the audit
+    entry and the reload."""
+    if key == "realm":
+        _apply_realm_change(
+            domain=domain,
+            old_realm=old_realm,
+            new_realm=domain_realm(domain),
+            accept_password_reset=accept_password_reset,
+        )
+    _touch(domain)
+    _record(actor, action, domain, before, domain_snapshot(domain))
+    _changed(domain)
+
+
 def _check_realm_is_the_tenants(domain: Domain, realm: str) -> None:
     """A tenant may name as realm only a name of its own domains: another's would let its
     users' credentials be replayed against that realm."""
@@ -310,16 +333,9 @@ def domain_attribute_set(
             "updated_at": timezone.now(),
         },
     )
-    if key == "realm":
-        _apply_realm_change(
-            domain=domain,
-            old_realm=old_realm,
-            new_realm=domain_realm(domain),
-            accept_password_reset=accept_password_reset,
-        )
-    _touch(domain)
-    _record(actor, "domain.attr_set", domain, before, domain_snapshot(domain))
-    _changed(domain)
+    _attribute_changed(
+        actor, "domain.attr_set", domain, key, before, old_realm, accept_password_reset
+    )
     return attribute
 
 
@@ -339,16 +355,9 @@ def domain_attribute_unset(
     old_realm = domain_realm(domain)
     before = domain_snapshot(domain)
     attribute.delete()
-    if key == "realm":
-        _apply_realm_change(
-            domain=domain,
-            old_realm=old_realm,
-            new_realm=domain_realm(domain),
-            accept_password_reset=accept_password_reset,
-        )
-    _touch(domain)
-    _record(actor, "domain.attr_unset", domain, before, domain_snapshot(domain))
-    _changed(domain)
+    _attribute_changed(
+        actor, "domain.attr_unset", domain, key, before, old_realm, accept_password_reset
+    )
 
 
 def _set_fields(actor: Actor, domain: Domain, action: str, **changes: Any) -> Domain:
