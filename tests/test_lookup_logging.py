@@ -3,21 +3,13 @@ flood the log."""
 
 import logging
 
-import pytest
-from django.core.cache import cache
+from tests import test_lookup
 
-from domains import lookup
-
-URL = "/proxy/lookup"
+URL = test_lookup.URL
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    lookup.forget_cached_answers()
-    cache.clear()
-    yield
-    lookup.forget_cached_answers()
-    cache.clear()
+# Every test starts with empty answer caches, as in the lookup's own tests.
+fresh_caches = test_lookup.fresh_caches
 
 
 def request_warnings(caplog) -> list[str]:
