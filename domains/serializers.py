@@ -11,10 +11,10 @@ from domains.models import (
     DomainState,
     Proxy,
     ProxyTransport,
-    ReloadState,
     Tenant,
 )
 from domains.names import HostName
+from domains.reload import desired_state
 from domains.reload_status import pending_proxies, proxies_loaded_at
 from domains.selectors import domain_effective_attributes
 
@@ -172,8 +172,7 @@ class ProxyOutput(serializers.ModelSerializer):
 
     def _desired(self) -> int:
         if "desired" not in self.context:
-            state = ReloadState.objects.filter(pk=1).first()
-            self.context["desired"] = state.desired_generation if state else 0
+            self.context["desired"] = desired_state()[0]
         return self.context["desired"]
 
     def get_desired_generation(self, obj: Proxy) -> int:
