@@ -1,10 +1,10 @@
-from celery import shared_task
 from django.db import OperationalError
 
 from api import jobs
+from serweb.celery import app
 
 
-@shared_task(
+@app.task(
     ignore_result=True,
     acks_late=True,
     autoretry_for=(OperationalError,),

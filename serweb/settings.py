@@ -10,19 +10,21 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from serweb.env import env_bool, env_int, env_list, env_str
+from serweb.env import env_bool, env_int, env_list, env_secret_key, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# KEY=VALUE lines of .env (if any) fill in what the environment does not set.
+load_env_file(Path(env_str("SERWEB_ENV_FILE", str(BASE_DIR / ".env"))))
 VAR_DIR = Path(env_str("SERWEB_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 
-DEV_SECRET_KEY = "serweb-dev-only-secret-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is not set: set SECRET_KEY (or DEBUG=1 for a local development run)"
-    )
+# The embedded default (SQLite in var/, no DATABASE_URL) and development runs keep a key
+# generated on first use in var/; any other deployment must set SECRET_KEY.
+SECRET_KEY = env_secret_key(
+    "SECRET_KEY",
+    generated_in=VAR_DIR / "secret_key" if DEBUG or not env_str("DATABASE_URL") else None,
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
