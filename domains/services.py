@@ -528,3 +528,53 @@ def tenant_create(*, actor: Actor, name: str, owner_username: str, email: str = 
         after={"name": clean_name, "owner": username},
     )
     return tenant
+
+
+@transaction.atomic
+def tenant_set_password(*, actor: Actor, tenant: Tenant, password: str) -> Tenant:
+    """Give the tenant's owner account a password to log in with (Django's validators)."""
+    from django.contrib.auth.password_validation import validate_password
+
+    owner = tenant.owner
+    try:
+        validate_password(password, user=owner)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    owner.set_password(password)
+    owner.save(update_fields=["password"])
+    audit_record(
+        actor=actor,
+        action="tenant.set_password",
+        object_type="tenant",
+        object_repr=tenant.name,
+        after={"password": "changed"},  # never the password
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_set_active(
+    *, actor: Actor, tenant: Tenant, active: bool, domains: bool = False
+) -> list[Domain]:
+    """Let the tenant's owner log in and use its tokens, or stop it; with ``domains`` also
+    switch every domain of the tenant on or off (the operator's switch). Returns the
+    domains that changed."""
+    owner = tenant.owner
+    if owner.is_active != active:
+        owner.is_active = active
+        owner.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="tenant.enable" if active else "tenant.disable",
+            object_type="tenant",
+            object_repr=tenant.name,
+            before={"active": not active},
+            after={"active": active},
+        )
+    if not domains:
+        return []
+    switch = domain_enable if active else domain_disable
+    return [
+        switch(actor=actor, domain=domain)
+        for domain in tenant.domains.select_for_update().filter(enabled=not active).order_by("did")
+    ]
