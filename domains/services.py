@@ -500,9 +500,11 @@ def proxy_delete(*, actor: Actor, proxy: Proxy) -> None:
 
 
 @transaction.atomic
-def tenant_create(*, actor: Actor, name: str, owner_username: str, email: str = "") -> Tenant:
-    """A tenant with a new owner account (no password yet: it gets one, or an API token,
-    from an operator)."""
+def tenant_create(
+    *, actor: Actor, name: str, owner_username: str, email: str = "", password: str | None = None
+) -> Tenant:
+    """A tenant with a new owner account, which logs in with ``password`` (without one, it
+    gets a password or an API token from an operator later)."""
     from django.contrib.auth import get_user_model
 
     users = get_user_model()
@@ -527,6 +529,8 @@ def tenant_create(*, actor: Actor, name: str, owner_username: str, email: str = 
         object_repr=clean_name,
         after={"name": clean_name, "owner": username},
     )
+    if password is not None:
+        tenant_set_password(actor=actor, tenant=tenant, password=password)
     return tenant
 
 

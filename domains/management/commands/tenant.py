@@ -53,9 +53,8 @@ class Command(SubcommandCommand):
             name=options["name"],
             owner_username=options["owner"],
             email=options["email"],
+            password=password,
         )
-        if password is not None:
-            tenant_set_password(actor=None, tenant=tenant, password=password)
         login = "with a password" if password is not None else "no password yet (tenant passwd)"
         self.stdout.write(f"created tenant {tenant.name}: owner {tenant.owner.username}, {login}")
 
