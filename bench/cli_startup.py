@@ -1,12 +1,14 @@
 """CLI start-up: how long a `serweb` command takes from exec to exit.
 
-    .venv/bin/python bench/cli_startup.py [--runs 15]
+    .venv/bin/python bench/cli_startup.py [--runs 15] [--compare OTHER_CHECKOUT]
 
 Migrates an embedded SQLite database in a temporary var/ (with a few domains), then runs
-each command --runs times, alternating commands so a busy moment of the shared machine
-hits them alike, and prints the median and p90 wall time of each beside two floors
-measured the same way: the interpreter alone (`python -c pass`) and the interpreter
-importing Django and calling django.setup() on serweb's settings.
+each command (`python manage.py WORD ...`) --runs times, alternating commands so a busy
+moment of the shared machine hits them alike, and prints the median and p90 wall time of
+each beside two floors measured the same way: the interpreter alone (`python -c pass`) and
+the interpreter importing Django and calling django.setup() on serweb's settings.
+--compare runs the same commands from another checkout (an older commit, say) in the same
+rounds, with the same environment and database.
 """
 
 import argparse
@@ -20,9 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
-SERWEB = ROOT / ".venv" / "bin" / "serweb"
 
-COMMANDS = {
+FLOORS = {
     "python -c pass": [str(PYTHON), "-c", "pass"],
     "django.setup()": [
         str(PYTHON),
@@ -30,19 +31,23 @@ COMMANDS = {
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'serweb.settings'; "
         "django.setup()",
     ],
-    "serweb --help": [str(SERWEB), "--help"],
-    "serweb domain list": [str(SERWEB), "domain", "list"],
-    "serweb domain show": [str(SERWEB), "domain", "show", "bench-1.example.net"],
-    "serweb subscriber list": [str(SERWEB), "subscriber", "list"],
-    "serweb domain attr set": [
-        str(SERWEB),
-        "domain",
-        "attr",
-        "set",
-        "bench-1.example.net",
-        "max_contacts=4",
-    ],
 }
+WORDS = {
+    "--help": ["--help"],
+    "domain list": ["domain", "list"],
+    "domain show": ["domain", "show", "bench-1.example.net"],
+    "subscriber list": ["subscriber", "list"],
+    "domain attr set": ["domain", "attr", "set", "bench-1.example.net", "max_contacts=4"],
+}
+
+
+def commands(checkouts: list[Path]) -> dict[str, list[str]]:
+    found = dict(FLOORS)
+    for checkout in checkouts:
+        label = "" if checkout == ROOT else f" [{checkout.name}]"
+        for name, words in WORDS.items():
+            found[f"{name}{label}"] = [str(PYTHON), str(checkout / "manage.py"), *words]
+    return found
 
 
 def run(command: list[str], env: dict[str, str]) -> float:
@@ -54,7 +59,9 @@ def run(command: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--compare", type=Path, action="append", default=[], metavar="CHECKOUT")
     arguments = parser.parse_args()
+    measured = commands([ROOT, *[path.resolve() for path in arguments.compare]])
 
     with tempfile.TemporaryDirectory(prefix="serweb-bench-cli-") as var:
         env = {
@@ -68,15 +75,15 @@ def main() -> None:
         )
         for number in range(1, 4):
             subprocess.run(
-                [str(SERWEB), "domain", "add", f"bench-{number}.example.net"],
+                [str(PYTHON), "manage.py", "domain", "add", f"bench-{number}.example.net"],
                 env=env,
                 cwd=ROOT,
                 check=True,
                 capture_output=True,
             )
-        timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
+        timings: dict[str, list[float]] = {name: [] for name in measured}
         for _ in range(arguments.runs):
-            for name, command in COMMANDS.items():
+            for name, command in measured.items():
                 timings[name].append(run(command, env))
 
     print(f"{arguments.runs} runs each, wall time from exec to exit")
@@ -87,8 +94,10 @@ def main() -> None:
             f"  {name:26} median {statistics.median(values) * 1000:6.0f} ms   p90 {p90 * 1000:6.0f} ms"
         )
     setup = statistics.median(timings["django.setup()"])
-    listing = statistics.median(timings["serweb domain list"])
-    print(f"serweb domain list / django.setup(): {listing / setup:.2f}x")
+    for name in timings:
+        if name.startswith("domain list"):
+            ratio = statistics.median(timings[name]) / setup
+            print(f"{name} / django.setup(): {ratio:.2f}x")
 
 
 if __name__ == "__main__":
