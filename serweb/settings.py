@@ -145,6 +145,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
+# A request with the Idempotency-Key of one still running waits this long for its answer,
+# then gets a 409 (api/idempotency.py).
+SERWEB_IDEMPOTENCY_WAIT_SECONDS = env_int("SERWEB_IDEMPOTENCY_WAIT_SECONDS", 10, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "serweb API",
     "DESCRIPTION": "Provisioning of SIP domains, subscribers and proxies for Kamailio.",
@@ -258,6 +261,12 @@ CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
     "task": "domains.dns_tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
+}
+
+# Answers kept for Idempotency-Key retries expire after a day (api/services.py).
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "api.tasks.purge_idempotency_records",
+    "schedule": 3600.0,
 }
 
 # --- Proxy reloads (domains/reload.py) ------------------------------------------------------
