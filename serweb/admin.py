@@ -8,10 +8,13 @@ would turn a list into an oracle that recovers a hash one character at a time.""
 
 from django.contrib import admin
 from django.contrib.admin import SimpleListFilter
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+
+from serweb.auth_throttle import ThrottledLoginForm
 
 # The lookups Django's list filters and date hierarchy put in the query string.
 FILTER_LOOKUPS = frozenset({"exact", "isnull", "gte", "lt", "isempty", "year", "month", "day"})
@@ -75,7 +78,12 @@ class AccountGroupAdmin(FilterLookupsOnly, GroupAdmin):
     pass
 
 
+class AdminLoginForm(ThrottledLoginForm, AdminAuthenticationForm):
+    pass
+
+
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), AccountAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, AccountGroupAdmin)
+admin.site.login_form = AdminLoginForm

@@ -127,6 +127,17 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Keys of several sites (or test runs) sharing one Redis database stay apart.
+CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX", "serweb")
+
+# --- Guessing is slow (serweb/auth_throttle.py) --------------------------------------------
+# Per client address: failed sign-ins (admin, portal) and failed API token authentications
+# each have this many tries per window of seconds, then wait for the window's end.
+SERWEB_AUTH_FAILURE_LIMIT = env_int("SERWEB_AUTH_FAILURE_LIMIT", 10, minimum=1)
+SERWEB_AUTH_FAILURE_WINDOW = env_int("SERWEB_AUTH_FAILURE_WINDOW", 300, minimum=1)
+# How many reverse proxies in front of serweb add to X-Forwarded-For; 0: the client is the
+# peer address (a header anyone can send is not believed).
+SERWEB_HTTP_PROXIES = env_int("SERWEB_HTTP_PROXIES", 0, minimum=0)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -140,6 +151,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env_str("SERWEB_API_RATE", "6000/min")},
+    "NUM_PROXIES": SERWEB_HTTP_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "api.schema.SerwebAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
