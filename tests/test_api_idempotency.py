@@ -39,14 +39,17 @@ def post(client: APIClient, url: str, body, key: str):
     return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
+def created_in_parallel(user, url: str, body: dict, key: str, count: int = 20) -> list:
+    """One keyed POST sent by ``count`` clients at once; all must be 201."""
+    each = clients(user, count)
+    answers = in_parallel(count, lambda i: post(each[i], url, body, key))
+    assert [a.status_code for a in answers] == [201] * count, [a.content for a in answers]
+    return answers
+
+
 @postgres_only
 def test_parallel_retries_of_a_token_creation_make_one_token(alice, transactional_db):
-    each = clients(alice, 20)
-    answers = in_parallel(
-        20, lambda i: post(each[i], "/api/v1/tokens/", {"name": "billing"}, "token-once")
-    )
-
-    assert [a.status_code for a in answers] == [201] * 20, [a.content for a in answers]
+    answers = created_in_parallel(alice, "/api/v1/tokens/", {"name": "billing"}, "token-once")
     bodies = [a.json() for a in answers]
     assert ApiToken.objects.filter(name="billing").count() == 1
     assert len({b["id"] for b in bodies}) == 1
@@ -66,12 +69,9 @@ def test_parallel_retries_of_a_token_creation_make_one_token(alice, transactiona
 
 @postgres_only
 def test_parallel_domain_creates_with_one_key_all_get_the_first_answer(alice, transactional_db):
-    each = clients(alice, 20)
-    answers = in_parallel(
-        20, lambda i: post(each[i], "/api/v1/domains/", {"name": "once.example"}, "domain-once")
+    answers = created_in_parallel(
+        alice, "/api/v1/domains/", {"name": "once.example"}, "domain-once"
     )
-
-    assert [a.status_code for a in answers] == [201] * 20, [a.content for a in answers]
     assert all(a.json() == answers[0].json() for a in answers)
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 19
     assert Domain.objects.count() == 1
@@ -250,25 +250,20 @@ def test_the_migration_forgets_token_keys_kept_before(alice, transactional_db):
     executor.migrate([("api", "0002_jobs")])
     old_state = executor.loader.project_state([("api", "0002_jobs")])
     Record = old_state.apps.get_model("api", "IdempotencyRecord")
-    token_answer = {"id": 1, "prefix": "abc", "key": "abc.the-secret-part"}
-    Record.objects.create(
-        user_id=alice.pk,
-        key="k1",
-        method="POST",
-        path="/api/v1/tokens/",
-        request_hash="0",
-        status_code=201,
-        body=token_answer,
-    )
-    Record.objects.create(
-        user_id=alice.pk,
-        key="k2",
-        method="POST",
-        path="/api/v1/domains/",
-        request_hash="0",
-        status_code=201,
-        body={"did": "x.example"},
-    )
+    kept = [
+        ("k1", "/api/v1/tokens/", {"id": 1, "prefix": "abc", "key": "abc.the-secret-part"}),
+        ("k2", "/api/v1/domains/", {"did": "x.example"}),
+    ]
+    for key, path, body in kept:
+        Record.objects.create(
+            user_id=alice.pk,
+            key=key,
+            method="POST",
+            path=path,
+            request_hash="0",
+            status_code=201,
+            body=body,
+        )
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
