@@ -38,8 +38,8 @@ class ApiView(generics.GenericAPIView):
         except DjangoValidationError as exc:
             raise django_validation_error(exc, field=field or self.error_field) from None
 
-    def idempotent(self, handler: Callable[[], Response]) -> Response:
-        return idempotent(self.request, handler)
+    def idempotent(self, handler: Callable[[], Response], **options) -> Response:
+        return idempotent(self.request, handler, **options)
 
     def visible_domain(self, did: str) -> Domain:
         return get_object_or_404(domains_visible_to(self.request.user), did=did)
@@ -66,10 +66,25 @@ class TokenCreateInput(serializers.Serializer):
 
 
 class TokenCreatedOutput(TokenOutput):
-    key = serializers.CharField(help_text="Shown once; keep it: only its hash is stored.")
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="Shown once, in the first answer; keep it: only its hash is stored. "
+        "null in a replay of this creation (same Idempotency-Key).",
+    )
+    key_already_shown = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text="true in a replay: the key was in the first answer and is not shown again; "
+        "if it was lost, revoke this token and create another",
+    )
 
     class Meta(TokenOutput.Meta):
-        fields = [*TokenOutput.Meta.fields, "key"]
+        fields = [*TokenOutput.Meta.fields, "key", "key_already_shown"]
+
+
+def _token_replay(created: dict) -> dict:
+    """What a retry of a token's creation answers: all but the key, which is shown once."""
+    return {**created, "key": None, "key_already_shown": True}
 
 
 def _tokens_of(user):
@@ -89,7 +104,12 @@ class TokenListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=TokenCreateInput, responses={201: TokenCreatedOutput})
+    @extend_schema(
+        request=TokenCreateInput,
+        responses={201: TokenCreatedOutput},
+        description="The key is in this answer only. A retry with the same Idempotency-Key "
+        "replays it without the key (key null, key_already_shown true).",
+    )
     def post(self, request):
         def create():
             data = self.input(TokenCreateInput)
@@ -97,7 +117,7 @@ class TokenListCreate(mixins.ListModelMixin, ApiView):
             token.key = key
             return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
 
-        return self.idempotent(create)
+        return self.idempotent(create, stored=_token_replay)
 
 
 class TokenDetail(ApiView):

@@ -129,6 +129,17 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Keys of several sites (or test runs) sharing one Redis database stay apart.
+CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX", "serweb")
+
+# --- Guessing is slow (serweb/auth_throttle.py) --------------------------------------------
+# Per client address: failed sign-ins (admin, portal) and failed API token authentications
+# each have this many tries per window of seconds, then wait for the window's end.
+SERWEB_AUTH_FAILURE_LIMIT = env_int("SERWEB_AUTH_FAILURE_LIMIT", 10, minimum=1)
+SERWEB_AUTH_FAILURE_WINDOW = env_int("SERWEB_AUTH_FAILURE_WINDOW", 300, minimum=1)
+# How many reverse proxies in front of serweb add to X-Forwarded-For; 0: the client is the
+# peer address (a header anyone can send is not believed).
+SERWEB_HTTP_PROXIES = env_int("SERWEB_HTTP_PROXIES", 0, minimum=0)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -142,11 +153,15 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env_str("SERWEB_API_RATE", "6000/min")},
+    "NUM_PROXIES": SERWEB_HTTP_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "api.schema.SerwebAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
+# A request with the Idempotency-Key of one still running waits this long for its answer,
+# then gets a 409 (api/idempotency.py).
+SERWEB_IDEMPOTENCY_WAIT_SECONDS = env_int("SERWEB_IDEMPOTENCY_WAIT_SECONDS", 10, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "serweb API",
     "DESCRIPTION": "Provisioning of SIP domains, subscribers and proxies for Kamailio.",
@@ -260,6 +275,12 @@ CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
     "task": "domains.dns_tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
+}
+
+# Answers kept for Idempotency-Key retries expire after a day (api/services.py).
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "api.tasks.purge_idempotency_records",
+    "schedule": 3600.0,
 }
 
 # --- Proxy reloads (domains/reload.py) ------------------------------------------------------
