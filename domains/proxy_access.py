@@ -161,18 +161,17 @@ def _grant_power(held: dict, quoted_role: str) -> ExtraPower | None:
         return ExtraPower(f"privileges on {kind} {identity}", None)
     if held["expected"] and not held["grantable"]:
         return None
-    # Of an expected privilege only the grant option is extra.
+    with_option = " WITH GRANT OPTION" if held["grantable"] else ""
+    catalog = held["catalog"]
     if held["expected"]:
+        # Of a privilege the proxy needs, only the grant option is extra.
         what = f"GRANT OPTION FOR {privilege}"
         text = f"the grant option of {privilege} on {kind} {identity}"
+    elif catalog == "pg_default_acl":
+        what, text = privilege, f"{privilege}{with_option} by default ({identity})"
     else:
-        what = privilege
-        text = (
-            f"{privilege}{' WITH GRANT OPTION' if held['grantable'] else ''} on {kind} {identity}"
-        )
-    catalog = held["catalog"]
+        what, text = privilege, f"{privilege}{with_option} on {kind} {identity}"
     if catalog == "pg_default_acl":
-        text = f"{privilege}{' WITH GRANT OPTION' if held['grantable'] else ''} by default ({identity})"
         objects = _DEFAULT_ACL_KINDS.get(held["defaults_for"])
         if objects is None:
             return ExtraPower(text, None)
