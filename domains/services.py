@@ -65,7 +65,12 @@ def domain_snapshot(domain: Domain) -> dict[str, Any]:
 
 
 def _record(
-    actor: Actor, action: str, domain: Domain, before: dict | None, after: dict | None
+    actor: Actor,
+    action: str,
+    domain: Domain,
+    before: dict | None,
+    after: dict | None,
+    tenant: Tenant | None = None,
 ) -> None:
     audit_record(
         actor=actor,
@@ -73,6 +78,7 @@ def _record(
         object_type="domain",
         object_repr=domain.did,
         domain=domain,
+        tenant=tenant,
         before=before,
         after=after,
     )
@@ -452,16 +458,8 @@ def domain_set_tenant(*, actor: Actor, domain: Domain, tenant: Tenant | None) ->
         (tenant, "domain.tenant_add", None, tenant),
     ]:
         if owner is not None:
-            audit_record(
-                actor=actor,
-                action=action,
-                object_type="domain",
-                object_repr=domain.did,
-                domain=domain,
-                tenant=owner,
-                before={"tenant": before.name if before else None},
-                after={"tenant": after.name if after else None},
-            )
+            names = [{"tenant": side.name if side else None} for side in (before, after)]
+            _record(actor, action, domain, *names, tenant=owner)
     return domain
 
 

@@ -38,17 +38,24 @@ def tenant_of(user) -> Tenant:
     return Tenant.objects.get(owner=user)
 
 
+def add_user(client, username: str) -> None:
+    response = client.post(
+        "/api/v1/domains/bob.example/subscribers/",
+        {
+            "username": username,
+            "password": f"{username}-secret",
+            "email": f"{username}@bob.example",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+
+
 @pytest.fixture
 def reused_did(world, alice, bob, charlie):  # noqa: F811
     """bob's bob.example, with subscribers, e-mails and a phone number, deleted by the
     operator; then the did created again for charlie, who adds users of his own."""
-    bob_client = client_for(bob)
-    created = bob_client.post(
-        "/api/v1/domains/bob.example/subscribers/",
-        {"username": "tom", "password": "tom-secret", "email": "tom@bob.example"},
-        format="json",
-    )
-    assert created.status_code == 201, created.content
+    add_user(client_for(bob), "tom")
     subscriber_update(actor=alice, subscriber=world["sam"], email="sam@bob.example")
     domain_delete(actor=alice, domain=world["bob_domain"], force=True)
 
@@ -56,12 +63,7 @@ def reused_did(world, alice, bob, charlie):  # noqa: F811
         actor=alice, name="bob.example", tenant=tenant_of(charlie), origin=DomainOrigin.TENANT
     )
     charlie_client = client_for(charlie)
-    zoe = charlie_client.post(
-        "/api/v1/domains/bob.example/subscribers/",
-        {"username": "zoe", "password": "zoe-secret", "email": "zoe@bob.example"},
-        format="json",
-    )
-    assert zoe.status_code == 201, zoe.content
+    add_user(charlie_client, "zoe")
     alias = charlie_client.post(
         "/api/v1/domains/bob.example/aliases/", {"username": "555", "subscriber": "zoe"}, "json"
     )
