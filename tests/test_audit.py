@@ -16,6 +16,7 @@ from audit.models import ActorRole, AuditEntry
 from audit.services import audit_channel, audit_record
 from domains.models import Domain, DomainOrigin, Tenant
 from domains.services import domain_create, domain_delete, domain_set_tenant
+from serweb.commandbase import system_login
 from subscribers.services import subscriber_create, subscriber_update
 from tests.api_helpers import client_for, world  # noqa: F401
 
@@ -194,7 +195,7 @@ def test_moving_to_the_same_tenant_writes_nothing(world, alice, bob):  # noqa: F
     assert AuditEntry.objects.count() == count
 
 
-def test_the_cli_moves_a_domain_and_splits_its_history(world, bob, charlie):  # noqa: F811
+def test_the_cli_moves_a_domain_and_splits_its_history(world, alice, bob, charlie):  # noqa: F811
     out = io.StringIO()
     call_command("domain", "tenant", "sip.bob.example", "charlie-corp", stdout=out)
     assert out.getvalue().strip() == "domain bob.example belongs to tenant charlie-corp"
@@ -204,8 +205,11 @@ def test_the_cli_moves_a_domain_and_splits_its_history(world, bob, charlie):  # 
     # The CLI is the operator's: a tenant is told so, not "system".
     assert entries(charlie)[0]["actor_name"] == "operator"
 
-    call_command("domain", "tenant", "bob.example", "--none", stdout=io.StringIO())
+    call_command("domain", "tenant", "bob.example", "--none", "--as", "alice", stdout=io.StringIO())
     assert Domain.objects.get(did="bob.example").tenant is None
+    taken = entries(charlie)[0]
+    assert (taken["action"], taken["actor_name"]) == ("domain.tenant_remove", "operator")
+    assert entries(alice, "?action=domain.tenant_remove")[0]["actor_name"] == "alice"
 
 
 # --- whose names a tenant reads ---------------------------------------------------------
@@ -239,7 +243,7 @@ def test_a_tenant_reads_its_own_login_and_only_roles_for_anyone_else(acted_on, b
         ("subscriber.create", "code", "operator"),
         ("domain.create", "code", "operator"),
     ]
-    assert "alice" not in body(bob)
+    assert "alice" not in body(bob) and system_login() not in body(bob)
 
 
 def test_a_tenant_cannot_find_an_operators_login_by_filtering(acted_on, bob):
@@ -250,13 +254,13 @@ def test_a_tenant_cannot_find_an_operators_login_by_filtering(acted_on, bob):
 
 def test_operators_read_every_login(acted_on, alice):
     names = {e["actor_name"] for e in entries(alice, "?did=bob.example")}
-    assert names == {"alice", "bob", "system"}
+    assert names == {"alice", "bob", "system", system_login()}
     roles = set(AuditEntry.objects.values_list("actor_name", "actor_role"))
     assert roles == {
         ("alice", ActorRole.OPERATOR),
         ("bob", ActorRole.TENANT),
         ("system", ActorRole.SYSTEM),
-        ("system", ActorRole.OPERATOR),  # the CLI
+        (system_login(), ActorRole.OPERATOR),  # the CLI
     }
 
 

@@ -7,13 +7,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from domains.models import AttributeType, Domain, DomainState, Tenant
+from domains.models import AttributeType, Domain, DomainState
 from domains.names import HostName
 from domains.selectors import (
     DomainNotFound,
     domain_effective_attributes,
     domain_get_by_name,
     domain_list,
+    tenant_get_by_name,
 )
 from domains.services import (
     REALM_CONSENT_CODE,
@@ -185,7 +186,7 @@ class Command(SubcommandCommand):
         )
         tenant.add_argument("name", help="any name of the domain, or its did")
         owner = tenant.add_mutually_exclusive_group(required=True)
-        owner.add_argument("tenant", nargs="?", help="the tenant's name")
+        owner.add_argument("tenant", nargs="?", help="the tenant's name, or its owner's login")
         owner.add_argument("--none", action="store_true", help="take it from its tenant")
 
     def handle_add(self, options: dict[str, Any]) -> None:
@@ -326,11 +327,7 @@ class Command(SubcommandCommand):
 
     def handle_tenant(self, options: dict[str, Any]) -> None:
         domain = domain_get_by_name(options["name"])
-        tenant = None
-        if not options["none"]:
-            tenant = Tenant.objects.filter(name=options["tenant"]).first()
-            if tenant is None:
-                raise CommandError(f"no tenant named {options['tenant']!r}")
+        tenant = None if options["none"] else tenant_get_by_name(options["tenant"])
         domain = domain_set_tenant(actor=None, domain=domain, tenant=tenant)
         owner = f"tenant {tenant.name}" if tenant else "no tenant"
         self.stdout.write(f"domain {domain.did} belongs to {owner}")
