@@ -1,9 +1,9 @@
 """Who may change what: one answer for the API, the CLI and the pages.
 
 Whether a domain is served (``enabled``), where it stands in the DNS lifecycle (``state``)
-and who owns it (``tenant``) are the operators' to decide; DNS housekeeping moves the state
-within its own rules, through the verification services, never through a request. A
-tenant shapes its domains through their names, attributes and users, not these fields.
+and who owns it (``tenant``) are the operators' to decide. DNS verification and
+housekeeping move the state by their own rules, whoever asks for a check, never to a value
+a request names. A tenant shapes its domains through their names, attributes and users.
 """
 
 from collections.abc import Iterable
