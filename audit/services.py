@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Subquery
 
 from audit.models import ActorRole, AuditEntry
 from domains.models import Domain, Tenant
@@ -45,21 +46,17 @@ def _actor_role(user: AbstractBaseUser | None, channel: str) -> str:
     return ActorRole.OPERATOR if channel == "cli" else ActorRole.SYSTEM
 
 
-def _owner_now(domain: Domain | None, did: str) -> tuple[int | None, int | None]:
-    """The domain's id and its tenant's as the database has them now, inside the writing
-    transaction: a Domain object read earlier in the request may predate a move. A domain
-    given by did alone is the one holding that did now."""
-    if domain is None and not did:
+def _owner_now(domain: Domain | None, did: str) -> tuple[Any, Any]:
+    """The domain's id and its tenant's, as subqueries of the INSERT: the tenant as the
+    database has it when the entry is written (a Domain read earlier in the request may
+    predate a move), at no extra query. A domain given by did alone is the one holding that
+    did now."""
+    if domain is not None:
+        return domain.pk, Subquery(Domain.objects.filter(pk=domain.pk).values("tenant_id")[:1])
+    if not did:
         return None, None
-    rows = (
-        Domain.objects.filter(pk=domain.pk)
-        if domain is not None
-        else Domain.objects.filter(did=did)
-    )
-    found = rows.values_list("pk", "tenant_id").first()
-    if found is not None:
-        return found
-    return (domain.pk, domain.tenant_id) if domain is not None else (None, None)
+    holder = Domain.objects.filter(did=did)
+    return Subquery(holder.values("pk")[:1]), Subquery(holder.values("tenant_id")[:1])
 
 
 def audit_record(
@@ -84,7 +81,7 @@ def audit_record(
         actor_name = user.get_username()
     channel = _channel.get()
     domain_id, tenant_id = _owner_now(domain, did)
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=user,
         actor_name=actor_name,
         actor_role=_actor_role(user, channel),
@@ -98,3 +95,8 @@ def audit_record(
         before=before,
         after=after,
     )
+    # Computed by the database: read back only if asked for.
+    for field in ("domain_id", "tenant_id"):
+        if isinstance(entry.__dict__[field], Subquery):
+            del entry.__dict__[field]
+    return entry
