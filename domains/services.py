@@ -29,7 +29,12 @@ from domains.models import (
 )
 from domains.names import HostName, normalize_did, normalize_host
 from domains.policies import domain_fields_check
-from domains.selectors import actor_is_operator, domain_realm
+from domains.selectors import (
+    TenantNotFound,
+    actor_is_operator,
+    domain_realm,
+    tenant_get_by_name,
+)
 from domains.signals import domains_changed
 
 Actor = AbstractBaseUser | None
@@ -418,10 +423,10 @@ def domain_deletion_summary(domain: Domain) -> DeletionSummary:
 def _tenant_named(name: str | None) -> Tenant | None:
     if name is None:
         return None
-    tenant = Tenant.objects.filter(name=name).first()
-    if tenant is None:
-        raise ValidationError({"tenant": f"no tenant named {name!r}"})
-    return tenant
+    try:
+        return tenant_get_by_name(name)
+    except TenantNotFound as exc:
+        raise ValidationError({"tenant": str(exc)}) from None
 
 
 @transaction.atomic
