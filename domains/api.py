@@ -145,13 +145,8 @@ class DomainDetail(ApiView):
     @extend_schema(request=io.DomainUpdateInput, responses=io.DomainOutput)
     def patch(self, request, did: str):
         domain = self.visible_domain(did)
-        data = self.input(io.DomainUpdateInput)
-        if "state" in data:
-            _operator_only(request, "change a domain's lifecycle state")
-            domain = self.call(services.domain_set_state, domain=domain, state=data["state"])
-        if "enabled" in data:
-            service = services.domain_enable if data["enabled"] else services.domain_disable
-            domain = self.call(service, domain=domain)
+        changes = self.input(io.DomainUpdateInput)
+        domain = self.call(services.domain_update, domain=domain, changes=changes)
         return Response(_domain_output(domain))
 
     @extend_schema(

@@ -51,6 +51,7 @@ def domain_claim_start(
             action="domain.claim_start",
             object_type="claim",
             object_repr=host.value,
+            tenant=tenant,
             after={"tenant": tenant.name, "name": host.value},  # never the token
         )
     return claim

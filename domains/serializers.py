@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from api.inputs import StrictInput
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.models import (
     AttributeType,
@@ -113,10 +114,16 @@ class DomainCreateInput(serializers.Serializer):
     )
 
 
-class DomainUpdateInput(serializers.Serializer):
-    enabled = serializers.BooleanField(required=False)
+class DomainUpdateInput(StrictInput):
+    enabled = serializers.BooleanField(required=False, help_text="Operators only")
     state = serializers.ChoiceField(
         choices=DomainState.choices, required=False, help_text="Operators only"
+    )
+    tenant = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        help_text="Operators only: give the domain to this tenant (null: to none)",
     )
 
 
@@ -124,7 +131,7 @@ class NameInput(serializers.Serializer):
     name = serializers.CharField(max_length=255)
 
 
-class AttributeInput(serializers.Serializer):
+class AttributeInput(StrictInput):
     value = serializers.CharField(max_length=255, allow_blank=True)
     type = serializers.ChoiceField(
         choices=["integer", "string"],

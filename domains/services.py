@@ -28,7 +28,13 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName, normalize_did, normalize_host
-from domains.selectors import actor_is_operator, domain_realm
+from domains.policies import domain_fields_check
+from domains.selectors import (
+    TenantNotFound,
+    actor_is_operator,
+    domain_realm,
+    tenant_get_by_name,
+)
 from domains.signals import domains_changed
 
 Actor = AbstractBaseUser | None
@@ -64,14 +70,20 @@ def domain_snapshot(domain: Domain) -> dict[str, Any]:
 
 
 def _record(
-    actor: Actor, action: str, domain: Domain, before: dict | None, after: dict | None
+    actor: Actor,
+    action: str,
+    domain: Domain,
+    before: dict | None,
+    after: dict | None,
+    tenant: Tenant | None = None,
 ) -> None:
     audit_record(
         actor=actor,
         action=action,
         object_type="domain",
         object_repr=domain.did,
-        did=domain.did,
+        domain=domain,
+        tenant=tenant,
         before=before,
         after=after,
     )
@@ -379,12 +391,14 @@ def _set_fields(actor: Actor, domain: Domain, action: str, **changes: Any) -> Do
 
 @transaction.atomic
 def domain_enable(*, actor: Actor, domain: Domain) -> Domain:
+    domain_fields_check(actor=actor, fields=["enabled"])
     return _set_fields(actor, domain, "domain.enable", enabled=True)
 
 
 @transaction.atomic
 def domain_disable(*, actor: Actor, domain: Domain) -> Domain:
     """Stop serving the domain; nothing is deleted, and enabling it brings all back."""
+    domain_fields_check(actor=actor, fields=["enabled"])
     return _set_fields(actor, domain, "domain.disable", enabled=False)
 
 
@@ -404,6 +418,54 @@ def domain_deletion_summary(domain: Domain) -> DeletionSummary:
         user_aliases=domain.user_aliases.count(),
         attributes=domain.attributes.count(),
     )
+
+
+def _tenant_named(name: str | None) -> Tenant | None:
+    if name is None:
+        return None
+    try:
+        return tenant_get_by_name(name)
+    except TenantNotFound as exc:
+        raise ValidationError({"tenant": str(exc)}) from None
+
+
+@transaction.atomic
+def domain_update(*, actor: Actor, domain: Domain, changes: Mapping[str, Any]) -> Domain:
+    """Apply a request's changes to a domain (``enabled``, ``state``, and ``tenant``: a
+    tenant's name or None) in one transaction, once the field policy allows every one."""
+    domain_fields_check(actor=actor, fields=changes)
+    if "tenant" in changes:
+        tenant = _tenant_named(changes["tenant"])
+        domain = domain_set_tenant(actor=actor, domain=domain, tenant=tenant)
+    if "state" in changes:
+        domain = domain_set_state(actor=actor, domain=domain, state=changes["state"])
+    if "enabled" in changes:
+        change = domain_enable if changes["enabled"] else domain_disable
+        domain = change(actor=actor, domain=domain)
+    return domain
+
+
+@transaction.atomic
+def domain_set_tenant(*, actor: Actor, domain: Domain, tenant: Tenant | None) -> Domain:
+    """Give the domain to another tenant, or to none. Its history so far stays the old
+    owner's, ending with an entry that the domain left it; the new owner's starts with
+    one that the domain came to it. Neither learns the other's name."""
+    domain_fields_check(actor=actor, fields=["tenant"])
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    old = domain.tenant
+    if domain.tenant_id == (tenant.pk if tenant is not None else None):
+        return domain
+    domain.tenant = tenant
+    domain.updated_at = timezone.now()
+    domain.save(update_fields=["tenant", "updated_at"])
+    for owner, action, before, after in [
+        (old, "domain.tenant_remove", old, None),
+        (tenant, "domain.tenant_add", None, tenant),
+    ]:
+        if owner is not None:
+            names = [{"tenant": side.name if side else None} for side in (before, after)]
+            _record(actor, action, domain, *names, tenant=owner)
+    return domain
 
 
 @transaction.atomic

@@ -643,7 +643,7 @@ def domain_dns_managed_set(*, actor: Actor, domain: Domain, managed: bool) -> Do
                 action="domain.dns_managed",
                 object_type="domain",
                 object_repr=domain.did,
-                did=domain.did,
+                domain=domain,
                 before={"dns_managed": check.managed},
                 after={"dns_managed": managed},
             )

@@ -78,7 +78,7 @@ def _record(
         action=action,
         object_type="subscriber",
         object_repr=f"{subscriber.username}@{subscriber.domain.did}",
-        did=subscriber.domain.did,
+        domain=subscriber.domain,
         before=before,
         after=after,
     )
@@ -265,7 +265,7 @@ def user_alias_add(
         action="alias.add",
         object_type="user_alias",
         object_repr=f"{clean}@{domain.did}",
-        did=domain.did,
+        domain=domain,
         after=_alias_repr(alias),
     )
     _changed(domain)
@@ -279,7 +279,7 @@ def user_alias_remove(*, actor: Actor, alias: UserAlias) -> None:
         action="alias.remove",
         object_type="user_alias",
         object_repr=f"{alias.username}@{alias.domain.did}",
-        did=alias.domain.did,
+        domain=alias.domain,
         before=_alias_repr(alias),
     )
     domain = alias.domain
