@@ -460,6 +460,8 @@ def test_random_names_against_a_silent_dns_server_starve_no_lookup_and_no_page(
             "SERWEB_PROXY_ADDRESSES": PROXY_ADDRESS,
             "SERWEB_LOOKUP_CLIENTS": "127.0.0.1/32",
             "SERWEB_VAR_DIR": str(directory),
+            # As README advises for production: no new database connection per request.
+            "DATABASE_CONN_MAX_AGE": "60",
         },
     )
     serweb.start()
