@@ -6,6 +6,7 @@ adds the DNS observations, the lifecycle decisions and their evidence. The DNS w
 is in domains.dns. DNS.md has the policy this implements.
 """
 
+import asyncio
 import hmac
 import logging
 import math
@@ -297,6 +298,19 @@ async def _observe_fresh(
         return await observe(
             name, client=asking, targets=targets, policy=policy, token=token
         ), proxy
+
+
+async def _observe_within(
+    name: str, policy: DnsPolicy, client: dns.Client | None, within: float | None
+) -> tuple[Observation, dns.ProxyIdentity]:
+    check = _observe_fresh(name, policy, None, client)
+    if within is None:
+        return await check
+    try:
+        return await asyncio.wait_for(check, within)
+    except TimeoutError:
+        reason = f"DNS gave no answer within {within:g} s"
+        return Observation(name, dns.SipCheck(name, dns.Verdict.UNKNOWN, reason)), policy.proxy
 
 
 async def confirm_with_authority(
@@ -661,12 +675,15 @@ def domain_learn(
     now: datetime | None = None,
     policy: DnsPolicy | None = None,
     client: dns.Client | None = None,
+    within: float | None = None,
 ) -> tuple[Domain | None, Observation]:
-    """Create a domain for ``name`` when auto-learning is on and DNS points it at us."""
+    """Create a domain for ``name`` when auto-learning is on and DNS points it at us.
+
+    ``within``: seconds the whole DNS check may take; one not done by then is unknown."""
     policy = policy or DnsPolicy.from_settings()
     now = now or timezone.now()
     host = claimable_host(name, tenant=None, policy=policy)
-    seen, proxy = dns.run(_observe_fresh(host.value, policy, None, client))
+    seen, proxy = dns.run(_observe_within(host.value, policy, client, within))
     if not policy.auto_learn or seen.outcome(policy) != Outcome.POSITIVE:
         return None, seen
     with transaction.atomic():
