@@ -24,6 +24,7 @@ from domains import services as domains
 from domains.claims import domain_claim_start, domain_claim_verify
 from domains.models import Domain, DomainClaim, DomainName, Proxy, Tenant
 from subscribers import services as subscribers
+from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -292,6 +293,31 @@ def test_a_subscriber_and_a_user_alias_of_one_name_through_the_services(alice):
         for kind, value in outcomes:
             if kind == "invalid":
                 assert "username" in value.message_dict
+        taken = Subscriber.objects.filter(domain=domain, username="100").count()
+        assert taken + UserAlias.objects.filter(domain=domain, username="100").count() == 1
+
+
+def test_an_imported_subscriber_and_a_user_alias_of_one_name(alice):
+    for round_ in range(ROUNDS):
+        domain = _domain(alice, round_)
+        sam = subscribers.subscriber_create(
+            actor=alice, domain=domain, username="sam", password="sam-secret"
+        )
+        outcomes = in_parallel(
+            fresh(
+                sam,
+                lambda s: subscribers.user_alias_add(
+                    actor=alice, domain=s.domain, username="100", subscriber=s
+                ),
+            ),
+            fresh(
+                domain,
+                lambda d: import_subscribers(
+                    actor=alice, rows=[{"username": "100", "domain": d.did, "password": "x" * 12}]
+                ),
+            ),
+        )
+        assert assert_clean(outcomes) == 1
         taken = Subscriber.objects.filter(domain=domain, username="100").count()
         assert taken + UserAlias.objects.filter(domain=domain, username="100").count() == 1
 
