@@ -131,6 +131,29 @@ def _domain(alice, round_: int, *aliases: str) -> Domain:
     return domains.domain_create(actor=alice, name=f"r{round_}.example", aliases=aliases)
 
 
+def _domain_with_sam(alice, round_: int) -> tuple[Domain, Subscriber]:
+    domain = _domain(alice, round_)
+    sam = subscribers.subscriber_create(
+        actor=alice, domain=domain, username="sam", password="sam-secret"
+    )
+    return domain, sam
+
+
+def _alias_100_to(alice, sam: Subscriber) -> Callable[[], object]:
+    return fresh(
+        sam,
+        lambda s: subscribers.user_alias_add(
+            actor=alice, domain=s.domain, username="100", subscriber=s
+        ),
+    )
+
+
+def _holders_of_100(domain: Domain) -> int:
+    """How many subscribers and user aliases of the domain are called 100."""
+    subscribers_called = Subscriber.objects.filter(domain=domain, username="100").count()
+    return subscribers_called + UserAlias.objects.filter(domain=domain, username="100").count()
+
+
 def _names(domain: Domain) -> list[tuple[str, bool]]:
     return list(DomainName.objects.filter(domain=domain).values_list("name", "is_canonical"))
 
@@ -218,10 +241,7 @@ def test_parallel_identical_domains(http, alice):
 
 def test_parallel_identical_valid_from_rows(http, alice):
     for round_ in range(ROUNDS):
-        domain = _domain(alice, round_)
-        subscribers.subscriber_create(
-            actor=alice, domain=domain, username="sam", password="sam-secret"
-        )
+        domain, _sam = _domain_with_sam(alice, round_)
         path = f"/domains/{domain.did}/subscribers/sam/valid-from/"
         answers = http.race(*[("POST", path, {"from_user": "boss"})] * 3)
         assert assert_answers(answers, ok=201, field="from_user") == 1
@@ -240,22 +260,16 @@ def test_parallel_identical_subscribers(http, alice):
 
 def test_parallel_identical_user_aliases(http, alice):
     for round_ in range(ROUNDS):
-        domain = _domain(alice, round_)
-        subscribers.subscriber_create(
-            actor=alice, domain=domain, username="sam", password="sam-secret"
-        )
+        domain, _sam = _domain_with_sam(alice, round_)
         body = {"username": "100", "subscriber": "sam"}
         answers = http.race(*[("POST", f"/domains/{domain.did}/aliases/", body)] * 3)
         assert assert_answers(answers, ok=201, field="username") == 1
-        assert UserAlias.objects.filter(domain=domain, username="100").count() == 1
+        assert _holders_of_100(domain) == 1
 
 
 def test_a_subscriber_and_a_user_alias_of_one_name_through_the_api(http, alice):
     for round_ in range(ROUNDS):
-        domain = _domain(alice, round_)
-        subscribers.subscriber_create(
-            actor=alice, domain=domain, username="sam", password="sam-secret"
-        )
+        domain, _sam = _domain_with_sam(alice, round_)
         answers = http.race(
             ("POST", f"/domains/{domain.did}/aliases/", {"username": "100", "subscriber": "sam"}),
             (
@@ -265,76 +279,36 @@ def test_a_subscriber_and_a_user_alias_of_one_name_through_the_api(http, alice):
             ),
         )
         assert assert_answers(answers, ok=201, field="username") == 1
-        taken = Subscriber.objects.filter(domain=domain, username="100").count()
-        assert taken + UserAlias.objects.filter(domain=domain, username="100").count() == 1
+        assert _holders_of_100(domain) == 1
 
 
-def test_a_subscriber_and_a_user_alias_of_one_name_through_the_services(alice):
+def _subscriber_100(domain: Domain, alice) -> object:
+    return subscribers.subscriber_create(
+        actor=alice, domain=domain, username="100", password="x" * 12
+    )
+
+
+def _imported_subscriber_100(domain: Domain, alice) -> object:
+    rows = [{"username": "100", "domain": domain.did, "password": "x" * 12}]
+    return import_subscribers(actor=alice, rows=rows)
+
+
+@pytest.mark.parametrize("create_100", [_subscriber_100, _imported_subscriber_100])
+def test_a_subscriber_and_a_user_alias_of_one_name_through_the_services(alice, create_100):
     for round_ in range(ROUNDS):
-        domain = _domain(alice, round_)
-        sam = subscribers.subscriber_create(
-            actor=alice, domain=domain, username="sam", password="sam-secret"
-        )
+        domain, sam = _domain_with_sam(alice, round_)
         outcomes = in_parallel(
-            fresh(
-                sam,
-                lambda s: subscribers.user_alias_add(
-                    actor=alice, domain=s.domain, username="100", subscriber=s
-                ),
-            ),
-            fresh(
-                domain,
-                lambda d: subscribers.subscriber_create(
-                    actor=alice, domain=d, username="100", password="x" * 12
-                ),
-            ),
+            _alias_100_to(alice, sam), fresh(domain, lambda d: create_100(d, alice))
         )
         assert assert_clean(outcomes) == 1
-        for kind, value in outcomes:
-            if kind == "invalid":
-                assert "username" in value.message_dict
-        taken = Subscriber.objects.filter(domain=domain, username="100").count()
-        assert taken + UserAlias.objects.filter(domain=domain, username="100").count() == 1
-
-
-def test_an_imported_subscriber_and_a_user_alias_of_one_name(alice):
-    for round_ in range(ROUNDS):
-        domain = _domain(alice, round_)
-        sam = subscribers.subscriber_create(
-            actor=alice, domain=domain, username="sam", password="sam-secret"
-        )
-        outcomes = in_parallel(
-            fresh(
-                sam,
-                lambda s: subscribers.user_alias_add(
-                    actor=alice, domain=s.domain, username="100", subscriber=s
-                ),
-            ),
-            fresh(
-                domain,
-                lambda d: import_subscribers(
-                    actor=alice, rows=[{"username": "100", "domain": d.did, "password": "x" * 12}]
-                ),
-            ),
-        )
-        assert assert_clean(outcomes) == 1
-        taken = Subscriber.objects.filter(domain=domain, username="100").count()
-        assert taken + UserAlias.objects.filter(domain=domain, username="100").count() == 1
+        assert _holders_of_100(domain) == 1
 
 
 def test_an_alias_added_while_its_subscriber_is_deleted(alice):
     for round_ in range(ROUNDS):
-        domain = _domain(alice, round_)
-        sam = subscribers.subscriber_create(
-            actor=alice, domain=domain, username="sam", password="sam-secret"
-        )
+        domain, sam = _domain_with_sam(alice, round_)
         outcomes = in_parallel(
-            fresh(
-                sam,
-                lambda s: subscribers.user_alias_add(
-                    actor=alice, domain=s.domain, username="100", subscriber=s
-                ),
-            ),
+            _alias_100_to(alice, sam),
             fresh(sam, lambda s: subscribers.subscriber_delete(actor=alice, subscriber=s)),
             fresh(
                 sam,
