@@ -129,6 +129,12 @@ def test_tenants_see_whether_a_change_is_live_not_which_proxies_wait(alice, bob)
     assert tenant.get("/api/v1/domains/wait.example/").json()["live"] is True
     assert operator.get("/api/v1/domains/wait.example/").json()["pending_proxies"] == []
 
+    schema = operator.get("/api/v1/schema/?format=json").json()
+    documented = schema["components"]["schemas"]["DomainOutput"]["properties"]
+    assert documented["live"]["type"] == "boolean"
+    assert documented["pending_proxies"]["nullable"] is True
+    assert "Operators only" in documented["pending_proxies"]["description"]
+
 
 def test_lookup_for_operators(alice, bob, world):  # noqa: F811
     client = client_for(alice)
