@@ -4,10 +4,11 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, serializers, status
+from rest_framework import exceptions, generics, mixins, serializers, status
 from rest_framework.response import Response
 
 from api.exceptions import django_validation_error
@@ -25,7 +26,8 @@ from domains.selectors import actor_is_operator, domains_visible_to
 
 class ApiView(generics.GenericAPIView):
     """Writes made through the API are audited as such; services' ValidationErrors become
-    400 answers with the message on ``error_field`` unless the service named a field."""
+    400 answers with the message on ``error_field`` unless the service named a field, and
+    what they find deleted meanwhile a 404."""
 
     permission_classes = [IsOperatorOrTenant]
     error_field: str | None = None
@@ -39,6 +41,10 @@ class ApiView(generics.GenericAPIView):
             return service(actor=self.request.user, **kwargs)
         except DjangoValidationError as exc:
             raise django_validation_error(exc, field=field or self.error_field) from None
+        except ObjectDoesNotExist:
+            # A concurrent request deleted what this one is about: the answer a request
+            # made after that deletion gets.
+            raise exceptions.NotFound() from None
 
     def idempotent(self, handler: Callable[[], Response], **options) -> Response:
         return idempotent(self.request, handler, **options)

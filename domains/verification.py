@@ -163,11 +163,18 @@ def _parent_names(name: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
 
 
+def not_available(name: str) -> str:
+    """The refusal a tenant gets for a name someone else holds or may hold: it does not
+    tell who holds what."""
+    return f"{name} is not available; ask the operator"
+
+
 def claimable_host(raw: str, *, tenant: Tenant | None, policy: DnsPolicy) -> HostName:
     """A name a tenant (or DNS auto-learning, ``tenant=None``) may ask serweb to serve.
 
     Refused: IP literals, reserved suffixes, and names under a domain of another tenant
-    (under any tenant's domain when learnt from DNS).
+    (under any tenant's domain when learnt from DNS, and the refusal says so to the
+    operator; a tenant is told only that the name is not available).
     """
     host = normalize_host(raw)
     if host.is_ip:
@@ -180,11 +187,13 @@ def claimable_host(raw: str, *, tenant: Tenant | None, policy: DnsPolicy) -> Hos
     )
     for parent in parents:
         owner = parent.domain.tenant
-        if owner is not None and (tenant is None or owner.pk != tenant.pk):
+        if owner is not None and tenant is None:
             raise ValidationError(
                 f"{host.value} is under {parent.name}, a domain of another tenant; "
                 "only its owner can add names under it"
             )
+        if owner is not None and owner.pk != tenant.pk:
+            raise ValidationError(not_available(host.value))
     return host
 
 

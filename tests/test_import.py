@@ -228,6 +228,19 @@ def test_unknown_columns_are_refused_by_name(alice, tmp_path):
     assert not Domain.objects.exists()
 
 
+def test_an_attribute_column_of_a_reserved_name_is_refused(alice, tmp_path):
+    path = write_csv(tmp_path, "name,attr.did\nok.test,victim.test\n")
+
+    with pytest.raises(ImportRejected) as exc_info:
+        import_domains_csv(actor=alice, path=path)
+
+    assert_reported(rejected(exc_info), 1, "bad attribute column(s): attr.did")
+    with pytest.raises(ImportRejected) as exc_info:
+        import_domains(actor=alice, rows=[{"name": "ok.test", "attr.did": "victim.test"}])
+    assert_reported(rejected(exc_info), 1, "bad attribute column(s): attr.did")
+    assert not Domain.objects.exists()
+
+
 def test_a_header_without_the_name_column_is_refused(alice, tmp_path):
     with pytest.raises(ImportRejected) as exc_info:
         import_domains_csv(actor=alice, path=write_csv(tmp_path, "aliases,did\nx.test,y\n"))
