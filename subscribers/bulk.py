@@ -35,8 +35,6 @@ from domains.bulk import (
 from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realms, domain_refs_by_names
-from domains.signals import domains_changed
-from subscribers.models import Subscriber
 from subscribers.services import clean_email, credentials, validate_password
 
 SUBSCRIBER_COLUMNS = (
@@ -292,7 +290,6 @@ def _import_subscriber_rows(
         )
         if summary.subscribers:
             _write_subscribers(tables)
-            domains_changed.send(sender=Subscriber, dids=sorted(loader.dids))
         # Counts only: the file's hashes and passwords are secrets.
         audit_record(
             actor=actor,

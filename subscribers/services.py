@@ -1,4 +1,9 @@
-"""Every write to subscribers, their valid From identities and user aliases."""
+"""Every write to subscribers, their valid From identities and user aliases.
+
+None of them is sent to the proxies: Kamailio reads subscriber, uri and dbaliases per
+request (auth_db, uri_db and alias_db cache nothing), so a change is live at its commit
+and costs no reload.
+"""
 
 import re
 from typing import Any
@@ -15,7 +20,6 @@ from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realm
 from domains.services import domain_lock
-from domains.signals import domains_changed
 from serweb.db import lost_race
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
@@ -86,10 +90,6 @@ def _record(
     )
 
 
-def _changed(domain: Domain) -> None:
-    domains_changed.send(sender=Subscriber, dids=[domain.did])
-
-
 def _lock(subscriber: Subscriber, *, deleting: bool = False) -> None:
     """Lock the subscriber's row until the transaction ends, and read it again: its
     identities (valid From users, the aliases leading to it) change under this lock.
@@ -149,7 +149,6 @@ def subscriber_create(
         )
         ValidFrom.objects.create(subscriber=subscriber, from_user=clean_username)
     _record(actor, "subscriber.create", subscriber, None, subscriber_snapshot(subscriber))
-    _changed(domain)
     return subscriber
 
 
@@ -171,7 +170,6 @@ def subscriber_set_password(*, actor: Actor, subscriber: Subscriber, password: s
     subscriber.updated_at = timezone.now()
     subscriber.save(update_fields=["ha1", "ha1b", "ha1_realm", "password", "updated_at"])
     _record(actor, "subscriber.password", subscriber, None, {"password": "changed"})
-    _changed(domain)
     return subscriber
 
 
@@ -193,7 +191,6 @@ def subscriber_update(
     subscriber.updated_at = timezone.now()
     subscriber.save(update_fields=[*fields, "updated_at"])
     _record(actor, "subscriber.update", subscriber, before, subscriber_snapshot(subscriber))
-    _changed(subscriber.domain)
     return subscriber
 
 
@@ -205,9 +202,7 @@ def subscriber_delete(*, actor: Actor, subscriber: Subscriber) -> None:
     before = subscriber_snapshot(subscriber)
     before["aliases"] = [f"{a.username}@{a.domain.did}" for a in subscriber.aliases.all()]
     _record(actor, "subscriber.delete", subscriber, before, None)
-    domain = subscriber.domain
     subscriber.delete()
-    _changed(domain)
 
 
 def subscribers_rehash_for_realm(*, domain: Domain, realm: str) -> int:
@@ -248,7 +243,6 @@ def valid_from_add(*, actor: Actor, subscriber: Subscriber, from_user: str) -> V
     with lost_race(lambda: _check_from_user_free(subscriber, clean), field="from_user"):
         entry = ValidFrom.objects.create(subscriber=subscriber, from_user=clean)
     _record(actor, "validfrom.add", subscriber, before, subscriber_snapshot(subscriber))
-    _changed(subscriber.domain)
     return entry
 
 
@@ -261,7 +255,6 @@ def valid_from_remove(*, actor: Actor, subscriber: Subscriber, from_user: str) -
     before = subscriber_snapshot(subscriber)
     entry.delete()
     _record(actor, "validfrom.remove", subscriber, before, subscriber_snapshot(subscriber))
-    _changed(subscriber.domain)
 
 
 # --- user aliases -------------------------------------------------------------------------
@@ -305,7 +298,6 @@ def user_alias_add(
         domain=domain,
         after=_alias_repr(alias),
     )
-    _changed(domain)
     return alias
 
 
@@ -322,6 +314,4 @@ def user_alias_remove(*, actor: Actor, alias: UserAlias) -> None:
         domain=alias.domain,
         before=_alias_repr(alias),
     )
-    domain = alias.domain
     alias.delete()
-    _changed(domain)
