@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from serweb import views
-
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("portal.urls")),
+    # Sign-in, sign-out, passwords and the second factor (django-allauth, the portal's look).
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("", include("domains.urls")),
