@@ -221,7 +221,6 @@ def _status(url: str, headers: dict[str, str]) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
-@postgres_only
 def _sign_in_page(url: str, password: str) -> str:
     """The page a browser gets after posting the sign-in form at ``url`` as alice."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
@@ -234,6 +233,7 @@ def _sign_in_page(url: str, password: str) -> str:
         return answer.read().decode()
 
 
+@postgres_only
 def test_two_server_processes_share_one_budget(transactional_db, redis_prefix, alice):
     settings_dict = connection.settings_dict
     database_url = (

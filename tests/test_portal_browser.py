@@ -102,9 +102,26 @@ def sign_in(visit: Visit, username: str, password: str) -> None:
     visit.page.get_by_role("button", name="Sign in").click()
 
 
-def sign_out(visit: Visit) -> None:
+def start_signed_in(visit: Visit, username: str, password: str, lands_on: str) -> None:
+    visit.go("/accounts/login/")
+    visit.seen("sign-in")
+    sign_in(visit, username, password)
+    expect(visit.page).to_have_url(re.compile(f"{lands_on}$"))
+    visit.seen(lands_on.strip("/").replace("/", "-"))
+
+
+def fill_new_password(visit: Visit, password: str) -> None:
+    visit.page.get_by_label("New Password", exact=True).fill(password)
+    visit.page.get_by_label("New Password (again)").fill(password)
+
+
+def from_account_menu(visit: Visit, role: str, name: str) -> None:
     visit.page.locator(".account-menu summary").click()
-    visit.page.get_by_role("button", name="Sign out").click()
+    visit.page.get_by_role(role, name=name).click()
+
+
+def sign_out(visit: Visit) -> None:
+    from_account_menu(visit, "button", "Sign out")
 
 
 # --- operators -----------------------------------------------------------------------------
@@ -153,14 +170,8 @@ def test_an_operator_signs_in_and_sees_the_dashboard_filled_with_data(visit, ali
 
 def test_an_operator_turns_on_totp_and_then_signs_in_with_a_code(visit, alice):
     page = visit.page
-    visit.go("/accounts/login/")
-    visit.seen("sign-in")
-    sign_in(visit, "alice", "alice-pass")
-    expect(page).to_have_url(re.compile(r"/dashboard/$"))
-    visit.seen("dashboard")
-
-    page.locator(".account-menu summary").click()
-    page.get_by_role("link", name="Two-factor authentication").click()
+    start_signed_in(visit, "alice", "alice-pass", "/dashboard/")
+    from_account_menu(visit, "link", "Two-factor authentication")
     visit.seen("two-factor")
     page.get_by_role("button", name="Activate").click()
     expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
@@ -195,24 +206,18 @@ def test_an_operator_turns_on_totp_and_then_signs_in_with_a_code(visit, alice):
 
 def test_an_operator_changes_the_password(visit, alice):
     page = visit.page
-    visit.go("/accounts/login/")
-    visit.seen("sign-in")
-    sign_in(visit, "alice", "alice-pass")
-    visit.seen("dashboard")
-    page.locator(".account-menu summary").click()
-    page.get_by_role("link", name="Change password").click()
+    start_signed_in(visit, "alice", "alice-pass", "/dashboard/")
+    from_account_menu(visit, "link", "Change password")
     visit.seen("change-password")
 
     page.get_by_label("Current Password").fill("not-it")
-    page.get_by_label("New Password", exact=True).fill("a-new-long-secret-5")
-    page.get_by_label("New Password (again)").fill("a-new-long-secret-5")
+    fill_new_password(visit, "a-new-long-secret-5")
     page.get_by_role("button", name="Change Password").click()
     expect(page.get_by_text("Please type your current password.")).to_be_visible()
     visit.seen("change-password-wrong")
 
     page.get_by_label("Current Password").fill("alice-pass")
-    page.get_by_label("New Password", exact=True).fill("a-new-long-secret-5")
-    page.get_by_label("New Password (again)").fill("a-new-long-secret-5")
+    fill_new_password(visit, "a-new-long-secret-5")
     page.get_by_role("button", name="Change Password").click()
     expect(page.get_by_text("Password successfully changed.")).to_be_visible()
     visit.seen("password-changed")
@@ -237,16 +242,12 @@ def test_a_tenant_sees_only_its_space_and_no_operator_page(visit, alice, bob, ch
     domain_create(actor=alice, name="charlie.example.com", tenant=Tenant.objects.get(owner=charlie))
     page = visit.page
 
-    visit.go("/accounts/login/")
-    visit.seen("sign-in")
-    sign_in(visit, "bob", "bob-pass")
-    expect(page).to_have_url(re.compile(r"/my/domains/$"))
+    start_signed_in(visit, "bob", "bob-pass", "/my/domains/")
     expect(page.get_by_role("heading", name="Your domains")).to_be_visible()
     table = page.get_by_role("region", name="Your domains")
     expect(table).to_contain_text("sip.bob.example.com")
     expect(page.locator("main")).not_to_contain_text("charlie.example.com")
     expect(page.get_by_role("link", name="Dashboard")).to_have_count(0)
-    visit.seen("your-domains")
 
     page.set_viewport_size(NARROW)
     visit.seen("your-domains-narrow")
@@ -299,8 +300,7 @@ def test_a_forgotten_password_is_reset_by_mail(visit, bob, mailoutbox):
     link = re.search(r"https?://\S+/accounts/password/reset/key/\S+/", mail.body)[0]
     page.goto(link)
     visit.seen("new-password")
-    page.get_by_label("New Password", exact=True).fill("reset-long-secret-6")
-    page.get_by_label("New Password (again)").fill("reset-long-secret-6")
+    fill_new_password(visit, "reset-long-secret-6")
     page.get_by_role("button", name="Change Password").click()
     expect(page).to_have_url(re.compile(r"/accounts/password/reset/key/done/$"))
     visit.seen("password-reset")
