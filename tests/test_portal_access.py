@@ -60,6 +60,11 @@ def test_the_public_pages_answer_anybody(client, db, url):
     assert client.get(url).status_code == 200
 
 
+def test_allauths_own_list_of_e_mail_addresses_is_not_offered(client, bob):
+    client.force_login(bob)
+    assert client.get("/accounts/email/").status_code == 404
+
+
 def test_the_navigation_shows_what_each_person_has(client, alice, bob):
     client.force_login(alice)
     operator_nav = client.get("/dashboard/").text

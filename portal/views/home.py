@@ -1,4 +1,5 @@
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 
 from domains.selectors import actor_is_operator, actor_tenant
@@ -12,3 +13,8 @@ def home(request):
     if actor_tenant(request.user) is not None:
         return redirect("portal:tenant-domains")
     return render(request, "portal/no_access.html", status=403)
+
+
+def not_here(request):
+    """A page a library offers that serweb does not."""
+    raise Http404
