@@ -4,7 +4,8 @@ domains, claims, proxies and audit entries there are."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -32,7 +33,6 @@ class SuspectDomain:
     managed: bool
     # The first moment housekeeping could disable it; None while no negative is counted.
     disable_at: datetime | None
-
     # Enough negatives, old enough: the next negative check disables it.
     disable_due: bool
 
@@ -91,12 +91,17 @@ def domain_counts() -> tuple[list[StateRow], list[int]]:
 
 
 def suspect_domains(policy: DnsPolicy) -> tuple[list[SuspectDomain], int]:
-    """The suspect domains nearest to being disabled (the oldest first negative first)."""
+    """The suspect domains nearest to being disabled: those housekeeping manages (a domain
+    without a check row is managed) by their first negative, then the others."""
     suspects = Domain.objects.filter(state=DomainState.SUSPECT)
     listed = (
         suspects.select_related("dns_check")
         .prefetch_related("names")
-        .order_by(F("dns_check__first_negative_at").asc(nulls_last=True), "did")[:LIST_LENGTH]
+        .order_by(
+            Coalesce("dns_check__managed", Value(True)).desc(),
+            F("dns_check__first_negative_at").asc(nulls_last=True),
+            "did",
+        )[:LIST_LENGTH]
     )
     found = []
     now = timezone.now()

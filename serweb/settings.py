@@ -125,9 +125,9 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[serweb] "
 # Failed sign-ins and second-factor codes spend serweb's per-address budget
-# (serweb/auth_throttle.py, shared with the API's tokens' own); allauth's limits on them are
-# off so that one rule answers. Its others (reset e-mails, password changes) stay, in the
-# same cache.
+# (serweb/auth_throttle.py; the API's tokens have one of their own); allauth's limits on them
+# are off so that one rule answers. Its others (reset e-mails, password changes) stay, in
+# the same cache.
 ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
 # Optional authenticator-app codes (TOTP) and recovery codes; the previous and the next
 # 30-second step are accepted too, for clocks that drift (RFC 6238, section 5.2).

@@ -106,7 +106,7 @@ def test_a_suspect_domain_says_when_it_could_be_disabled(client, alice, tenant, 
     assert "never: housekeeping does not manage it" in page
     assert "after its first negative check" in page
     shown = [suspect.domain.did for suspect in selectors.dashboard().suspects]
-    assert shown == ["unmanaged.example.com", "due.example.com", "fresh.example.com"]
+    assert shown == ["due.example.com", "fresh.example.com", "unmanaged.example.com"]
 
 
 def test_a_dashboard_of_nothing_says_so(client, alice):
