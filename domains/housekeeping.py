@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -57,7 +57,8 @@ CHECKED_STATES = (
     DomainState.SUSPECT,
     DomainState.DISABLED,
 )
-# A second run of the same slot waits this long for the first to finish.
+# A run of a slot keeps other runs of it out this long at most (a worker killed in a run
+# cannot end it).
 RUN_LOCK = timedelta(hours=1)
 
 ClientFactory = Callable[[], Any]
@@ -421,6 +422,31 @@ class Housekeeping:
         return run
 
 
+def _claim_slot(slot: int, slots: int, now: datetime) -> HousekeepingRun | None:
+    """The slot's new running run, or None when another one runs it.
+
+    The claim is the insert itself: the database holds one running run per slot
+    (housekeepingrun_one_running_per_slot), so of two workers starting the slot at once,
+    one insert is refused. A run still marked running after RUN_LOCK died without saying
+    so (a killed worker) and is ended first.
+    """
+    HousekeepingRun.objects.filter(
+        slot=slot,
+        slots=slots,
+        status=HousekeepingRun.Status.RUNNING,
+        started_at__lt=timezone.now() - RUN_LOCK,
+    ).update(
+        status=HousekeepingRun.Status.ABORTED,
+        finished_at=timezone.now(),
+        message=f"still running after {RUN_LOCK}: taken as crashed",
+    )
+    try:
+        with transaction.atomic():
+            return HousekeepingRun.objects.create(slot=slot, slots=slots, started_at=now)
+    except IntegrityError:
+        return None
+
+
 def housekeeping_run(
     *,
     actor: Actor = None,
@@ -440,16 +466,9 @@ def housekeeping_run(
     slot = current_slot(now, policy) % slots if slot is None else slot
     if not 0 <= slot < slots:
         raise ValueError(f"slot {slot} is not between 0 and {slots - 1}")
-    with transaction.atomic():
-        busy = HousekeepingRun.objects.filter(
-            slot=slot,
-            slots=slots,
-            status=HousekeepingRun.Status.RUNNING,
-            started_at__gte=timezone.now() - RUN_LOCK,
-        ).exists()
-        if busy:
-            return None
-        run = HousekeepingRun.objects.create(slot=slot, slots=slots, started_at=now)
+    run = _claim_slot(slot, slots, now)
+    if run is None:
+        return None
     job = Housekeeping(
         run=run,
         policy=policy,

@@ -22,7 +22,15 @@ from api.services import token_create
 from audit.models import AuditEntry
 from domains import services as domains
 from domains.claims import domain_claim_start, domain_claim_verify
-from domains.models import Domain, DomainClaim, DomainName, Proxy, Tenant
+from domains.housekeeping import housekeeping_run
+from domains.models import (
+    Domain,
+    DomainClaim,
+    DomainName,
+    HousekeepingRun,
+    Proxy,
+    Tenant,
+)
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber, UserAlias, ValidFrom
@@ -35,6 +43,7 @@ ROUNDS = 8
 
 knot = dns_harness.knot
 dns_settings = dns_harness.dns_settings
+silent_port = dns_harness.silent_port
 
 
 def in_parallel(*calls: Callable[[], object]) -> list[tuple[str, object]]:
@@ -402,3 +411,27 @@ def test_parallel_unsets_of_an_attribute_record_one_change(alice):
         assert assert_clean(outcomes, serial_error="has no operator attribute") == 1
         unsets = AuditEntry.objects.filter(did=domain.did, action="domain.attr_unset")
         assert unsets.count() == 1
+
+
+# --- DNS housekeeping and verification ---------------------------------------------------
+
+
+def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):
+    # A resolver that never answers: each run lasts until its DNS lifetime is over.
+    settings.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
+    domains.domain_create(actor=alice, name="slow.example")
+    for _round in range(ROUNDS):
+        before = HousekeepingRun.objects.count()
+        run = lambda: housekeeping_run(slot=0, slots=1)  # noqa: E731
+        outcomes = in_parallel(run, run, run)
+        assert [kind for kind, _value in outcomes] == ["ok"] * 3, outcomes
+        started = [value for _kind, value in outcomes if value is not None]
+        assert len(started) == 1, started
+        assert HousekeepingRun.objects.count() == before + 1
+        assert started[0].status == HousekeepingRun.Status.COMPLETED
+
+
+# --- bulk imports against the one-by-one services -----------------------------------------
+
+
+# --- a tenant's realm names a domain of its own -------------------------------------------
