@@ -116,6 +116,19 @@ def domain_lock(domain: Domain, *, deleting: bool = False) -> None:
         raise DomainNotFound(f"domain {domain.did} does not exist any more") from None
 
 
+def domains_lock(ids: Iterable[int]) -> dict[int, Domain]:
+    """Lock several domains' rows until the transaction ends, as domain_lock does, and
+    read them: those still there, by id.
+
+    In id order, the one order of every writer that locks more than one domain, so that
+    two of them wait for each other instead of deadlocking. Whoever also writes a row that
+    belongs to a domain (its check, names, subscribers) locks the domain first: so does
+    domain_delete, whose cascade reaches those rows.
+    """
+    locked = Domain.objects.select_for_update(no_key=True).filter(pk__in=set(ids)).order_by("pk")
+    return {domain.pk: domain for domain in locked}
+
+
 def _check_name_free(host: HostName, *, domain: Domain | None = None) -> None:
     owner = DomainName.objects.filter(name=host.value).select_related("domain").first()
     if owner is None:
@@ -683,7 +696,10 @@ def tenant_set_active(
     if not domains:
         return []
     switch = domain_enable if active else domain_disable
+    locked = domains_lock(tenant.domains.filter(enabled=not active).values_list("pk", flat=True))
+    # Read again under the locks: moved or switched meanwhile, a domain is left alone.
     return [
         switch(actor=actor, domain=domain)
-        for domain in tenant.domains.select_for_update().filter(enabled=not active).order_by("did")
+        for domain in locked.values()
+        if domain.tenant_id == tenant.pk and domain.enabled != active
     ]

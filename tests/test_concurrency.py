@@ -8,14 +8,16 @@ answer must be a success or the 400 a serial request gets, naming its field; nev
 
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.error import HTTPError
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 
 from api.services import token_create
@@ -25,12 +27,15 @@ from domains.claims import domain_claim_start, domain_claim_verify
 from domains.housekeeping import housekeeping_run
 from domains.models import (
     Domain,
+    DomainCheck,
     DomainClaim,
     DomainName,
+    DomainState,
     HousekeepingRun,
     Proxy,
     Tenant,
 )
+from domains.verification import DnsPolicy, domain_verify
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber, UserAlias, ValidFrom
@@ -161,6 +166,15 @@ def _holders_of_100(domain: Domain) -> int:
     """How many subscribers and user aliases of the domain are called 100."""
     subscribers_called = Subscriber.objects.filter(domain=domain, username="100").count()
     return subscribers_called + UserAlias.objects.filter(domain=domain, username="100").count()
+
+
+def _waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def _names(domain: Domain) -> list[tuple[str, bool]]:
@@ -414,6 +428,99 @@ def test_parallel_unsets_of_an_attribute_record_one_change(alice):
 
 
 # --- DNS housekeeping and verification ---------------------------------------------------
+
+
+def _lifecycle_domains(knot, alice, round_: int, count: int) -> tuple[list[Domain], set[int]]:
+    """Domains each with a check row: every other one points at us (pending: to become
+    active), the rest do not (active: to become suspect). Returns them and the pointing
+    ones' ids."""
+    made, pointing = [], set()
+    for index in range(count):
+        name = knot.unique(f"lc{round_}-")
+        if index % 2 == 0:
+            knot.srv(name, PROXY_HOSTNAMES[0])
+            domain = domains.domain_create(actor=alice, name=name, state=DomainState.PENDING)
+            pointing.add(domain.pk)
+        else:
+            domain = domains.domain_create(actor=alice, name=name)
+        made.append(domain)
+    DomainCheck.objects.bulk_create(DomainCheck(domain=domain) for domain in made)
+    return made, pointing
+
+
+def _one_by_one(call: Callable[[Domain], object], victims: list[Domain]) -> Callable[[], list]:
+    """``call`` on each domain in turn, each read again first; what each one did (a domain
+    deleted meanwhile is skipped, as a request for it gets 404)."""
+
+    def run() -> list:
+        done = []
+        for victim in victims:
+            try:
+                done.append(call(Domain.objects.get(pk=victim.pk)))
+            except ObjectDoesNotExist:
+                done.append("gone")
+        return done
+
+    return run
+
+
+def test_deletions_during_housekeeping_and_verifications(knot, dns_settings, alice):
+    # Small batches: many transactions that each lock checks and domains.
+    policy = replace(DnsPolicy.from_settings(), chunk_size=3, breaker_minimum=10**6)
+    for round_ in range(3):
+        made, pointing = _lifecycle_domains(knot, alice, round_, 30)
+        victims = made[1::3]
+        outcomes = in_parallel(
+            lambda: housekeeping_run(slot=0, slots=1, policy=policy),
+            _one_by_one(lambda d: domains.domain_delete(actor=alice, domain=d), victims[::-1]),
+            _one_by_one(lambda d: domain_verify(actor=alice, domain=d), victims),
+            _one_by_one(lambda d: domain_verify(actor=alice, domain=d), made[::-1]),
+        )
+        for kind, value in outcomes:
+            assert kind == "ok", repr(value)
+        (_kind, run), (_kind, deleted) = outcomes[:2]
+        assert run.status == HousekeepingRun.Status.COMPLETED, run.message
+        assert "gone" not in deleted
+        gone = {victim.pk for victim in victims}
+        assert not Domain.objects.filter(pk__in=gone).exists()
+        assert not DomainCheck.objects.filter(domain_id__in=gone).exists()
+        # Every other domain has what DNS said recorded, and moved as it says.
+        for domain in Domain.objects.filter(pk__in=[d.pk for d in made]):
+            check = DomainCheck.objects.get(domain=domain)
+            if domain.pk in pointing:
+                assert (domain.state, check.outcome) == (DomainState.ACTIVE, "positive")
+            else:
+                assert (domain.state, check.outcome) == (DomainState.SUSPECT, "negative")
+                assert check.negatives == 1
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda victim: housekeeping_run(slot=0, slots=1),
+        lambda victim: domain_verify(domain=Domain.objects.get(pk=victim.pk)),
+    ],
+    ids=["housekeeping", "verification"],
+)
+def test_a_deletion_under_way_is_waited_for_not_deadlocked(knot, dns_settings, alice, check):
+    # Active, and DNS says it is not ours: the check would make it suspect.
+    victim = domains.domain_create(actor=alice, name=knot.unique("gone"))
+    DomainCheck.objects.create(domain=victim)
+    with transaction.atomic():
+        # The deletion's first step: the domain's lock, held until this block commits.
+        domains.domain_lock(victim, deleting=True)
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.extend(in_parallel(lambda: check(victim))))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The rest, down to the check row: it must not be the check's waiting for us.
+        domains.domain_delete(actor=alice, domain=victim)
+    worker.join(timeout=30)
+    [(kind, value)] = outcome
+    assert kind in {"ok", "gone"}, repr(value)
+    assert not DomainCheck.objects.filter(domain_id=victim.pk).exists()
 
 
 def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):
