@@ -337,12 +337,25 @@ def _attribute_changed(
     _changed(domain)
 
 
-def _check_realm_is_the_tenants(domain: Domain, realm: str) -> None:
+def _realm_holder(realm: str) -> int | None:
+    """The id of the domain one of whose names is ``realm``."""
+    return DomainName.objects.filter(name=realm).values_list("domain_id", flat=True).first()
+
+
+def _check_realm_is_the_tenants(domain: Domain, realm: str, *, holder: int | None) -> None:
     """A tenant may name as realm only a name of its own domains: another's would let its
-    users' credentials be replayed against that realm."""
+    users' credentials be replayed against that realm.
+
+    ``holder``, the domain that held the name before the locks, is locked with this one:
+    neither can its name go nor can it move to another tenant or be deleted before this
+    change commits, and what happened to it before is seen here.
+    """
     if realm == domain.did:
         return
-    if not DomainName.objects.filter(name=realm, domain__tenant_id=domain.tenant_id).exists():
+    held = DomainName.objects.filter(
+        name=realm, domain_id=holder, domain__tenant_id=domain.tenant_id
+    )
+    if holder is None or not held.exists():
         raise ValidationError({"value": f"realm {realm} is not a name of one of your domains"})
 
 
@@ -362,10 +375,15 @@ def domain_attribute_set(
     if source not in AttributeSource.values:
         raise ValidationError(f"unknown attribute source {source!r}")
     # The realm and the rehash of stored passwords are decided under the domain's lock, so
-    # a subscriber created meanwhile cannot miss either.
+    # a subscriber created meanwhile cannot miss either; a tenant's realm naming another
+    # of its domains, under that domain's lock too (both in id order).
+    tenants_realm = key == "realm" and by_tenant
+    holder = _realm_holder(clean_value) if tenants_realm and clean_value != domain.did else None
+    if holder is not None and holder != domain.pk:
+        domains_lock([domain.pk, holder])
     domain_lock(domain)
-    if key == "realm" and by_tenant:
-        _check_realm_is_the_tenants(domain, clean_value)
+    if tenants_realm:
+        _check_realm_is_the_tenants(domain, clean_value, holder=holder)
     old_realm = domain_realm(domain)
     before = domain_snapshot(domain)
     attribute, _created = DomainAttribute.objects.update_or_create(

@@ -35,6 +35,7 @@ from domains.models import (
     Proxy,
     Tenant,
 )
+from domains.selectors import domain_realm
 from domains.verification import DnsPolicy, domain_verify
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
@@ -169,7 +170,10 @@ def _holders_of_100(domain: Domain) -> int:
 
 
 def _waiting_for_a_lock() -> bool:
+    """Whether another connection to the test database waits for a lock."""
     with connection.cursor() as cursor:
+        # Inside a transaction, the activity view is read once unless told otherwise.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -542,3 +546,69 @@ def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):
 
 
 # --- a tenant's realm names a domain of its own -------------------------------------------
+
+
+def _bob_domains(alice, bob) -> tuple[Domain, Domain]:
+    tenant = bob.tenant
+    first = domains.domain_create(
+        actor=alice, name="d.example", aliases=["realm.d.example"], tenant=tenant
+    )
+    second = domains.domain_create(
+        actor=alice, name="e.example", aliases=["realm.e.example"], tenant=tenant
+    )
+    return first, second
+
+
+@pytest.mark.parametrize(
+    "take_away",
+    [
+        lambda alice, charlie, e: domains.domain_set_tenant(
+            actor=alice, domain=e, tenant=charlie.tenant
+        ),
+        lambda alice, charlie, e: domains.domain_name_remove(
+            actor=alice, domain=e, name="realm.e.example"
+        ),
+        lambda alice, charlie, e: domains.domain_delete(actor=alice, domain=e),
+    ],
+    ids=["moved", "name-removed", "deleted"],
+)
+def test_a_realm_naming_a_domain_taken_away_meanwhile_is_refused(alice, bob, charlie, take_away):
+    d, e = _bob_domains(alice, bob)
+    set_realm = fresh(
+        d,
+        lambda d: domains.domain_attribute_set(
+            actor=bob, domain=d, name="realm", value="realm.e.example"
+        ),
+    )
+    with transaction.atomic():
+        take_away(alice, charlie, e)  # holds e's lock until this block commits
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.extend(in_parallel(set_realm)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    worker.join(timeout=30)
+    [(kind, value)] = outcome
+    assert kind == "invalid", value
+    assert "is not a name of one of your domains" in value.messages[0]
+    assert not d.attributes.filter(name="realm").exists()
+
+
+def test_realms_naming_each_others_domains_set_in_parallel(alice, bob):
+    for _round in range(ROUNDS):
+        d, e = _bob_domains(alice, bob)
+
+        def realm(domain, value):
+            return fresh(
+                domain,
+                lambda x: domains.domain_attribute_set(
+                    actor=bob, domain=x, name="realm", value=value
+                ),
+            )
+
+        outcomes = in_parallel(realm(d, "realm.e.example"), realm(e, "realm.d.example"))
+        assert assert_clean(outcomes) == 2
+        assert domain_realm(d) == "realm.e.example" and domain_realm(e) == "realm.d.example"
+        for domain in (d, e):
+            domains.domain_delete(actor=alice, domain=domain)
