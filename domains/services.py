@@ -7,6 +7,7 @@ django.core.exceptions.ValidationError with a message meant for the person who t
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -201,9 +202,16 @@ def domain_create(
         domain = Domain.objects.create(
             did=clean_did, enabled=enabled, state=state, origin=origin, tenant=tenant
         )
+        # In sorted order, as a bulk import writes names: two creations sharing names wait
+        # for each other at the first one, never each for the other (a deadlock).
         DomainName.objects.bulk_create(
-            DomainName(domain=domain, name=h.value, kind=h.kind, is_canonical=i == 0)
-            for i, h in enumerate(hosts)
+            sorted(
+                (
+                    DomainName(domain=domain, name=h.value, kind=h.kind, is_canonical=i == 0)
+                    for i, h in enumerate(hosts)
+                ),
+                key=attrgetter("name"),
+            )
         )
         DomainAttribute.objects.bulk_create(
             DomainAttribute(

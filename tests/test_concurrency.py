@@ -23,6 +23,7 @@ from django.db.models import Model
 from api.services import token_create
 from audit.models import AuditEntry
 from domains import services as domains
+from domains.bulk import ImportRejected, import_domains_csv
 from domains.claims import domain_claim_start, domain_claim_verify
 from domains.housekeeping import housekeeping_run
 from domains.models import (
@@ -37,6 +38,7 @@ from domains.models import (
 )
 from domains.selectors import domain_realm
 from domains.verification import DnsPolicy, domain_verify
+from subscribers import digest
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber, UserAlias, ValidFrom
@@ -543,6 +545,77 @@ def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):
 
 
 # --- bulk imports against the one-by-one services -----------------------------------------
+
+DATABASE_WORDS = ("duplicate key", "violates", "constraint", "IntegrityError", "DETAIL")
+
+
+def assert_no_database_text(messages: list[str]) -> None:
+    for message in messages:
+        assert not any(word in message for word in DATABASE_WORDS), message
+
+
+def test_a_domain_imported_while_it_is_created(alice, tmp_path):
+    for round_ in range(ROUNDS):
+        name = f"r{round_}.example"
+        path = tmp_path / f"{round_}.csv"
+        path.write_text(f"name,aliases\nfirst{round_}.example,\n{name},sip.{name}\n")
+        outcomes = in_parallel(
+            lambda path=path: import_domains_csv(actor=alice, path=path),
+            # The same names in the other order.
+            lambda n=name: domains.domain_create(actor=alice, name=f"sip.{n}", aliases=[n]),
+        )
+        assert assert_clean(outcomes) == 1
+        for kind, value in outcomes:
+            if kind != "invalid":
+                continue
+            assert_no_database_text(value.messages)
+            if isinstance(value, ImportRejected):
+                assert {error.line for error in value.errors} == {3}, value.errors
+                serial = ("already belongs to domain", "is taken by another domain")
+                assert all(any(s in e.message for s in serial) for e in value.errors)
+        imported = outcomes[0][0] == "ok"
+        assert Domain.objects.filter(did=f"first{round_}.example").exists() == imported
+        assert DomainName.objects.filter(name__in=[name, f"sip.{name}"]).count() == 2
+
+
+def test_a_domain_imported_through_the_api_while_it_is_created(http):
+    for round_ in range(ROUNDS):
+        name = f"r{round_}.example"
+        answers = http.race(
+            ("POST", "/domains-bulk/", [{"name": f"first{round_}.example"}, {"name": name}]),
+            ("POST", "/domains/", {"name": name}),
+        )
+        (bulk_status, bulk), (create_status, created) = answers
+        assert {bulk_status, create_status} == {201, 400}, answers
+        refused = bulk if bulk_status == 400 else created
+        assert refused["code"] == "invalid"
+        assert set(refused["fields"]) == ({"1"} if bulk_status == 400 else {"name"}), refused
+        assert_no_database_text([m for ms in refused["fields"].values() for m in ms])
+
+
+def test_a_subscriber_import_while_the_realm_changes(alice):
+    for round_ in range(ROUNDS):
+        domain = _domain(alice, round_)
+        rows = [
+            {"username": f"u{i}", "domain": domain.did, "password": "x" * 12} for i in range(300)
+        ]
+        outcomes = in_parallel(
+            lambda rows=rows: import_subscribers(actor=alice, rows=rows),
+            fresh(
+                domain,
+                lambda d, r=round_: domains.domain_attribute_set(
+                    actor=alice, domain=d, name="realm", value=f"realm{r}.example"
+                ),
+            ),
+        )
+        # The realm changed first, or the import went first and the change, without
+        # consent to strand the new passwords, was refused.
+        assert assert_clean(outcomes) >= 1
+        realm = domain_realm(Domain.objects.get(pk=domain.pk))
+        users = Subscriber.objects.filter(domain=domain)
+        assert users.count() == (300 if outcomes[0][0] == "ok" else 0)
+        for user in users:
+            assert (user.ha1_realm, user.ha1) == (realm, digest.ha1(user.username, realm, "x" * 12))
 
 
 # --- a tenant's realm names a domain of its own -------------------------------------------
