@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "audit",
     "domains",
     "subscribers",
+    "portability",
 ]
 
 MIDDLEWARE = [
