@@ -20,6 +20,7 @@ Everything adopted is written in one transaction with one audit entry and one re
 """
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -96,8 +97,8 @@ class AdoptionReport:
         )
         if self.hashes_computed:
             lines.append(
-                f"  {self.hashes_computed} subscriber(s) had no HA1: computed from the clear "
-                "password"
+                f"  {plural(self.hashes_computed, 'subscriber')} had no HA1: computed from the "
+                "clear password"
             )
         if self.passwords_kept or self.passwords_dropped:
             kept = (
@@ -127,10 +128,10 @@ class _Domain:
 
 
 class _Mapper:
-    def __init__(self, tables: KamailioTables, report: AdoptionReport) -> None:
+    def __init__(self, tables: KamailioTables, report: AdoptionReport, now: datetime) -> None:
         self.tables = tables
         self.report = report
-        self.now = timezone.now()
+        self.now = now
         self.domains: dict[str, _Domain] = {}
         # Normalised name -> its did, for subscribers keyed by a name that is not a did.
         self.name_did: dict[str, str] = {}
@@ -501,12 +502,15 @@ def _canonical(did: str, hosts: list[HostName]) -> str:
     return min(hosts, key=lambda h: (h.is_ip, h.value.count("."), len(h.value), h.value)).value
 
 
-def adoption_plan(tables: KamailioTables, *, dry_run: bool) -> tuple[Document, AdoptionReport]:
-    """What adopting these tables writes, and the report of what it leaves out."""
+def adoption_plan(
+    tables: KamailioTables, *, dry_run: bool, now: datetime | None = None
+) -> tuple[Document, AdoptionReport]:
+    """What adopting these tables writes (its timestamps ``now``), and the report of what
+    it leaves out."""
     report = AdoptionReport(
         source=tables.source, versions=tables.versions, absent=tables.absent, dry_run=dry_run
     )
-    document = _Mapper(tables, report).run()
+    document = _Mapper(tables, report, now or timezone.now()).run()
     return document, report
 
 
