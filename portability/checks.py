@@ -111,7 +111,7 @@ def _check_host(problems: Problems, path: str, name: str, kind: str | None = Non
         return
     problems.same(path, name, host.value, "name")
     if kind is not None and host.kind != kind:
-        problems.add(path, f"{name} is a {host.kind} name, not {kind}")
+        problems.add(path, f"{name} is of kind {host.kind}, not {kind}")
 
 
 def _check_domains(problems: Problems, document: Document, tenants: set[str]) -> set[str]:

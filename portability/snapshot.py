@@ -52,8 +52,9 @@ CHECK_FIELDS = [
 
 def document_read() -> Document:
     """Every tenant, domain, subscriber and proxy, as one snapshot of the database."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql" and not connection.savepoint_ids:
+        if connection.vendor == "postgresql" and outermost:
             # One snapshot for all the queries: a change committed meanwhile is either
             # wholly in the backup or not at all.
             with connection.cursor() as cursor:
