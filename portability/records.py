@@ -12,6 +12,7 @@ order, checking every key and type on the way in.
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -179,7 +180,7 @@ def sorted_json(value: Any) -> Any:
 
 def record_to_json(record: Any) -> Any:
     if dataclasses.is_dataclass(record):
-        return {f.name: record_to_json(getattr(record, f.name)) for f in dataclasses.fields(record)}
+        return _encoder(type(record))(record)
     if isinstance(record, list):
         return [record_to_json(item) for item in record]
     if isinstance(record, datetime):
@@ -187,6 +188,43 @@ def record_to_json(record: Any) -> Any:
     if isinstance(record, dict):
         return sorted_json(record)
     return record
+
+
+def _field_encoder(kind: Any) -> Callable[[Any], Any] | None:
+    """How one field's value becomes JSON; None when it already is JSON."""
+    if isinstance(kind, types.UnionType):
+        (inner,) = [option for option in typing.get_args(kind) if option is not type(None)]
+        encode = _field_encoder(inner)
+        return None if encode is None else (lambda v: None if v is None else encode(v))
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        encode = _field_encoder(item)
+        return None if encode is None else (lambda v: [encode(i) for i in v])
+    if dataclasses.is_dataclass(kind):
+        return _encoder(kind)
+    if kind is datetime:
+        return timestamp_text
+    if kind is dict:
+        return sorted_json
+    return None
+
+
+_ENCODERS: dict[type, Callable[[Any], dict]] = {}
+
+
+def _encoder(cls: type) -> Callable[[Any], dict]:
+    # Built once per record class: a backup holds hundreds of thousands of records.
+    if cls not in _ENCODERS:
+        fields = [(name, _field_encoder(kind)) for name, kind in _hints(cls).items()]
+
+        def encode(record: Any) -> dict:
+            return {
+                name: getattr(record, name) if convert is None else convert(getattr(record, name))
+                for name, convert in fields
+            }
+
+        _ENCODERS[cls] = encode
+    return _ENCODERS[cls]
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -198,56 +236,84 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def _parse_timestamp(value: Any, path: str) -> datetime:
+def _parse_timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
-        raise RecordError(path, "expected a timestamp (ISO 8601 text)")
+        raise RecordError("", "must not be null" if value is None else "expected a timestamp")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise RecordError(path, f"{value!r} is not an ISO 8601 timestamp") from None
+        raise RecordError("", f"{value!r} is not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
-        raise RecordError(path, f"{value!r} has no time zone")
+        raise RecordError("", f"{value!r} has no time zone")
     return parsed.astimezone(UTC)
 
 
+# Parsers raise RecordError with the path below the value they were given; each level
+# prefixes its own part, so paths are only built for values that are wrong.
 _KIND_NAMES = {str: "text", int: "an integer", bool: "true or false", dict: "an object"}
+Parser = Callable[[Any], Any]
 
 
-def _parse(kind: Any, value: Any, path: str) -> Any:
+def _plain(kind: type) -> Parser:
+    name = _KIND_NAMES.get(kind, kind.__name__)
+
+    def parse(value: Any) -> Any:
+        # bool is an int in Python; JSON's true is no integer here, nor 1 a boolean.
+        if type(value) is not kind:
+            raise RecordError("", "must not be null" if value is None else f"expected {name}")
+        return value
+
+    return parse
+
+
+def _parser(kind: Any) -> Parser:
     if isinstance(kind, types.UnionType):
-        options = typing.get_args(kind)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise RecordError(path, "must not be null")
-        (kind,) = [option for option in options if option is not type(None)]
-    if value is None:
-        raise RecordError(path, "must not be null")
+        (inner,) = [option for option in typing.get_args(kind) if option is not type(None)]
+        parse_inner = _parser(inner)
+        return lambda value: None if value is None else parse_inner(value)
     if typing.get_origin(kind) is list:
-        if not isinstance(value, list):
-            raise RecordError(path, "expected a list")
         (item_kind,) = typing.get_args(kind)
-        return [_parse(item_kind, item, f"{path}[{i}]") for i, item in enumerate(value)]
+        parse_item = _parser(item_kind)
+
+        def parse_list(value: Any) -> list:
+            if not isinstance(value, list):
+                raise RecordError("", "must not be null" if value is None else "expected a list")
+            parsed = []
+            for index, item in enumerate(value):
+                try:
+                    parsed.append(parse_item(item))
+                except RecordError as exc:
+                    raise RecordError(f"[{index}]{exc.path}", exc.message) from None
+            return parsed
+
+        return parse_list
     if dataclasses.is_dataclass(kind):
-        return record_from_json(kind, value, path)
+        return lambda value: record_from_json(kind, value, "")
     if kind is datetime:
-        return _parse_timestamp(value, path)
-    # bool is an int in Python; JSON's true is no integer here, nor 1 a boolean.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise RecordError(path, f"expected {_KIND_NAMES.get(kind, kind.__name__)}")
-    return value
+        return _parse_timestamp
+    return _plain(kind)
+
+
+_PARSERS: dict[type, list[tuple[str, Parser]]] = {}
 
 
 def record_from_json(cls: type, data: Any, path: str) -> Any:
     """``cls`` built from a JSON object that has exactly its fields, each of its type."""
     if not isinstance(data, dict):
-        raise RecordError(path, "expected an object")
-    hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [key for key in data if key not in hints]
-    if unknown:
-        raise RecordError(path, f"unknown key(s): {', '.join(map(str, unknown))}")
-    missing = [name for name in names if name not in data]
-    if missing:
+        raise RecordError(path, "must not be null" if data is None else "expected an object")
+    if cls not in _PARSERS:
+        _PARSERS[cls] = [(name, _parser(kind)) for name, kind in _hints(cls).items()]
+    parsers = _PARSERS[cls]
+    if len(data) != len(parsers) or any(name not in data for name, _ in parsers):
+        unknown = [key for key in data if key not in _hints(cls)]
+        if unknown:
+            raise RecordError(path, f"unknown key(s): {', '.join(map(str, unknown))}")
+        missing = [name for name, _ in parsers if name not in data]
         raise RecordError(path, f"missing key(s): {', '.join(missing)}")
-    return cls(**{name: _parse(hints[name], data[name], f"{path}.{name}") for name in names})
+    values = []
+    for name, parse in parsers:
+        try:
+            values.append(parse(data[name]))
+        except RecordError as exc:
+            raise RecordError(f"{path}.{name}{exc.path}", exc.message) from None
+    return cls(*values)

@@ -7,8 +7,10 @@ SQLite), the small ones with bulk_create. One ``domains_changed`` signal covers 
 one generation bump, one reload after the commit.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -73,9 +75,13 @@ def _copy(tables: Staging, model: type[Model], fields: Sequence[str], rows: list
     tables.load(model._meta.db_table, columns, rows)
 
 
-def _at(value):
-    """A timestamp as the database's cursor takes it (SQLite: naive UTC text)."""
-    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+def _timestamps() -> Callable[[datetime | None], Any]:
+    """How a timestamp goes to the database's cursor: as it is to PostgreSQL, as naive UTC
+    text to SQLite."""
+    if connection.vendor == "postgresql":
+        return lambda value: value
+    adapt = connection.ops.adapt_datetimefield_value
+    return lambda value: None if value is None else adapt(value)
 
 
 def document_write(document: Document) -> WriteSummary:
@@ -87,8 +93,9 @@ def document_write(document: Document) -> WriteSummary:
     tenant_ids = _write_tenants(document)
     with connection.cursor() as cursor:
         tables = Staging(cursor)
-        domain_ids = _write_domains(cursor, tables, document, tenant_ids)
-        counts = _write_subscribers(cursor, tables, document, domain_ids)
+        at = _timestamps()
+        domain_ids = _write_domains(cursor, tables, at, document, tenant_ids)
+        counts = _write_subscribers(cursor, tables, at, document, domain_ids)
     _write_claims(document, tenant_ids, domain_ids)
     _write_proxies(document)
     return WriteSummary(
@@ -129,7 +136,7 @@ def _write_tenants(document: Document) -> dict[str, int]:
     return {tenant.name: tenant.pk for tenant in tenants}
 
 
-def _write_domains(cursor, tables: Staging, document: Document, tenant_ids) -> dict[str, int]:
+def _write_domains(cursor, tables: Staging, at, document: Document, tenant_ids) -> dict[str, int]:
     records = document.domains
     ids = reserve_ids(cursor, Domain, len(records))
     domain_ids = {record.did: pk for record, pk in zip(records, ids, strict=True)}
@@ -146,9 +153,9 @@ def _write_domains(cursor, tables: Staging, document: Document, tenant_ids) -> d
                 r.enabled,
                 r.origin,
                 tenant_ids[r.tenant] if r.tenant is not None else None,
-                _at(r.created_at),
-                _at(r.updated_at),
-                _at(r.state_changed_at),
+                at(r.created_at),
+                at(r.updated_at),
+                at(r.state_changed_at),
             )
             for r, pk in zip(records, ids, strict=True)
         ],
@@ -159,7 +166,7 @@ def _write_domains(cursor, tables: Staging, document: Document, tenant_ids) -> d
         DomainName,
         ["id", "domain", "name", "kind", "is_canonical", "created_at"],
         [
-            (pk, domain_id, n.name, n.kind, n.canonical, _at(n.created_at))
+            (pk, domain_id, n.name, n.kind, n.canonical, at(n.created_at))
             for (domain_id, n), pk in _with_ids(cursor, DomainName, names)
         ],
     )
@@ -169,7 +176,7 @@ def _write_domains(cursor, tables: Staging, document: Document, tenant_ids) -> d
         DomainAttribute,
         ["id", "domain", "name", "type", "value", "source", "is_default", "updated_at"],
         [
-            (pk, domain_id, a.name, a.type, a.value, a.source, a.is_default, _at(a.updated_at))
+            (pk, domain_id, a.name, a.type, a.value, a.source, a.is_default, at(a.updated_at))
             for (domain_id, a), pk in _with_ids(cursor, DomainAttribute, attributes)
         ],
     )
@@ -185,7 +192,7 @@ def _write_domains(cursor, tables: Staging, document: Document, tenant_ids) -> d
 
 
 def _write_subscribers(
-    cursor, tables: Staging, document: Document, domain_ids: dict[str, int]
+    cursor, tables: Staging, at, document: Document, domain_ids: dict[str, int]
 ) -> tuple[int, int]:
     records = document.subscribers
     ids = reserve_ids(cursor, Subscriber, len(records))
@@ -205,8 +212,8 @@ def _write_subscribers(
                 r.password,
                 r.email,
                 r.enabled,
-                _at(r.created_at),
-                _at(r.updated_at),
+                at(r.created_at),
+                at(r.updated_at),
             )
             for r, pk in zip(records, ids, strict=True)
         ],
@@ -217,7 +224,7 @@ def _write_subscribers(
         ValidFrom,
         ["id", "subscriber", "from_user", "created_at"],
         [
-            (pk, subscriber_id, v.user, _at(v.created_at))
+            (pk, subscriber_id, v.user, at(v.created_at))
             for (subscriber_id, v), pk in _with_ids(cursor, ValidFrom, froms)
         ],
     )
@@ -227,7 +234,7 @@ def _write_subscribers(
         UserAlias,
         ["id", "domain", "username", "subscriber", "created_at"],
         [
-            (pk, domain_ids[a.domain], a.username, subscriber_id, _at(a.created_at))
+            (pk, domain_ids[a.domain], a.username, subscriber_id, at(a.created_at))
             for (subscriber_id, a), pk in _with_ids(cursor, UserAlias, aliases)
         ],
     )
