@@ -3,10 +3,12 @@
 from collections.abc import Callable
 from typing import Any
 
+import django_filters
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, serializers, status
+from rest_framework import exceptions, generics, mixins, serializers, status
 from rest_framework.response import Response
 
 from api.exceptions import django_validation_error
@@ -16,6 +18,7 @@ from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
 from api.services import token_create, token_revoke
 from audit.models import AuditEntry
+from audit.selectors import audit_entries_visible_to
 from audit.services import audit_channel
 from domains.models import Domain
 from domains.selectors import actor_is_operator, domains_visible_to
@@ -23,7 +26,8 @@ from domains.selectors import actor_is_operator, domains_visible_to
 
 class ApiView(generics.GenericAPIView):
     """Writes made through the API are audited as such; services' ValidationErrors become
-    400 answers with the message on ``error_field`` unless the service named a field."""
+    400 answers with the message on ``error_field`` unless the service named a field, and
+    what they find deleted meanwhile a 404."""
 
     permission_classes = [IsOperatorOrTenant]
     error_field: str | None = None
@@ -37,6 +41,10 @@ class ApiView(generics.GenericAPIView):
             return service(actor=self.request.user, **kwargs)
         except DjangoValidationError as exc:
             raise django_validation_error(exc, field=field or self.error_field) from None
+        except ObjectDoesNotExist:
+            # A concurrent request deleted what this one is about: the answer a request
+            # made after that deletion gets.
+            raise exceptions.NotFound() from None
 
     def idempotent(self, handler: Callable[[], Response], **options) -> Response:
         return idempotent(self.request, handler, **options)
@@ -139,6 +147,17 @@ class TokenDetail(ApiView):
 
 
 class AuditOutput(serializers.ModelSerializer):
+    actor_name = serializers.CharField(
+        source="shown_actor",
+        help_text="The login; to a tenant only its own, else operator or system",
+    )
+    tenant = serializers.CharField(
+        source="tenant.name",
+        allow_null=True,
+        default=None,
+        help_text="The tenant that owned the object at the time",
+    )
+
     class Meta:
         model = AuditEntry
         fields = [
@@ -150,22 +169,35 @@ class AuditOutput(serializers.ModelSerializer):
             "object_type",
             "object_repr",
             "did",
+            "tenant",
             "before",
             "after",
         ]
 
 
+class AuditFilter(django_filters.FilterSet):
+    did = django_filters.CharFilter(help_text="the did at the time, of any domain that held it")
+    domain = django_filters.CharFilter(
+        method="filter_domain", help_text="the history of the domain that holds this did now"
+    )
+    # On the name as shown, so a tenant cannot find an operator's login by filtering.
+    actor_name = django_filters.CharFilter(field_name="shown_actor")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["action", "object_type", "did", "channel", "actor_name", "domain"]
+
+    def filter_domain(self, queryset, name, value):
+        return queryset.filter(domain_id__in=Domain.objects.filter(did=value).values("pk"))
+
+
 class AuditList(mixins.ListModelMixin, ApiView):
     serializer_class = AuditOutput
     pagination_class = NewestFirstPagination
-    filterset_fields = ["action", "object_type", "did", "channel", "actor_name"]
+    filterset_class = AuditFilter
 
     def get_queryset(self):
-        entries = AuditEntry.objects.all()
-        if actor_is_operator(self.request.user):
-            return entries
-        dids = domains_visible_to(self.request.user).values_list("did", flat=True)
-        return entries.filter(did__in=dids)
+        return audit_entries_visible_to(self.request.user)
 
     def get(self, request):
         return self.list(request)

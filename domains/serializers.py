@@ -1,7 +1,9 @@
 """What the API shows of domains, tenants and proxies, and what it accepts."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.inputs import StrictInput
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.models import (
     AttributeType,
@@ -16,7 +18,7 @@ from domains.models import (
 from domains.names import HostName
 from domains.reload import desired_state
 from domains.reload_status import pending_proxies, proxies_loaded_at
-from domains.selectors import domain_effective_attributes
+from domains.selectors import actor_is_operator, domain_effective_attributes
 
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
 
@@ -56,8 +58,12 @@ class DomainOutput(serializers.ModelSerializer):
     names = NameOutput(many=True)
     attributes = serializers.SerializerMethodField()
     served = serializers.BooleanField(source="is_served")
+    live = serializers.SerializerMethodField(
+        help_text="Whether every enabled proxy has loaded this domain's latest change"
+    )
     pending_proxies = serializers.SerializerMethodField(
-        help_text="Enabled proxies that have not loaded this domain's latest change yet"
+        help_text="Operators only (null for tenants, who see `live`): the enabled proxies "
+        "that have not loaded this domain's latest change yet"
     )
 
     class Meta:
@@ -72,17 +78,30 @@ class DomainOutput(serializers.ModelSerializer):
             "tenant",
             "names",
             "attributes",
+            "live",
             "pending_proxies",
             "created_at",
             "updated_at",
             "state_changed_at",
         ]
 
-    def get_pending_proxies(self, obj: Domain) -> list[str]:
+    def _pending(self, obj: Domain) -> list[str]:
         # The proxies are read once for a whole page of domains.
         if "proxies_loaded_at" not in self.context:
             self.context["proxies_loaded_at"] = proxies_loaded_at()
         return pending_proxies(obj, self.context["proxies_loaded_at"])
+
+    def get_live(self, obj: Domain) -> bool:
+        return not self._pending(obj)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_pending_proxies(self, obj: Domain) -> list[str] | None:
+        # The proxies are the operator's infrastructure: their names are not a tenant's
+        # business.
+        request = self.context.get("request")
+        if request is None or not actor_is_operator(request.user):
+            return None
+        return self._pending(obj)
 
     def get_canonical_name(self, obj: Domain) -> str:
         return obj.canonical_name
@@ -113,10 +132,16 @@ class DomainCreateInput(serializers.Serializer):
     )
 
 
-class DomainUpdateInput(serializers.Serializer):
-    enabled = serializers.BooleanField(required=False)
+class DomainUpdateInput(StrictInput):
+    enabled = serializers.BooleanField(required=False, help_text="Operators only")
     state = serializers.ChoiceField(
         choices=DomainState.choices, required=False, help_text="Operators only"
+    )
+    tenant = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        help_text="Operators only: give the domain to this tenant (null: to none)",
     )
 
 
@@ -124,7 +149,7 @@ class NameInput(serializers.Serializer):
     name = serializers.CharField(max_length=255)
 
 
-class AttributeInput(serializers.Serializer):
+class AttributeInput(StrictInput):
     value = serializers.CharField(max_length=255, allow_blank=True)
     type = serializers.ChoiceField(
         choices=["integer", "string"],

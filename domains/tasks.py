@@ -22,7 +22,9 @@ def reload_proxy(self, proxy_id: int) -> None:
         if wait > 0:
             self.apply_async((proxy_id,), countdown=wait)
             return
-    outcome = reload.proxy_reload(proxy_id)
+    # A worker's trailing reload is the next task (reload_task_finished), which waits for
+    # quiet again; an eager run has no timer to run it later.
+    outcome = reload.proxy_reload(proxy_id, trailing=eager)
     should_retry = outcome.status == reload.Status.RETRY or (
         outcome.status == reload.Status.BUSY and reload.proxy_is_behind(proxy_id)
     )

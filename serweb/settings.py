@@ -269,6 +269,11 @@ SERWEB_DNS_BREAKER_MINIMUM = env_int("SERWEB_DNS_BREAKER_MINIMUM", 20, minimum=0
 SERWEB_LOOKUP_CACHE_SECONDS = env_int("SERWEB_LOOKUP_CACHE_SECONDS", 5, minimum=0)
 SERWEB_LOOKUP_NEGATIVE_TTL = env_int("SERWEB_LOOKUP_NEGATIVE_TTL", 300, minimum=1)
 SERWEB_LOOKUP_DNS_PER_MINUTE = env_int("SERWEB_LOOKUP_DNS_PER_MINUTE", 60, minimum=0)
+# Each of those holds a web worker: for this long at most (below the proxy's own timeout,
+# 2 s in the reference kamailio.cfg), and at most this many at once on one host (fewer
+# than its web workers, so the others stay free for known hosts and pages).
+SERWEB_LOOKUP_DNS_MS = env_int("SERWEB_LOOKUP_DNS_MS", 1000, minimum=1)
+SERWEB_LOOKUP_DNS_AT_ONCE = env_int("SERWEB_LOOKUP_DNS_AT_ONCE", 1, minimum=0)
 # Who may ask (the proxies), as addresses or networks.
 SERWEB_LOOKUP_CLIENTS = env_list("SERWEB_LOOKUP_CLIENTS", "127.0.0.1/32,::1/128")
 

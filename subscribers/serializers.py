@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from api.inputs import StrictInput
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 
 
@@ -39,7 +40,7 @@ class SubscriberCreateInput(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, default=True)
 
 
-class SubscriberUpdateInput(serializers.Serializer):
+class SubscriberUpdateInput(StrictInput):
     password = serializers.CharField(
         write_only=True, max_length=64, required=False, trim_whitespace=False
     )

@@ -14,6 +14,7 @@ from domains.selectors import (
     domain_effective_attributes,
     domain_get_by_name,
     domain_list,
+    tenant_get_by_name,
 )
 from domains.services import (
     REALM_CONSENT_CODE,
@@ -28,6 +29,7 @@ from domains.services import (
     domain_make_canonical,
     domain_name_add,
     domain_name_remove,
+    domain_set_tenant,
 )
 from serweb.commandbase import (
     SubcommandCommand,
@@ -176,6 +178,17 @@ class Command(SubcommandCommand):
             parser = self.subcommand(subcommands, action, handler, text)
             parser.add_argument("name")
 
+        tenant = self.subcommand(
+            subcommands,
+            "tenant",
+            self.handle_tenant,
+            "give a domain to a tenant, or to none; its history so far stays the old owner's",
+        )
+        tenant.add_argument("name", help="any name of the domain, or its did")
+        owner = tenant.add_mutually_exclusive_group(required=True)
+        owner.add_argument("tenant", nargs="?", help="the tenant's name, or its owner's login")
+        owner.add_argument("--none", action="store_true", help="take it from its tenant")
+
     def handle_add(self, options: dict[str, Any]) -> None:
         domain = domain_create(
             actor=None,
@@ -311,6 +324,13 @@ class Command(SubcommandCommand):
     def handle_disable(self, options: dict[str, Any]) -> None:
         domain = domain_disable(actor=None, domain=domain_get_by_name(options["name"]))
         self.stdout.write(f"disabled domain {domain.did}: the proxy no longer serves it")
+
+    def handle_tenant(self, options: dict[str, Any]) -> None:
+        domain = domain_get_by_name(options["name"])
+        tenant = None if options["none"] else tenant_get_by_name(options["tenant"])
+        domain = domain_set_tenant(actor=None, domain=domain, tenant=tenant)
+        owner = f"tenant {tenant.name}" if tenant else "no tenant"
+        self.stdout.write(f"domain {domain.did} belongs to {owner}")
 
     def handle_verify(self, options: dict[str, Any]) -> None:
         # DNS code (dnspython, asyncio) is loaded by the commands that ask DNS only.
