@@ -87,8 +87,9 @@ def _timestamps() -> Callable[[datetime | None], Any]:
 def document_write(document: Document) -> WriteSummary:
     """Insert every record of ``document``; call inside a transaction, after the checks."""
     dids = [record.did for record in document.domains]
-    if dids or document.subscribers:
-        # First, so SQLite's write lock is held before any id is reserved.
+    if dids:
+        # First, so SQLite's write lock is held before any id is reserved. (Subscribers
+        # need domains here, so there is no write without them.)
         domains_changed.send(sender=Domain, dids=dids)
     tenant_ids = _write_tenants(document)
     with connection.cursor() as cursor:
