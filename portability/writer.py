@@ -72,7 +72,10 @@ def _with_ids(cursor, model: type[Model], items: list) -> list[tuple]:
 
 def _copy(tables: Staging, model: type[Model], fields: Sequence[str], rows: list[tuple]) -> None:
     columns = ", ".join(model._meta.get_field(name).column for name in fields)
-    tables.load(model._meta.db_table, columns, rows)
+    # COPY runs on the driver's own cursor: its errors become Django's here, so a
+    # concurrent writer's key violation is an IntegrityError like any other.
+    with connection.wrap_database_errors:
+        tables.load(model._meta.db_table, columns, rows)
 
 
 def _timestamps() -> Callable[[datetime | None], Any]:

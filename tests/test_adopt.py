@@ -5,20 +5,22 @@ The source databases are real: Kamailio's schema files on the suite's PostgreSQL
 (on both passes: serweb's own database may be SQLite) and on MariaDB, filled by kamctl.
 """
 
+import json
 import os
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEntry
 from domains.models import AttributeType, Domain, DomainName, ReloadState
 from domains.services import domain_create
-from portability.adoption import adoption_plan
+from portability.adoption import AdoptionReport, adoption_plan, kamailio_adopt
 from portability.kamailio import kamailio_tables_read
 from portability.records import record_to_json
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
-from tests.helpers import proxy_rows
+from tests.helpers import in_parallel, proxy_rows
 from tests.kamailio_stock import (
     add_rows_kamailio_refuses_to_load,
     execute,
@@ -27,7 +29,7 @@ from tests.kamailio_stock import (
     mysql_stock_database,
     postgres_stock_database,
 )
-from tests.test_cli import run, snapshot
+from tests.test_cli import postgres_only, run, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,14 @@ def test_a_dry_run_shows_the_report_and_writes_nothing(stock_url, delta):
     assert result.code == 0, result.err
     assert "would adopt 3 domains (7 names, 4 attributes)" in result.out
     assert "not adopted: 8 rows" in result.out
+    as_json = json.loads(run("adopt", "kamailio", stock_url, "--dry-run", "--json").out)
+    assert (as_json["dry_run"], as_json["domains"], len(as_json["unmapped"])) == (True, 3, 8)
+    assert as_json["unmapped"][0] == {
+        "table": "domain",
+        "id": 2,
+        "row": "'delta.test'",
+        "reason": "already in serweb (domain delta.test)",
+    }
     assert snapshot() == before
 
 
@@ -123,6 +133,24 @@ def test_adoption_maps_every_row_it_can_and_keeps_the_hashes(stock_url, delta):
     assert "ha1" not in str(entry.after)
     # One transaction: one generation bump, hence one reload.
     assert generation() == before + 1
+
+
+@postgres_only
+def test_two_adoptions_at_once_adopt_each_row_once(stock_url, transactional_db):
+    results = in_parallel(2, lambda _i: kamailio_adopt(actor=None, url=stock_url))
+
+    reports = [r for r in results if isinstance(r, AdoptionReport)]
+    refused = [r for r in results if isinstance(r, ValidationError)]
+    assert len(reports) + len(refused) == 2, results
+    # The loser either waited and found everything taken, or was refused by the keys.
+    assert sorted(r.domains for r in reports) in ([0, 4], [4])
+    assert sorted(Domain.objects.values_list("did", flat=True)) == [
+        "alpha.test",
+        "beta.test",
+        "corp-7",
+        "delta.test",
+    ]
+    assert Subscriber.objects.count() == 5
 
 
 def test_clear_passwords_are_kept_only_when_the_settings_say_so(stock_url, db, settings):
