@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "audit",
     "domains",
     "subscribers",
+    "portability",
 ]
 
 MIDDLEWARE = [

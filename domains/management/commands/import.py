@@ -26,7 +26,10 @@ def describe_summary(summary: Any) -> str:
 
 
 class Command(SubcommandCommand):
-    help = "Import domains or subscribers from a CSV file: all rows or none."
+    help = (
+        "Import domains or subscribers from a CSV file (all rows or none), or restore a "
+        "backup written by `export backup`."
+    )
 
     def add_subcommands(self, subcommands) -> None:
         for what, handler in [
@@ -35,6 +38,13 @@ class Command(SubcommandCommand):
         ]:
             parser = self.subcommand(subcommands, what, handler, f"import {what} from a CSV file")
             parser.add_argument("file", metavar="FILE.csv")
+        backup = self.subcommand(
+            subcommands,
+            "backup",
+            self.handle_backup,
+            "restore a backup written by `export backup` into a database without provisioning data",
+        )
+        backup.add_argument("file", metavar="FILE")
 
     def handle_domains(self, options: dict[str, Any]) -> None:
         # Imported here so the other commands load even where the importer is absent.
@@ -46,6 +56,11 @@ class Command(SubcommandCommand):
         from subscribers.bulk import import_subscribers_csv
 
         self.run_import(import_subscribers_csv, options["file"])
+
+    def handle_backup(self, options: dict[str, Any]) -> None:
+        from portability.cli import restore_backup
+
+        restore_backup(self, options["file"])
 
     def run_import(self, importer: Callable[..., Any], path: str) -> None:
         from domains.bulk import ImportRejected
