@@ -30,7 +30,6 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains.attributes import is_default_value, validate_attribute
-from domains.bulk import concurrent_changes_refused
 from domains.models import AttributeType, Domain, DomainName, DomainOrigin, DomainState
 from domains.names import HostName, normalize_did, normalize_host, validate_sip_user
 from portability.checks import HASH, MAX_HASH_LENGTH, messages_of
@@ -44,7 +43,7 @@ from portability.records import (
     SubscriberRecord,
     ValidFromRecord,
 )
-from portability.writer import document_write
+from portability.writer import concurrent_writes_refused, document_write
 from serweb.commandbase import plural
 from subscribers import digest
 
@@ -518,7 +517,7 @@ def kamailio_adopt(*, actor: Actor, url: str, dry_run: bool = False) -> Adoption
     """Adopt the Kamailio database at ``url``: what maps, in one transaction; the report
     names every row left out and why. ``dry_run`` writes nothing."""
     tables = kamailio_tables_read(url)
-    with concurrent_changes_refused(), transaction.atomic():
+    with concurrent_writes_refused(), transaction.atomic():
         document, report = adoption_plan(tables, dry_run=dry_run)
         if dry_run or not (document.domains or document.subscribers):
             return report

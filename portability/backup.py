@@ -21,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
-from domains.bulk import concurrent_changes_refused
 from domains.models import Domain, DomainClaim, Proxy, Tenant
 from portability.checks import document_problems
 from portability.records import (
@@ -35,7 +34,7 @@ from portability.records import (
     record_to_json,
 )
 from portability.snapshot import document_read
-from portability.writer import WriteSummary, document_write
+from portability.writer import WriteSummary, concurrent_writes_refused, document_write
 from subscribers.models import Subscriber
 
 Actor = AbstractBaseUser | None
@@ -201,7 +200,7 @@ def backup_restore(*, actor: Actor, path: str | Path) -> RestoreSummary:
     source = Path(path)
     with open(source, encoding="utf-8") as stream:
         document = document_load(stream)
-    with concurrent_changes_refused(), transaction.atomic():
+    with concurrent_writes_refused(), transaction.atomic():
         present = _database_content()
         if present:
             raise ValidationError(

@@ -7,13 +7,15 @@ SQLite), the small ones with bulk_create. One ``domains_changed`` signal covers 
 one generation bump, one reload after the commit.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection
 from django.db.models import Model
 
 from domains.bulk import Staging
@@ -29,6 +31,19 @@ from domains.models import (
 from domains.signals import domains_changed
 from portability.records import Document
 from subscribers.models import Subscriber, UserAlias, ValidFrom
+
+
+@contextmanager
+def concurrent_writes_refused() -> Iterator[None]:
+    """The checks ran inside the transaction, but another writer may commit a conflicting
+    row first (a second restore, an adoption, a domain created meanwhile); the database's
+    keys then refuse this one, and nothing of it is written."""
+    try:
+        yield
+    except IntegrityError:
+        raise ValidationError(
+            "a concurrent change conflicts with this run; nothing was written, run it again"
+        ) from None
 
 
 @dataclass(frozen=True)
