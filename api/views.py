@@ -7,9 +7,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api import fields
 from api.exceptions import django_validation_error
+from api.fields import column_length
+from api.filters import FLAG_ERROR, parse_flag
 from api.idempotency import idempotent
 from api.models import ApiToken
 from api.pagination import NewestFirstPagination
@@ -19,6 +23,19 @@ from audit.models import AuditEntry
 from audit.services import audit_channel
 from domains.models import Domain
 from domains.selectors import actor_is_operator, domains_visible_to
+
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def _refuse_nul_characters(path_parameters: dict, query) -> None:
+    """PostgreSQL text cannot hold a NUL character: the request is refused, naming the
+    parameter, before a lookup sends one (the body's fields refuse them on their own)."""
+    names = [name for name, value in path_parameters.items() if "\x00" in str(value)]
+    names += [
+        name for name, values in query.lists() if "\x00" in name or any("\x00" in v for v in values)
+    ]
+    if names:
+        raise ValidationError({name.replace("\x00", "\\x00"): [NUL_MESSAGE] for name in names})
 
 
 class ApiView(generics.GenericAPIView):
@@ -31,6 +48,20 @@ class ApiView(generics.GenericAPIView):
     def dispatch(self, request, *args, **kwargs):
         with audit_channel("api"):
             return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _refuse_nul_characters(kwargs, request.query_params)
+
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter; absent is false."""
+        raw = self.request.query_params.get(name)
+        if raw is None:
+            return False
+        flag = parse_flag(raw)
+        if flag is None:
+            raise ValidationError({name: [FLAG_ERROR]})
+        return flag
 
     def call(self, service: Callable[..., Any], *, field: str | None = None, **kwargs) -> Any:
         try:
@@ -62,7 +93,7 @@ class TokenOutput(serializers.ModelSerializer):
 
 
 class TokenCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = fields.CharField(max_length=column_length(ApiToken, "name"))
 
 
 class TokenCreatedOutput(TokenOutput):

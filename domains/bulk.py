@@ -263,9 +263,9 @@ def concurrent_changes_refused() -> Iterator[None]:
     # before this one does; the database's unique and foreign keys then refuse it.
     try:
         yield
-    except IntegrityError as exc:
+    except IntegrityError:
         raise ValidationError(
-            f"a concurrent change conflicts with this import; nothing was imported ({exc})"
+            "a concurrent change conflicts with this import; nothing was imported"
         ) from None
 
 

@@ -1,7 +1,10 @@
 """What the API shows of domains, tenants and proxies, and what it accepts."""
 
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from api import fields
+from api.fields import column_length
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.models import (
     AttributeType,
@@ -18,6 +21,7 @@ from domains.reload import desired_state
 from domains.reload_status import pending_proxies, proxies_loaded_at
 from domains.selectors import domain_effective_attributes
 
+User = get_user_model()
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
 
 
@@ -92,47 +96,56 @@ class DomainOutput(serializers.ModelSerializer):
         return AttributeOutput(obj.attributes.all(), many=True, context=context).data
 
 
+NAME_LENGTH = column_length(DomainName, "name")
+VALUE_LENGTH = column_length(DomainAttribute, "value")
+
+
 class DomainCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=255, help_text="The canonical name")
+    name = fields.CharField(max_length=NAME_LENGTH, help_text="The canonical name")
     aliases = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
+        child=fields.CharField(max_length=NAME_LENGTH), required=False, default=list
     )
     attributes = serializers.DictField(
-        child=serializers.CharField(max_length=255, allow_blank=True),
+        child=fields.CharField(max_length=VALUE_LENGTH, allow_blank=True),
         required=False,
         default=dict,
     )
-    did = serializers.CharField(max_length=64, required=False)
-    enabled = serializers.BooleanField(required=False, default=True)
-    tenant = serializers.SlugRelatedField(
-        slug_field="name",
-        queryset=Tenant.objects.all(),
+    did = fields.CharField(max_length=column_length(Domain, "did"), required=False)
+    enabled = fields.BooleanField(required=False, default=True)
+    tenant = fields.CharField(
+        max_length=column_length(Tenant, "name"),
         required=False,
         allow_null=True,
-        help_text="Operators only: the owning tenant",
+        help_text="Operators only: the name of the owning tenant",
     )
+
+    def validate_tenant(self, name: str | None) -> Tenant | None:
+        tenant = None if name is None else Tenant.objects.filter(name=name).first()
+        if name is not None and tenant is None:
+            raise serializers.ValidationError(f"no tenant is named {name!r}")
+        return tenant
 
 
 class DomainUpdateInput(serializers.Serializer):
-    enabled = serializers.BooleanField(required=False)
+    enabled = fields.BooleanField(required=False)
     state = serializers.ChoiceField(
         choices=DomainState.choices, required=False, help_text="Operators only"
     )
 
 
 class NameInput(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = fields.CharField(max_length=NAME_LENGTH)
 
 
 class AttributeInput(serializers.Serializer):
-    value = serializers.CharField(max_length=255, allow_blank=True)
+    value = fields.CharField(max_length=VALUE_LENGTH, allow_blank=True)
     type = serializers.ChoiceField(
         choices=["integer", "string"],
         required=False,
         help_text="For attributes serweb does not know; known ones have a fixed type "
         f"({', '.join(sorted(KNOWN_ATTRIBUTES))})",
     )
-    accept_password_reset = serializers.BooleanField(required=False, default=False)
+    accept_password_reset = fields.BooleanField(required=False, default=False)
 
 
 class TenantOutput(serializers.ModelSerializer):
@@ -145,9 +158,13 @@ class TenantOutput(serializers.ModelSerializer):
 
 
 class TenantCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    owner = serializers.CharField(max_length=150, help_text="Login name of the owner account")
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    name = fields.CharField(max_length=column_length(Tenant, "name"))
+    owner = fields.CharField(
+        max_length=column_length(User, "username"), help_text="Login name of the owner account"
+    )
+    email = fields.EmailField(
+        max_length=column_length(User, "email"), required=False, allow_blank=True, default=""
+    )
 
 
 class ProxyOutput(serializers.ModelSerializer):
@@ -183,11 +200,11 @@ class ProxyOutput(serializers.ModelSerializer):
 
 
 class ProxyCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
+    name = fields.CharField(max_length=column_length(Proxy, "name"))
     transport = serializers.ChoiceField(choices=ProxyTransport.choices)
-    address = serializers.CharField(max_length=255)
-    sip_address = serializers.CharField(
-        max_length=255,
+    address = fields.CharField(max_length=column_length(Proxy, "address"))
+    sip_address = fields.CharField(
+        max_length=column_length(Proxy, "sip_address"),
         required=False,
         default="",
         allow_blank=True,
@@ -196,15 +213,15 @@ class ProxyCreateInput(serializers.Serializer):
 
 
 class DomainBulkItem(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = fields.CharField(max_length=NAME_LENGTH)
     aliases = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
+        child=fields.CharField(max_length=NAME_LENGTH), required=False, default=list
     )
     attributes = serializers.DictField(
-        child=serializers.CharField(max_length=255), required=False, default=dict
+        child=fields.CharField(max_length=VALUE_LENGTH), required=False, default=dict
     )
-    did = serializers.CharField(max_length=64, required=False)
-    enabled = serializers.BooleanField(required=False, default=True)
+    did = fields.CharField(max_length=column_length(Domain, "did"), required=False)
+    enabled = fields.BooleanField(required=False, default=True)
 
     def as_row(self, item: dict) -> dict[str, str]:
         """The item in the column form the bulk path shares with CSV files."""

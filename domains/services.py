@@ -123,7 +123,8 @@ def domain_did_for(canonical: HostName | None, did: str | None) -> str:
 
 
 def _integrity_error_message(exc: IntegrityError) -> str:
-    return f"a concurrent change took one of these names or the domain id ({exc})"
+    # The database's own words (constraint names, values) are no message for a client.
+    return "a concurrent change took one of these names or the domain id"
 
 
 @transaction.atomic
