@@ -9,6 +9,9 @@ demo:
 test:
 	scripts/test
 
+bench:
+	scripts/bench
+
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

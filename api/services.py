@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from api.models import ApiToken
+from api.models import ApiToken, IdempotencyRecord
 from audit.services import audit_record
 
 Actor = AbstractBaseUser | None
@@ -19,6 +19,8 @@ TOKEN_PREFIX_BYTES = 6
 TOKEN_SECRET_BYTES = 32
 # Updating last_used_at on every request would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a POST's answer is replayed for a retry with the same Idempotency-Key.
+IDEMPOTENCY_KEEP_FOR = timedelta(hours=24)
 
 
 def _digest(secret: str) -> str:
@@ -75,3 +77,14 @@ def token_authenticate(key: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def idempotency_purge_expired(*, limit: int | None = None) -> int:
+    """Delete the replayable answers older than IDEMPOTENCY_KEEP_FOR, at most ``limit`` of
+    them (the oldest first); returns how many. Safe to run any time, in parallel too."""
+    expired = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_KEEP_FOR)
+    if limit is not None:
+        oldest = expired.order_by("created_at").values_list("pk", flat=True)[:limit]
+        expired = IdempotencyRecord.objects.filter(pk__in=list(oldest))
+    deleted, _ = expired.delete()
+    return deleted

@@ -3,23 +3,26 @@
 from collections.abc import Callable
 from typing import Any
 
+import django_filters
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, serializers, status
+from rest_framework import exceptions, generics, mixins, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api import fields
+from api import inputs
 from api.exceptions import django_validation_error
-from api.fields import column_length
-from api.filters import FLAG_ERROR, parse_flag
+from api.filters import FLAG_ERROR, FilterSet, parse_flag
 from api.idempotency import idempotent
+from api.inputs import column_length
 from api.models import ApiToken
 from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
 from api.services import token_create, token_revoke
 from audit.models import AuditEntry
+from audit.selectors import audit_entries_visible_to
 from audit.services import audit_channel
 from domains.models import Domain
 from domains.selectors import actor_is_operator, domains_visible_to
@@ -40,7 +43,8 @@ def _refuse_nul_characters(path_parameters: dict, query) -> None:
 
 class ApiView(generics.GenericAPIView):
     """Writes made through the API are audited as such; services' ValidationErrors become
-    400 answers with the message on ``error_field`` unless the service named a field."""
+    400 answers with the message on ``error_field`` unless the service named a field, and
+    what they find deleted meanwhile a 404."""
 
     permission_classes = [IsOperatorOrTenant]
     error_field: str | None = None
@@ -68,9 +72,13 @@ class ApiView(generics.GenericAPIView):
             return service(actor=self.request.user, **kwargs)
         except DjangoValidationError as exc:
             raise django_validation_error(exc, field=field or self.error_field) from None
+        except ObjectDoesNotExist:
+            # A concurrent request deleted what this one is about: the answer a request
+            # made after that deletion gets.
+            raise exceptions.NotFound() from None
 
-    def idempotent(self, handler: Callable[[], Response]) -> Response:
-        return idempotent(self.request, handler)
+    def idempotent(self, handler: Callable[[], Response], **options) -> Response:
+        return idempotent(self.request, handler, **options)
 
     def visible_domain(self, did: str) -> Domain:
         return get_object_or_404(domains_visible_to(self.request.user), did=did)
@@ -93,14 +101,29 @@ class TokenOutput(serializers.ModelSerializer):
 
 
 class TokenCreateInput(serializers.Serializer):
-    name = fields.CharField(max_length=column_length(ApiToken, "name"))
+    name = inputs.CharField(max_length=column_length(ApiToken, "name"))
 
 
 class TokenCreatedOutput(TokenOutput):
-    key = serializers.CharField(help_text="Shown once; keep it: only its hash is stored.")
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="Shown once, in the first answer; keep it: only its hash is stored. "
+        "null in a replay of this creation (same Idempotency-Key).",
+    )
+    key_already_shown = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text="true in a replay: the key was in the first answer and is not shown again; "
+        "if it was lost, revoke this token and create another",
+    )
 
     class Meta(TokenOutput.Meta):
-        fields = [*TokenOutput.Meta.fields, "key"]
+        fields = [*TokenOutput.Meta.fields, "key", "key_already_shown"]
+
+
+def _token_replay(created: dict) -> dict:
+    """What a retry of a token's creation answers: all but the key, which is shown once."""
+    return {**created, "key": None, "key_already_shown": True}
 
 
 def _tokens_of(user):
@@ -120,7 +143,12 @@ class TokenListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=TokenCreateInput, responses={201: TokenCreatedOutput})
+    @extend_schema(
+        request=TokenCreateInput,
+        responses={201: TokenCreatedOutput},
+        description="The key is in this answer only. A retry with the same Idempotency-Key "
+        "replays it without the key (key null, key_already_shown true).",
+    )
     def post(self, request):
         def create():
             data = self.input(TokenCreateInput)
@@ -128,7 +156,7 @@ class TokenListCreate(mixins.ListModelMixin, ApiView):
             token.key = key
             return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
 
-        return self.idempotent(create)
+        return self.idempotent(create, stored=_token_replay)
 
 
 class TokenDetail(ApiView):
@@ -150,6 +178,17 @@ class TokenDetail(ApiView):
 
 
 class AuditOutput(serializers.ModelSerializer):
+    actor_name = serializers.CharField(
+        source="shown_actor",
+        help_text="The login; to a tenant only its own, else operator or system",
+    )
+    tenant = serializers.CharField(
+        source="tenant.name",
+        allow_null=True,
+        default=None,
+        help_text="The tenant that owned the object at the time",
+    )
+
     class Meta:
         model = AuditEntry
         fields = [
@@ -161,22 +200,35 @@ class AuditOutput(serializers.ModelSerializer):
             "object_type",
             "object_repr",
             "did",
+            "tenant",
             "before",
             "after",
         ]
 
 
+class AuditFilter(FilterSet):
+    did = django_filters.CharFilter(help_text="the did at the time, of any domain that held it")
+    domain = django_filters.CharFilter(
+        method="filter_domain", help_text="the history of the domain that holds this did now"
+    )
+    # On the name as shown, so a tenant cannot find an operator's login by filtering.
+    actor_name = django_filters.CharFilter(field_name="shown_actor")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["action", "object_type", "did", "channel", "actor_name", "domain"]
+
+    def filter_domain(self, queryset, name, value):
+        return queryset.filter(domain_id__in=Domain.objects.filter(did=value).values("pk"))
+
+
 class AuditList(mixins.ListModelMixin, ApiView):
     serializer_class = AuditOutput
     pagination_class = NewestFirstPagination
-    filterset_fields = ["action", "object_type", "did", "channel", "actor_name"]
+    filterset_class = AuditFilter
 
     def get_queryset(self):
-        entries = AuditEntry.objects.all()
-        if actor_is_operator(self.request.user):
-            return entries
-        dids = domains_visible_to(self.request.user).values_list("did", flat=True)
-        return entries.filter(did__in=dids)
+        return audit_entries_visible_to(self.request.user)
 
     def get(self, request):
         return self.list(request)

@@ -4,23 +4,54 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 
+class ActorRole(models.TextChoices):
+    OPERATOR = "operator", "operator"
+    TENANT = "tenant", "tenant"
+    # Housekeeping and other tasks: nobody logged in.
+    SYSTEM = "system", "system"
+
+
 class AuditEntry(models.Model):
     """One write: who, when, through what, what, and the state before and after.
 
-    Secrets (HA1 hashes, passwords, tokens) are never recorded, only that they changed.
+    An entry belongs to the object it is about and to the tenant that owned it at the time,
+    not to a name: a did given to another tenant later, or a domain moved, takes none of
+    its earlier history along. Secrets (HA1 hashes, passwords, tokens) are never
+    recorded, only that they changed.
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    # Kept when the user is deleted; "system" for housekeeping, the CLI's login otherwise.
+    # Kept when the user is deleted; "system" for housekeeping, the operating-system login
+    # running a command, else the user's login.
     actor_name = models.CharField(max_length=150)
+    # What the actor was at the time, so a tenant can be told "operator" instead of a login.
+    actor_role = models.CharField(
+        max_length=16, choices=ActorRole.choices, default=ActorRole.SYSTEM
+    )
     channel = models.CharField(max_length=16)  # web, api, cli, task
     action = models.CharField(max_length=64, db_index=True)  # e.g. domain.create
     object_type = models.CharField(max_length=32)
     object_repr = models.CharField(max_length=200)
-    # The did the write concerns, so a tenant can be shown the entries of its domains.
+    # The domain the write concerns. No constraint and nothing done on deletion: the id
+    # stays after the domain is deleted, and ids are never reused, so a new domain with
+    # the same did starts a history of its own.
+    domain = models.ForeignKey(
+        "domains.Domain",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # The tenant that owned the domain (or the claim) when the write happened: the only
+    # tenant that may read the entry. None: operators only.
+    tenant = models.ForeignKey(
+        "domains.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The did at the time, for people and for filtering; never for deciding who may read.
     did = models.CharField(max_length=64, blank=True, default="", db_index=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
@@ -28,6 +59,7 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["tenant", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_repr}"

@@ -38,14 +38,15 @@ class DomainFilter(FilterSet):
         fields = ["state", "origin", "enabled", "tenant", "name"]
 
 
-def _domain_output(domain: Domain) -> dict:
-    """One domain as the API shows it, its names and attributes read once."""
+def _domain_output(domain: Domain, request) -> dict:
+    """One domain as the API shows it to the person asking, its names and attributes read
+    once."""
     fresh = (
         Domain.objects.select_related("tenant")
         .prefetch_related("names", "attributes")
         .get(pk=domain.pk)
     )
-    return io.DomainOutput(fresh).data
+    return io.DomainOutput(fresh, context={"request": request}).data
 
 
 def _operator_only(request, what: str) -> None:
@@ -95,7 +96,7 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
             tenant=data.get("tenant"),
             enabled=data["enabled"],
         )
-        return Response(_domain_output(domain), status=status.HTTP_201_CREATED)
+        return Response(_domain_output(domain, self.request), status=status.HTTP_201_CREATED)
 
 
 class DomainBulkCreate(ApiView):
@@ -141,19 +142,14 @@ class DomainDetail(ApiView):
     serializer_class = io.DomainOutput
 
     def get(self, request, did: str):
-        return Response(_domain_output(self.visible_domain(did)))
+        return Response(_domain_output(self.visible_domain(did), request))
 
     @extend_schema(request=io.DomainUpdateInput, responses=io.DomainOutput)
     def patch(self, request, did: str):
         domain = self.visible_domain(did)
-        data = self.input(io.DomainUpdateInput)
-        if "state" in data:
-            _operator_only(request, "change a domain's lifecycle state")
-            domain = self.call(services.domain_set_state, domain=domain, state=data["state"])
-        if "enabled" in data:
-            service = services.domain_enable if data["enabled"] else services.domain_disable
-            domain = self.call(service, domain=domain)
-        return Response(_domain_output(domain))
+        changes = self.input(io.DomainUpdateInput)
+        domain = self.call(services.domain_update, domain=domain, changes=changes)
+        return Response(_domain_output(domain, request))
 
     @extend_schema(
         parameters=[OpenApiParameter("force", bool, description="also delete subscribers")],
@@ -217,7 +213,7 @@ class DomainAttributeList(ApiView):
     @extend_schema(responses=io.AttributeOutput(many=True))
     def get(self, request, did: str):
         domain = self.visible_domain(did)
-        return Response(_domain_output(domain)["attributes"])
+        return Response(_domain_output(domain, request)["attributes"])
 
 
 class DomainAttributeDetail(ApiView):

@@ -1,8 +1,9 @@
 """The domain attributes serweb knows, their types, defaults and validation.
 
 Operators may also set attributes not listed here (Kamailio's domain_attrs is free-form);
-those are checked for shape only. Attributes from DNS are imported only when listed here
-with ``from_dns``.
+those are checked for shape only. Tenants may set only the ones listed here. Attributes
+from DNS are imported only when listed here with ``from_dns``. Reserved names are refused
+to everyone.
 """
 
 import re
@@ -15,6 +16,10 @@ from domains.models import AttributeType
 from domains.names import normalize_host
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# lookup_domain("$rd", "dom_") sets $avp(dom_did) to the domain's did and one
+# $avp(dom_<name>) per attribute: an attribute named "did" would replace the did the
+# script uses as realm and AOR domain.
+RESERVED_NAMES = frozenset({"did"})
 MAX_VALUE_LENGTH = 255
 # Kamailio parses integer attributes as signed 32-bit numbers.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -138,19 +143,35 @@ def _parse_int(value: str) -> int:
     return number
 
 
-def validate_attribute(
-    name: str, value: str, *, as_int: bool | None = None
-) -> tuple[str, int, str]:
-    """Check one attribute; return (name, Kamailio type, normalised value).
-
-    ``as_int`` is the caller's type for attributes serweb does not know; for known ones it
-    must agree with the table or be None.
-    """
+def validate_attribute_name(name: str, *, known_only: bool = False) -> str:
+    """An attribute name as stored; ``known_only`` (tenants) refuses names serweb does
+    not know."""
     clean_name = (name or "").strip().lower()
     if not NAME_RE.match(clean_name):
         raise ValidationError(
             {"name": f"attribute name {name!r}: a letter, then letters, digits or '_', at most 32"}
         )
+    if clean_name in RESERVED_NAMES:
+        raise ValidationError({"name": f"{clean_name} is reserved and cannot be an attribute"})
+    if known_only and clean_name not in KNOWN_ATTRIBUTES:
+        raise ValidationError(
+            {
+                "name": f"{clean_name} is not an attribute you may set "
+                f"(known: {', '.join(sorted(KNOWN_ATTRIBUTES))})"
+            }
+        )
+    return clean_name
+
+
+def validate_attribute(
+    name: str, value: str, *, as_int: bool | None = None, known_only: bool = False
+) -> tuple[str, int, str]:
+    """Check one attribute; return (name, Kamailio type, normalised value).
+
+    ``as_int`` is the caller's type for attributes serweb does not know; for known ones it
+    must agree with the table or be None. ``known_only``: as in validate_attribute_name.
+    """
+    clean_name = validate_attribute_name(name, known_only=known_only)
     if not isinstance(value, str):
         value = str(value)
     if len(value) > MAX_VALUE_LENGTH:

@@ -21,7 +21,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from audit.services import audit_record
-from domains.attributes import NAME_RE, is_default_value, validate_attribute
+from domains.attributes import (
+    RESERVED_NAMES,
+    is_default_value,
+    validate_attribute,
+    validate_attribute_name,
+)
 from domains.models import AttributeSource, Domain, DomainOrigin, DomainState
 from domains.names import HostName
 from domains.services import domain_did_for, domain_hosts_clean
@@ -290,7 +295,9 @@ def unknown_domain_columns(columns: Iterable[str]) -> list[str]:
         if column == EXTRA_VALUES:
             return ["the row has more values than the header has columns"]
         if column.startswith(ATTRIBUTE_PREFIX):
-            if not NAME_RE.match(column[len(ATTRIBUTE_PREFIX) :].lower()):
+            try:
+                validate_attribute_name(column[len(ATTRIBUTE_PREFIX) :])
+            except ValidationError:
                 bad_attributes.append(column)
         elif column not in DOMAIN_COLUMNS:
             unknown.append(column)
@@ -303,7 +310,7 @@ def unknown_domain_columns(columns: Iterable[str]) -> list[str]:
     if bad_attributes:
         problems.append(
             f"bad attribute column(s): {', '.join(bad_attributes)} (attribute names: a letter, "
-            "then letters, digits or '_', at most 32)"
+            f"then letters, digits or '_', at most 32; not {', '.join(sorted(RESERVED_NAMES))})"
         )
     return problems
 

@@ -19,6 +19,7 @@ from domains.verification import (
     claimable_host,
     conclude,
     domain_verify,
+    not_available,
     observe,
     token_published,
 )
@@ -41,7 +42,7 @@ def domain_claim_start(
     if existing is not None:
         if existing.domain.tenant_id == tenant.pk:
             raise ValidationError(f"{host.value} is already one of your domains")
-        raise ValidationError(f"{host.value} is served already; ask the operator")
+        raise ValidationError(not_available(host.value))
     claim, created = DomainClaim.objects.get_or_create(
         tenant=tenant, name=host.value, defaults={"token": new_token()}
     )
@@ -51,6 +52,7 @@ def domain_claim_start(
             action="domain.claim_start",
             object_type="claim",
             object_repr=host.value,
+            tenant=tenant,
             after={"tenant": tenant.name, "name": host.value},  # never the token
         )
     return claim
@@ -112,14 +114,27 @@ def _grant_claim(
     now: datetime,
     policy: DnsPolicy,
 ) -> Verification:
-    domain = domain_create(
-        actor=actor,
-        name=claim.name,
-        state=DomainState.PENDING,
-        origin=DomainOrigin.TENANT,
-        tenant=claim.tenant,
-    )
+    # Two verifications of one claim may prove it at once: the claim's row decides which
+    # one grants it; the other concludes on the granted domain.
+    claim.refresh_from_db(from_queryset=DomainClaim.objects.select_for_update())
+    if claim.domain is not None:
+        return conclude(
+            actor=actor, domain=claim.domain, seen=seen, proxy=proxy, now=now, policy=policy
+        )
+    try:
+        domain = domain_create(
+            actor=actor,
+            name=claim.name,
+            state=DomainState.PENDING,
+            origin=DomainOrigin.TENANT,
+            tenant=claim.tenant,
+        )
+    except ValidationError:
+        # Served since the claim started (an operator's domain, another tenant's claim):
+        # the tenant is not told whose.
+        raise ValidationError(not_available(claim.name)) from None
     claim.domain = domain
+    claim.checked_at = now
     claim.verified_at = now
     claim.result = "ownership proven"
     claim.save(update_fields=["domain", "verified_at", "checked_at", "result"])

@@ -332,14 +332,21 @@ class UdpClient:
             response = wire.parse_response(data)
         except wire.WireError as exc:
             return None, f"malformed answer: {exc}"
-        if response.question != (qname, wire.TYPE_CODES[rdtype]):
+        if response.question != (qname, wire.TYPE_CODES[rdtype], wire.CLASS_IN):
             return None, "answer to another question"
         if response.truncated:
-            return await self._ask_tcp(query, address, port, timeout)
+            return await self._ask_tcp(query, query_id, qname, rdtype, address, port, timeout)
         return response, ""
 
     async def _ask_tcp(
-        self, query: bytes, address: str, port: int, timeout: float
+        self,
+        query: bytes,
+        query_id: int,
+        qname: str,
+        rdtype: str,
+        address: str,
+        port: int,
+        timeout: float,
     ) -> tuple[wire.Message | None, str]:
         """RFC 7766: the same query over TCP, with a two-byte length prefix."""
         self.queries += 1
@@ -359,9 +366,17 @@ class UdpClient:
             if writer is not None:
                 writer.close()
         try:
-            return wire.parse_response(data), ""
+            response = wire.parse_response(data)
         except wire.WireError as exc:
             return None, f"malformed answer (TCP): {exc}"
+        # A connection of its own is no proof the answer is to this query.
+        if response.id != query_id or response.question != (
+            qname,
+            wire.TYPE_CODES[rdtype],
+            wire.CLASS_IN,
+        ):
+            return None, "answer to another question (TCP)"
+        return response, ""
 
 
 def _expire(future: asyncio.Future) -> None:

@@ -4,13 +4,13 @@ in the "task" audit channel."""
 
 import logging
 
-from celery import shared_task
 from django.db import OperationalError
 
 from audit.services import audit_channel
 from domains.housekeeping import housekeeping_run
 from domains.models import Domain
 from domains.verification import DnsPolicy, domain_verify
+from serweb.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 30, "max_retries": 5}
 
 
-@shared_task(ignore_result=True, acks_late=True, **RETRY)
+@app.task(ignore_result=True, acks_late=True, **RETRY)
 def verify_domain(domain_id: int) -> str | None:
     """Verify one domain now, without any cache, and apply what the answer calls for.
 
@@ -35,7 +35,7 @@ def verify_domain(domain_id: int) -> str | None:
     return str(result.verdict)
 
 
-@shared_task(ignore_result=True, acks_late=True, **RETRY)
+@app.task(ignore_result=True, acks_late=True, **RETRY)
 def housekeeping(slot: int | None = None, slots: int | None = None) -> int | None:
     """Re-verify one slot of the domains; by default the slot of the current time, so the
     beat schedule spreads every domain once over the check interval."""
@@ -47,7 +47,7 @@ def housekeeping(slot: int | None = None, slots: int | None = None) -> int | Non
     return run.pk
 
 
-@shared_task(ignore_result=True)
+@app.task(ignore_result=True)
 def reverify_all(slices: int | None = None) -> int:
     """Re-verify every domain now: one housekeeping task per slice, so the workers share
     the work (bounded DNS concurrency inside each). Returns the number of slices queued."""

@@ -13,13 +13,23 @@ small JSON body:
 Known hosts come from a per-process cache (a few seconds) or one indexed query. An
 unknown host is looked up in DNS only when auto-learning is on, at most once per negative
 TTL per host and at most SERWEB_LOOKUP_DNS_PER_MINUTE times a minute overall, so random
-names cannot turn serweb into a DNS amplifier.
+names cannot turn serweb into a DNS amplifier. A check holds its web worker for
+SERWEB_LOOKUP_DNS_MS at most, well within the proxy's patience, and only
+SERWEB_LOOKUP_DNS_AT_ONCE of them run at once on a host, so random names cannot take
+the workers from known hosts and pages either; the others are told to ask again later.
 """
 
+import fcntl
 import ipaddress
+import logging
+import math
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,6 +41,8 @@ from django.views.decorators.http import require_GET
 from domains.models import SERVED_STATES, DomainName
 from domains.names import normalize_host
 from domains.verification import DnsPolicy, Outcome, domain_learn
+
+logger = logging.getLogger("serweb.lookup")
 
 # Per-process answers for known hosts: {host as asked: (expires, answer)}.
 _known: dict[str, tuple[float, "LookupAnswer"]] = {}
@@ -104,6 +116,66 @@ def _rate_limited() -> bool:
         return False
 
 
+class _Slot:
+    """One of SERWEB_LOOKUP_DNS_AT_ONCE places for a DNS check: a lock file under
+    SERWEB_VAR_DIR, shared by the web processes of this host and freed by the kernel when
+    its holder exits, however. The file holds when the slot may be used again."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def rest(self, seconds: float) -> None:
+        """DNS did not answer: keep this slot closed as long again, so a DNS server that
+        times out holds a worker for half the time at most, not back to back."""
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{time.time() + seconds:.3f}".encode(), 0)
+
+    def resting(self) -> bool:
+        try:
+            return float(os.pread(self.fd, 32, 0) or 0) > time.time()
+        except ValueError:
+            return False
+
+
+@contextmanager
+def _dns_slot() -> Iterator[_Slot | None]:
+    """A free slot, held until the block ends; None when every slot is taken or resting."""
+    slot = _take_slot(Path(settings.VAR_DIR) / "lookup")
+    try:
+        yield slot
+    finally:
+        if slot is not None:
+            os.close(slot.fd)  # and with it the lock
+
+
+def _take_slot(directory: Path) -> _Slot | None:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for number in range(settings.SERWEB_LOOKUP_DNS_AT_ONCE):
+            fd = os.open(directory / f"dns-{number}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            slot = _Slot(fd)
+            if not slot.resting():
+                return slot
+            os.close(fd)
+    except OSError:
+        logger.exception("the lookup asks no DNS: no lock file in %s", directory)
+    return None
+
+
+def _lookup_policy(within: float) -> DnsPolicy:
+    """The DNS settings, with tries short enough that a lost packet is asked again within
+    the lookup's time."""
+    policy = DnsPolicy.from_settings()
+    return replace(
+        policy, timeout=min(policy.timeout, within / 2), lifetime=min(policy.lifetime, within)
+    )
+
+
 def lookup_host(raw: str) -> LookupAnswer:
     key = (raw or "").strip().lower()
     hit = _known.get(key)
@@ -120,21 +192,31 @@ def lookup_host(raw: str) -> LookupAnswer:
 def _unknown_host(host: str) -> LookupAnswer:
     if not settings.SERWEB_DNS_AUTO_LEARN:
         return _not_ours(host, "unknown host", "database")
-    policy = DnsPolicy.from_settings()
     negative_key = f"serweb:lookup:negative:{host}"
     remembered = cache.get(negative_key)
     if remembered == UNKNOWN_REASON:
         return _not_ours(host, remembered, "negative-cache", status=503, retry_after=60)
     if remembered is not None:
         return _not_ours(host, remembered, "negative-cache")
+    within = settings.SERWEB_LOOKUP_DNS_MS / 1000
+    with _dns_slot() as slot:
+        if slot is None:
+            # A slot frees within a check's time, or twice that after an unanswered one.
+            return _not_ours(host, "rate-limited", "dns", 503, retry_after=math.ceil(2 * within))
+        return _checked_in_dns(host, negative_key, within, slot)
+
+
+def _checked_in_dns(host: str, negative_key: str, within: float, slot: _Slot) -> LookupAnswer:
     if _rate_limited():
         return _not_ours(host, "rate-limited", "dns", status=503, retry_after=60)
+    policy = _lookup_policy(within)
     ttl = settings.SERWEB_LOOKUP_NEGATIVE_TTL
     # Claimed before asking, so concurrent requests for one name cost one lookup.
     if not cache.add(negative_key, "being checked", timeout=ttl):
         return _not_ours(host, cache.get(negative_key) or "being checked", "negative-cache")
+    started = time.monotonic()
     try:
-        domain, seen = domain_learn(name=host, policy=policy)
+        domain, seen = domain_learn(name=host, policy=policy, within=within)
     except ValidationError as exc:
         reason = "; ".join(exc.messages)
         cache.set(negative_key, reason, timeout=ttl)
@@ -147,6 +229,7 @@ def _unknown_host(host: str) -> LookupAnswer:
         return replace(answer, source="dns", learned=True)
     outcome = seen.outcome(policy)
     if outcome == Outcome.UNKNOWN:
+        slot.rest(time.monotonic() - started)
         # Asked again after a shorter while than a real negative answer.
         cache.set(negative_key, UNKNOWN_REASON, timeout=min(ttl, 60))
         return _not_ours(host, UNKNOWN_REASON, "dns", status=503, retry_after=60)

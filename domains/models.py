@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 
 from domains.names import MAX_NAME_LENGTH, NameKind
@@ -18,6 +18,10 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # "Acme" and "acme" are one tenant, however concurrent their creations.
+            models.UniqueConstraint(Lower("name"), name="tenant_name_unique_ignoring_case")
+        ]
 
     def __str__(self) -> str:
         return self.name

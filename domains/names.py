@@ -60,6 +60,9 @@ def _ip_literal(text: str) -> HostName | None:
     if address.version == 6:
         if getattr(address, "scope_id", None):
             raise ValidationError(f"{text!r}: a scoped IPv6 address cannot be a SIP domain")
+        if address.ipv4_mapped is not None:
+            # ::ffff:192.0.2.12 is 192.0.2.12 (RFC 4291 2.5.5.2): one host, one spelling.
+            return HostName(str(address.ipv4_mapped), NameKind.IPV4)
         return HostName(f"[{address.compressed}]", NameKind.IPV6)
     if candidate != text:
         raise ValidationError(f"{text!r}: only IPv6 addresses are written in brackets")

@@ -11,8 +11,12 @@
    after ``SERWEB_RELOAD_CLAIM_TTL``), reads the desired generation, checks the proxy's
    free shared memory, sends ``domain.reload`` (preceded by ``htable.reload`` when the
    proxies load attributes with module htable, SERWEB_PROXY_ATTRIBUTES=htable), probes the
-   changed names with SIP OPTIONS and records the generation it read as applied. After releasing the claim it looks
-   again: a change that arrived meanwhile gets one trailing reload.
+   changed names with SIP OPTIONS and records the generation it read as applied. After
+   releasing the claim it looks again: a change that arrived meanwhile gets one trailing
+   reload. With a broker that is the next queued task, which waits for quiet like any
+   other, with a max-wait window of its own: under a stream of changes a proxy sees one
+   reload per ``SERWEB_RELOAD_MAX_WAIT``, never one per change. Without one it follows
+   at once, as no timer would run it later.
 4. A failure is recorded on the proxy (last_error, failures, next_retry_at), never raised
    into the web request or command that made the change. With a broker the task retries
    with exponential backoff until the proxy catches up. Without one (tasks run eagerly,
@@ -191,7 +195,8 @@ def reload_retry_noted(proxy_id: int, delay: float) -> None:
 
 def reload_task_finished(proxy_id: int, outcome: ReloadOutcome) -> None:
     """The queued task is done: clear the flag, then look again, as a change may have
-    found the flag set and ridden on a task that had already read its generation."""
+    found the flag set and ridden on a task that had already read its generation. The
+    task queued for it waits for quiet, at most max-wait from now."""
     Proxy.objects.filter(pk=proxy_id).update(reload_scheduled_at=None)
     if outcome.ok and proxy_is_behind(proxy_id):
         reload_schedule(proxy_id)
@@ -200,10 +205,14 @@ def reload_task_finished(proxy_id: int, outcome: ReloadOutcome) -> None:
 # --- one proxy's reload --------------------------------------------------------------------
 
 
-def proxy_reload(proxy_id: int, *, force: bool = False) -> ReloadOutcome:
+def proxy_reload(proxy_id: int, *, force: bool = False, trailing: bool = True) -> ReloadOutcome:
     """Bring one proxy up to the desired generation (or reload it anyway with ``force``),
     one reload at a time per proxy. Records every result on the proxy; never raises for
-    a proxy that is down."""
+    a proxy that is down.
+
+    With ``trailing``, changes that came during the reload get another one here, at once.
+    A queued task passes False and leaves them to the task ``reload_task_finished``
+    queues: looping here would reload back to back for as long as changes keep coming."""
     while True:
         claimed_at = _claim(proxy_id)
         if claimed_at is None:
@@ -216,7 +225,7 @@ def proxy_reload(proxy_id: int, *, force: bool = False) -> ReloadOutcome:
         finally:
             if not keep_claim:
                 _release(proxy_id, claimed_at)
-        if not outcome.ok or not proxy_is_behind(proxy_id):
+        if not trailing or not outcome.ok or not proxy_is_behind(proxy_id):
             return outcome
         force = False
 

@@ -108,3 +108,19 @@ def domain_realm(domain: Domain) -> str:
     """The digest realm: the effective ``realm`` attribute, else the did."""
     realm = domain_effective_attributes(domain).get("realm")
     return realm.value if realm is not None else domain.did
+
+
+class TenantNotFound(ObjectDoesNotExist):
+    pass
+
+
+def tenant_get_by_name(name: str) -> Tenant:
+    """The tenant called ``name`` (in any case), or the one whose owner logs in as ``name``."""
+    text = (name or "").strip()
+    tenant = (
+        Tenant.objects.select_related("owner").filter(name__iexact=text).first()
+        or Tenant.objects.select_related("owner").filter(owner__username=text).first()
+    )
+    if tenant is None:
+        raise TenantNotFound(f"no tenant named {text!r}")
+    return tenant

@@ -1,10 +1,11 @@
 """What the API shows of domains, tenants and proxies, and what it accepts."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api import fields
-from api.fields import column_length
+from api import inputs
+from api.inputs import StrictInput, column_length
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.models import (
     AttributeType,
@@ -19,7 +20,12 @@ from domains.models import (
 from domains.names import HostName
 from domains.reload import desired_state
 from domains.reload_status import pending_proxies, proxies_loaded_at
-from domains.selectors import domain_effective_attributes
+from domains.selectors import (
+    TenantNotFound,
+    actor_is_operator,
+    domain_effective_attributes,
+    tenant_get_by_name,
+)
 
 User = get_user_model()
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
@@ -60,8 +66,12 @@ class DomainOutput(serializers.ModelSerializer):
     names = NameOutput(many=True)
     attributes = serializers.SerializerMethodField()
     served = serializers.BooleanField(source="is_served")
+    live = serializers.SerializerMethodField(
+        help_text="Whether every enabled proxy has loaded this domain's latest change"
+    )
     pending_proxies = serializers.SerializerMethodField(
-        help_text="Enabled proxies that have not loaded this domain's latest change yet"
+        help_text="Operators only (null for tenants, who see `live`): the enabled proxies "
+        "that have not loaded this domain's latest change yet"
     )
 
     class Meta:
@@ -76,17 +86,30 @@ class DomainOutput(serializers.ModelSerializer):
             "tenant",
             "names",
             "attributes",
+            "live",
             "pending_proxies",
             "created_at",
             "updated_at",
             "state_changed_at",
         ]
 
-    def get_pending_proxies(self, obj: Domain) -> list[str]:
+    def _pending(self, obj: Domain) -> list[str]:
         # The proxies are read once for a whole page of domains.
         if "proxies_loaded_at" not in self.context:
             self.context["proxies_loaded_at"] = proxies_loaded_at()
         return pending_proxies(obj, self.context["proxies_loaded_at"])
+
+    def get_live(self, obj: Domain) -> bool:
+        return not self._pending(obj)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_pending_proxies(self, obj: Domain) -> list[str] | None:
+        # The proxies are the operator's infrastructure: their names are not a tenant's
+        # business.
+        request = self.context.get("request")
+        if request is None or not actor_is_operator(request.user):
+            return None
+        return self._pending(obj)
 
     def get_canonical_name(self, obj: Domain) -> str:
         return obj.canonical_name
@@ -101,18 +124,18 @@ VALUE_LENGTH = column_length(DomainAttribute, "value")
 
 
 class DomainCreateInput(serializers.Serializer):
-    name = fields.CharField(max_length=NAME_LENGTH, help_text="The canonical name")
+    name = inputs.CharField(max_length=NAME_LENGTH, help_text="The canonical name")
     aliases = serializers.ListField(
-        child=fields.CharField(max_length=NAME_LENGTH), required=False, default=list
+        child=inputs.CharField(max_length=NAME_LENGTH), required=False, default=list
     )
     attributes = serializers.DictField(
-        child=fields.CharField(max_length=VALUE_LENGTH, allow_blank=True),
+        child=inputs.CharField(max_length=VALUE_LENGTH, allow_blank=True),
         required=False,
         default=dict,
     )
-    did = fields.CharField(max_length=column_length(Domain, "did"), required=False)
-    enabled = fields.BooleanField(required=False, default=True)
-    tenant = fields.CharField(
+    did = inputs.CharField(max_length=column_length(Domain, "did"), required=False)
+    enabled = inputs.BooleanField(required=False, default=True)
+    tenant = inputs.CharField(
         max_length=column_length(Tenant, "name"),
         required=False,
         allow_null=True,
@@ -120,32 +143,40 @@ class DomainCreateInput(serializers.Serializer):
     )
 
     def validate_tenant(self, name: str | None) -> Tenant | None:
-        tenant = None if name is None else Tenant.objects.filter(name=name).first()
-        if name is not None and tenant is None:
-            raise serializers.ValidationError(f"no tenant is named {name!r}")
-        return tenant
+        if name is None:
+            return None
+        try:
+            return tenant_get_by_name(name)
+        except TenantNotFound as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
-class DomainUpdateInput(serializers.Serializer):
-    enabled = fields.BooleanField(required=False)
+class DomainUpdateInput(StrictInput):
+    enabled = inputs.BooleanField(required=False, help_text="Operators only")
     state = serializers.ChoiceField(
         choices=DomainState.choices, required=False, help_text="Operators only"
+    )
+    tenant = inputs.CharField(
+        max_length=column_length(Tenant, "name"),
+        required=False,
+        allow_null=True,
+        help_text="Operators only: give the domain to this tenant (null: to none)",
     )
 
 
 class NameInput(serializers.Serializer):
-    name = fields.CharField(max_length=NAME_LENGTH)
+    name = inputs.CharField(max_length=NAME_LENGTH)
 
 
-class AttributeInput(serializers.Serializer):
-    value = fields.CharField(max_length=VALUE_LENGTH, allow_blank=True)
+class AttributeInput(StrictInput):
+    value = inputs.CharField(max_length=VALUE_LENGTH, allow_blank=True)
     type = serializers.ChoiceField(
         choices=["integer", "string"],
         required=False,
         help_text="For attributes serweb does not know; known ones have a fixed type "
         f"({', '.join(sorted(KNOWN_ATTRIBUTES))})",
     )
-    accept_password_reset = fields.BooleanField(required=False, default=False)
+    accept_password_reset = inputs.BooleanField(required=False, default=False)
 
 
 class TenantOutput(serializers.ModelSerializer):
@@ -158,11 +189,11 @@ class TenantOutput(serializers.ModelSerializer):
 
 
 class TenantCreateInput(serializers.Serializer):
-    name = fields.CharField(max_length=column_length(Tenant, "name"))
-    owner = fields.CharField(
+    name = inputs.CharField(max_length=column_length(Tenant, "name"))
+    owner = inputs.CharField(
         max_length=column_length(User, "username"), help_text="Login name of the owner account"
     )
-    email = fields.EmailField(
+    email = inputs.EmailField(
         max_length=column_length(User, "email"), required=False, allow_blank=True, default=""
     )
 
@@ -200,10 +231,10 @@ class ProxyOutput(serializers.ModelSerializer):
 
 
 class ProxyCreateInput(serializers.Serializer):
-    name = fields.CharField(max_length=column_length(Proxy, "name"))
+    name = inputs.CharField(max_length=column_length(Proxy, "name"))
     transport = serializers.ChoiceField(choices=ProxyTransport.choices)
-    address = fields.CharField(max_length=column_length(Proxy, "address"))
-    sip_address = fields.CharField(
+    address = inputs.CharField(max_length=column_length(Proxy, "address"))
+    sip_address = inputs.CharField(
         max_length=column_length(Proxy, "sip_address"),
         required=False,
         default="",
@@ -213,15 +244,15 @@ class ProxyCreateInput(serializers.Serializer):
 
 
 class DomainBulkItem(serializers.Serializer):
-    name = fields.CharField(max_length=NAME_LENGTH)
+    name = inputs.CharField(max_length=NAME_LENGTH)
     aliases = serializers.ListField(
-        child=fields.CharField(max_length=NAME_LENGTH), required=False, default=list
+        child=inputs.CharField(max_length=NAME_LENGTH), required=False, default=list
     )
     attributes = serializers.DictField(
-        child=fields.CharField(max_length=VALUE_LENGTH), required=False, default=dict
+        child=inputs.CharField(max_length=VALUE_LENGTH), required=False, default=dict
     )
-    did = fields.CharField(max_length=column_length(Domain, "did"), required=False)
-    enabled = fields.BooleanField(required=False, default=True)
+    did = inputs.CharField(max_length=column_length(Domain, "did"), required=False)
+    enabled = inputs.BooleanField(required=False, default=True)
 
     def as_row(self, item: dict) -> dict[str, str]:
         """The item in the column form the bulk path shares with CSV files."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -28,8 +28,16 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName, normalize_did, normalize_host
-from domains.selectors import actor_is_operator, domain_realm
+from domains.policies import domain_fields_check
+from domains.selectors import (
+    DomainNotFound,
+    TenantNotFound,
+    actor_is_operator,
+    domain_realm,
+    tenant_get_by_name,
+)
 from domains.signals import domains_changed
+from serweb.db import lost_race
 
 Actor = AbstractBaseUser | None
 
@@ -64,14 +72,20 @@ def domain_snapshot(domain: Domain) -> dict[str, Any]:
 
 
 def _record(
-    actor: Actor, action: str, domain: Domain, before: dict | None, after: dict | None
+    actor: Actor,
+    action: str,
+    domain: Domain,
+    before: dict | None,
+    after: dict | None,
+    tenant: Tenant | None = None,
 ) -> None:
     audit_record(
         actor=actor,
         action=action,
         object_type="domain",
         object_repr=domain.did,
-        did=domain.did,
+        domain=domain,
+        tenant=tenant,
         before=before,
         after=after,
     )
@@ -84,6 +98,22 @@ def _touch(domain: Domain) -> None:
 
 def _changed(domain: Domain) -> None:
     domains_changed.send(sender=Domain, dids=[domain.did])
+
+
+def domain_lock(domain: Domain, *, deleting: bool = False) -> None:
+    """Lock the domain's row until the transaction ends, and read it again.
+
+    Every rule about a domain (its names and canonical name, its attributes and realm, the
+    user names of its subscribers and aliases) is checked under this lock, so that two
+    requests cannot both pass a check only one of them may pass. Raises DomainNotFound
+    when a concurrent request deleted the domain. (SQLite has no row locks; it runs one
+    writing transaction at a time.)
+    """
+    locked = Domain.objects.select_for_update(no_key=not deleting)
+    try:
+        domain.refresh_from_db(from_queryset=locked)
+    except Domain.DoesNotExist:
+        raise DomainNotFound(f"domain {domain.did} does not exist any more") from None
 
 
 def _check_name_free(host: HostName, *, domain: Domain | None = None) -> None:
@@ -122,9 +152,13 @@ def domain_did_for(canonical: HostName | None, did: str | None) -> str:
     return canonical.value
 
 
-def _integrity_error_message(exc: IntegrityError) -> str:
-    # The database's own words (constraint names, values) are no message for a client.
-    return "a concurrent change took one of these names or the domain id"
+def _check_domain_free(hosts: list[HostName], did: str) -> None:
+    for host in hosts:
+        _check_name_free(host)
+    if Domain.objects.filter(did=did).exists():
+        raise ValidationError(
+            f"domain id {did} is taken by another domain; give another one with --did"
+        )
 
 
 @transaction.atomic
@@ -147,36 +181,28 @@ def domain_create(
         raise ValidationError(f"unknown state {state!r}")
     if origin not in DomainOrigin.values:
         raise ValidationError(f"unknown origin {origin!r}")
-    for host in hosts:
-        _check_name_free(host)
-    if Domain.objects.filter(did=clean_did).exists():
-        raise ValidationError(
-            f"domain id {clean_did} is taken by another domain; give another one with --did"
-        )
+    _check_domain_free(hosts, clean_did)
     clean_attributes = [validate_attribute(key, value) for key, value in (attributes or {}).items()]
 
-    try:
-        with transaction.atomic():
-            domain = Domain.objects.create(
-                did=clean_did, enabled=enabled, state=state, origin=origin, tenant=tenant
+    with lost_race(lambda: _check_domain_free(hosts, clean_did)):
+        domain = Domain.objects.create(
+            did=clean_did, enabled=enabled, state=state, origin=origin, tenant=tenant
+        )
+        DomainName.objects.bulk_create(
+            DomainName(domain=domain, name=h.value, kind=h.kind, is_canonical=i == 0)
+            for i, h in enumerate(hosts)
+        )
+        DomainAttribute.objects.bulk_create(
+            DomainAttribute(
+                domain=domain,
+                name=key,
+                type=kind,
+                value=value,
+                source=AttributeSource.OPERATOR,
+                is_default=is_default_value(key, value, did=clean_did),
             )
-            DomainName.objects.bulk_create(
-                DomainName(domain=domain, name=h.value, kind=h.kind, is_canonical=i == 0)
-                for i, h in enumerate(hosts)
-            )
-            DomainAttribute.objects.bulk_create(
-                DomainAttribute(
-                    domain=domain,
-                    name=key,
-                    type=kind,
-                    value=value,
-                    source=AttributeSource.OPERATOR,
-                    is_default=is_default_value(key, value, did=clean_did),
-                )
-                for key, kind, value in clean_attributes
-            )
-    except IntegrityError as exc:
-        raise ValidationError(_integrity_error_message(exc)) from None
+            for key, kind, value in clean_attributes
+        )
     _record(actor, "domain.create", domain, None, domain_snapshot(domain))
     _changed(domain)
     return domain
@@ -186,13 +212,13 @@ def domain_create(
 def domain_name_add(*, actor: Actor, domain: Domain, name: str) -> DomainName:
     """Add an alias or IP literal to a domain."""
     host = normalize_host(name)
+    domain_lock(domain)
     _check_name_free(host, domain=domain)
     before = domain_snapshot(domain)
-    try:
-        with transaction.atomic():
-            added = DomainName.objects.create(domain=domain, name=host.value, kind=host.kind)
-    except IntegrityError as exc:
-        raise ValidationError(_integrity_error_message(exc)) from None
+    # Another domain may take the same name at the same time: only the domain row of the
+    # winner is locked.
+    with lost_race(lambda: _check_name_free(host, domain=domain)):
+        added = DomainName.objects.create(domain=domain, name=host.value, kind=host.kind)
     _touch(domain)
     _record(actor, "domain.alias_add", domain, before, domain_snapshot(domain))
     _changed(domain)
@@ -217,6 +243,7 @@ def _promotion_candidate(domain: Domain, excluding: DomainName) -> DomainName | 
 def domain_name_remove(*, actor: Actor, domain: Domain, name: str) -> DomainName | None:
     """Remove a name. Removing the canonical name promotes another one, which is returned;
     the last name cannot be removed (delete the domain instead)."""
+    domain_lock(domain)
     target = _name_of(domain, name)
     promoted = None
     if target.is_canonical:
@@ -239,6 +266,7 @@ def domain_name_remove(*, actor: Actor, domain: Domain, name: str) -> DomainName
 @transaction.atomic
 def domain_make_canonical(*, actor: Actor, domain: Domain, name: str) -> DomainName:
     """Make one of the domain's names the canonical one. The did does not change."""
+    domain_lock(domain)
     target = _name_of(domain, name)
     if target.is_canonical:
         return target
@@ -316,10 +344,14 @@ def domain_attribute_set(
     source: str = AttributeSource.OPERATOR,
     accept_password_reset: bool = False,
 ) -> DomainAttribute:
-    key, kind, clean_value = validate_attribute(name, value, as_int=as_int)
+    by_tenant = actor is not None and not actor_is_operator(actor)
+    key, kind, clean_value = validate_attribute(name, value, as_int=as_int, known_only=by_tenant)
     if source not in AttributeSource.values:
         raise ValidationError(f"unknown attribute source {source!r}")
-    if key == "realm" and actor is not None and not actor_is_operator(actor):
+    # The realm and the rehash of stored passwords are decided under the domain's lock, so
+    # a subscriber created meanwhile cannot miss either.
+    domain_lock(domain)
+    if key == "realm" and by_tenant:
         _check_realm_is_the_tenants(domain, clean_value)
     old_realm = domain_realm(domain)
     before = domain_snapshot(domain)
@@ -350,6 +382,7 @@ def domain_attribute_unset(
     accept_password_reset: bool = False,
 ) -> None:
     key = (name or "").strip().lower()
+    domain_lock(domain)
     attribute = domain.attributes.filter(name=key, source=source).first()
     if attribute is None:
         raise ValidationError(f"domain {domain.did} has no {source} attribute {key!r}")
@@ -362,6 +395,7 @@ def domain_attribute_unset(
 
 
 def _set_fields(actor: Actor, domain: Domain, action: str, **changes: Any) -> Domain:
+    domain_lock(domain)
     if all(getattr(domain, field) == value for field, value in changes.items()):
         return domain
     before = domain_snapshot(domain)
@@ -380,12 +414,14 @@ def _set_fields(actor: Actor, domain: Domain, action: str, **changes: Any) -> Do
 
 @transaction.atomic
 def domain_enable(*, actor: Actor, domain: Domain) -> Domain:
+    domain_fields_check(actor=actor, fields=["enabled"])
     return _set_fields(actor, domain, "domain.enable", enabled=True)
 
 
 @transaction.atomic
 def domain_disable(*, actor: Actor, domain: Domain) -> Domain:
     """Stop serving the domain; nothing is deleted, and enabling it brings all back."""
+    domain_fields_check(actor=actor, fields=["enabled"])
     return _set_fields(actor, domain, "domain.disable", enabled=False)
 
 
@@ -407,13 +443,61 @@ def domain_deletion_summary(domain: Domain) -> DeletionSummary:
     )
 
 
+def _tenant_named(name: str | None) -> Tenant | None:
+    if name is None:
+        return None
+    try:
+        return tenant_get_by_name(name)
+    except TenantNotFound as exc:
+        raise ValidationError({"tenant": str(exc)}) from None
+
+
+@transaction.atomic
+def domain_update(*, actor: Actor, domain: Domain, changes: Mapping[str, Any]) -> Domain:
+    """Apply a request's changes to a domain (``enabled``, ``state``, and ``tenant``: a
+    tenant's name or None) in one transaction, once the field policy allows every one."""
+    domain_fields_check(actor=actor, fields=changes)
+    if "tenant" in changes:
+        tenant = _tenant_named(changes["tenant"])
+        domain = domain_set_tenant(actor=actor, domain=domain, tenant=tenant)
+    if "state" in changes:
+        domain = domain_set_state(actor=actor, domain=domain, state=changes["state"])
+    if "enabled" in changes:
+        change = domain_enable if changes["enabled"] else domain_disable
+        domain = change(actor=actor, domain=domain)
+    return domain
+
+
+@transaction.atomic
+def domain_set_tenant(*, actor: Actor, domain: Domain, tenant: Tenant | None) -> Domain:
+    """Give the domain to another tenant, or to none. Its history so far stays the old
+    owner's, ending with an entry that the domain left it; the new owner's starts with
+    one that the domain came to it. Neither learns the other's name."""
+    domain_fields_check(actor=actor, fields=["tenant"])
+    domain_lock(domain)
+    old = domain.tenant
+    if domain.tenant_id == (tenant.pk if tenant is not None else None):
+        return domain
+    domain.tenant = tenant
+    domain.updated_at = timezone.now()
+    domain.save(update_fields=["tenant", "updated_at"])
+    for owner, action, before, after in [
+        (old, "domain.tenant_remove", old, None),
+        (tenant, "domain.tenant_add", None, tenant),
+    ]:
+        if owner is not None:
+            names = [{"tenant": side.name if side else None} for side in (before, after)]
+            _record(actor, action, domain, *names, tenant=owner)
+    return domain
+
+
 @transaction.atomic
 def domain_delete(*, actor: Actor, domain: Domain, force: bool = False) -> DeletionSummary:
     """Delete a domain with its names and attributes; with subscribers only when forced.
 
     Returns what went, so the caller can tell the person who asked.
     """
-    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    domain_lock(domain, deleting=True)
     summary = domain_deletion_summary(domain)
     if (summary.subscribers or summary.user_aliases) and not force:
         raise ValidationError(
@@ -452,6 +536,11 @@ def _check_proxy_address(transport: str, address: str) -> str:
     return address
 
 
+def _check_proxy_name_free(name: str) -> None:
+    if Proxy.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"a proxy named {name} exists already"})
+
+
 @transaction.atomic
 def proxy_create(
     *, actor: Actor, name: str, transport: str, address: str, sip_address: str = ""
@@ -460,16 +549,19 @@ def proxy_create(
     OPTIONS probes that confirm a reload."""
     clean_name = (name or "").strip()
     if not clean_name or len(clean_name) > 64:
-        raise ValidationError("a proxy needs a name of 1 to 64 characters")
-    if Proxy.objects.filter(name=clean_name).exists():
-        raise ValidationError(f"a proxy named {clean_name} exists already")
+        raise ValidationError({"name": "a proxy needs a name of 1 to 64 characters"})
+    _check_proxy_name_free(clean_name)
     clean_address = _check_proxy_address(transport, address)
     clean_sip = (sip_address or "").strip()
     if clean_sip:
-        clean_sip = _check_proxy_address(ProxyTransport.UDP, clean_sip)
-    proxy = Proxy.objects.create(
-        name=clean_name, transport=transport, address=clean_address, sip_address=clean_sip
-    )
+        try:
+            clean_sip = _check_proxy_address(ProxyTransport.UDP, clean_sip)
+        except ValidationError as exc:
+            raise ValidationError({"sip_address": exc.messages}) from None
+    with lost_race(lambda: _check_proxy_name_free(clean_name), field="name"):
+        proxy = Proxy.objects.create(
+            name=clean_name, transport=transport, address=clean_address, sip_address=clean_sip
+        )
     audit_record(
         actor=actor,
         action="proxy.create",
@@ -487,6 +579,9 @@ def proxy_create(
 
 @transaction.atomic
 def proxy_delete(*, actor: Actor, proxy: Proxy) -> None:
+    # Locked first: of two concurrent deletions, the second finds nothing to delete.
+    if not Proxy.objects.select_for_update().filter(pk=proxy.pk).exists():
+        raise Proxy.DoesNotExist(f"proxy {proxy.name} does not exist any more")
     audit_record(
         actor=actor,
         action="proxy.delete",
@@ -500,27 +595,38 @@ def proxy_delete(*, actor: Actor, proxy: Proxy) -> None:
 # --- tenants ------------------------------------------------------------------------------
 
 
+def _check_tenant_free(name: str, owner_username: str) -> None:
+    from django.contrib.auth import get_user_model
+
+    if Tenant.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"a tenant named {name} exists already"})
+    if not owner_username or get_user_model().objects.filter(username=owner_username).exists():
+        raise ValidationError({"owner": f"the account {owner_username!r} is taken or empty"})
+
+
 @transaction.atomic
-def tenant_create(*, actor: Actor, name: str, owner_username: str, email: str = "") -> Tenant:
-    """A tenant with a new owner account (no password yet: it gets one, or an API token,
-    from an operator)."""
+def tenant_create(
+    *, actor: Actor, name: str, owner_username: str, email: str = "", password: str | None = None
+) -> Tenant:
+    """A tenant with a new owner account, which logs in with ``password`` (without one, it
+    gets a password or an API token from an operator later)."""
     from django.contrib.auth import get_user_model
 
     users = get_user_model()
     clean_name = (name or "").strip()
     if not clean_name or len(clean_name) > 100:
         raise ValidationError({"name": "a tenant needs a name of 1 to 100 characters"})
-    if Tenant.objects.filter(name__iexact=clean_name).exists():
-        raise ValidationError({"name": f"a tenant named {clean_name} exists already"})
     username = (owner_username or "").strip()
     try:
         users.username_validator(username)
     except ValidationError as exc:
         raise ValidationError({"owner": exc.messages}) from None
-    if not username or users.objects.filter(username=username).exists():
-        raise ValidationError({"owner": f"the account {username!r} is taken or empty"})
-    owner = users.objects.create_user(username=username, email=email or "")
-    tenant = Tenant.objects.create(name=clean_name, owner=owner)
+    _check_tenant_free(clean_name, username)
+    # Tenant names are unique ignoring case (a functional unique index), owner names as
+    # they are: a concurrent creation of either makes this one the serial refusal.
+    with lost_race(lambda: _check_tenant_free(clean_name, username), field="name"):
+        owner = users.objects.create_user(username=username, email=email or "")
+        tenant = Tenant.objects.create(name=clean_name, owner=owner)
     audit_record(
         actor=actor,
         action="tenant.create",
@@ -528,4 +634,56 @@ def tenant_create(*, actor: Actor, name: str, owner_username: str, email: str = 
         object_repr=clean_name,
         after={"name": clean_name, "owner": username},
     )
+    if password is not None:
+        tenant_set_password(actor=actor, tenant=tenant, password=password)
     return tenant
+
+
+@transaction.atomic
+def tenant_set_password(*, actor: Actor, tenant: Tenant, password: str) -> Tenant:
+    """Give the tenant's owner account a password to log in with (Django's validators)."""
+    from django.contrib.auth.password_validation import validate_password
+
+    owner = tenant.owner
+    try:
+        validate_password(password, user=owner)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    owner.set_password(password)
+    owner.save(update_fields=["password"])
+    audit_record(
+        actor=actor,
+        action="tenant.set_password",
+        object_type="tenant",
+        object_repr=tenant.name,
+        after={"password": "changed"},  # never the password
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_set_active(
+    *, actor: Actor, tenant: Tenant, active: bool, domains: bool = False
+) -> list[Domain]:
+    """Let the tenant's owner log in and use its tokens, or stop it; with ``domains`` also
+    switch every domain of the tenant on or off (the operator's switch). Returns the
+    domains that changed."""
+    owner = tenant.owner
+    if owner.is_active != active:
+        owner.is_active = active
+        owner.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="tenant.enable" if active else "tenant.disable",
+            object_type="tenant",
+            object_repr=tenant.name,
+            before={"active": not active},
+            after={"active": active},
+        )
+    if not domains:
+        return []
+    switch = domain_enable if active else domain_disable
+    return [
+        switch(actor=actor, domain=domain)
+        for domain in tenant.domains.select_for_update().filter(enabled=not active).order_by("did")
+    ]

@@ -1,11 +1,10 @@
 """Reload tasks: small, idempotent, taking ids; the work is in domains.reload."""
 
-from celery import shared_task
-
 from domains import reload
+from serweb.celery import app
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=None, acks_late=True)
+@app.task(bind=True, ignore_result=True, max_retries=None, acks_late=True)
 def reload_proxy(self, proxy_id: int) -> None:
     """Bring one proxy up to the desired generation; retry with backoff until it has.
 
@@ -23,7 +22,9 @@ def reload_proxy(self, proxy_id: int) -> None:
         if wait > 0:
             self.apply_async((proxy_id,), countdown=wait)
             return
-    outcome = reload.proxy_reload(proxy_id)
+    # A worker's trailing reload is the next task (reload_task_finished), which waits for
+    # quiet again; an eager run has no timer to run it later.
+    outcome = reload.proxy_reload(proxy_id, trailing=eager)
     should_retry = outcome.status == reload.Status.RETRY or (
         outcome.status == reload.Status.BUSY and reload.proxy_is_behind(proxy_id)
     )
@@ -34,13 +35,13 @@ def reload_proxy(self, proxy_id: int) -> None:
     reload.reload_task_finished(proxy_id, outcome)
 
 
-@shared_task(ignore_result=True)
+@app.task(ignore_result=True)
 def reload_proxies() -> None:
     """Queue a reload for every enabled proxy (each coalesces with one already queued)."""
     reload.schedule_reload()
 
 
-@shared_task(ignore_result=True)
+@app.task(ignore_result=True)
 def proxy_drift_check() -> None:
     """Periodic: reload proxies that are behind or answer against the database."""
     reload.drift_check()

@@ -6,6 +6,7 @@ adds the DNS observations, the lifecycle decisions and their evidence. The DNS w
 is in domains.dns. DNS.md has the policy this implements.
 """
 
+import asyncio
 import hmac
 import logging
 import math
@@ -162,11 +163,18 @@ def _parent_names(name: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
 
 
+def not_available(name: str) -> str:
+    """The refusal a tenant gets for a name someone else holds or may hold: it does not
+    tell who holds what."""
+    return f"{name} is not available; ask the operator"
+
+
 def claimable_host(raw: str, *, tenant: Tenant | None, policy: DnsPolicy) -> HostName:
     """A name a tenant (or DNS auto-learning, ``tenant=None``) may ask serweb to serve.
 
     Refused: IP literals, reserved suffixes, and names under a domain of another tenant
-    (under any tenant's domain when learnt from DNS).
+    (under any tenant's domain when learnt from DNS, and the refusal says so to the
+    operator; a tenant is told only that the name is not available).
     """
     host = normalize_host(raw)
     if host.is_ip:
@@ -179,11 +187,13 @@ def claimable_host(raw: str, *, tenant: Tenant | None, policy: DnsPolicy) -> Hos
     )
     for parent in parents:
         owner = parent.domain.tenant
-        if owner is not None and (tenant is None or owner.pk != tenant.pk):
+        if owner is not None and tenant is None:
             raise ValidationError(
                 f"{host.value} is under {parent.name}, a domain of another tenant; "
                 "only its owner can add names under it"
             )
+        if owner is not None and owner.pk != tenant.pk:
+            raise ValidationError(not_available(host.value))
     return host
 
 
@@ -297,6 +307,19 @@ async def _observe_fresh(
         return await observe(
             name, client=asking, targets=targets, policy=policy, token=token
         ), proxy
+
+
+async def _observe_within(
+    name: str, policy: DnsPolicy, client: dns.Client | None, within: float | None
+) -> tuple[Observation, dns.ProxyIdentity]:
+    check = _observe_fresh(name, policy, None, client)
+    if within is None:
+        return await check
+    try:
+        return await asyncio.wait_for(check, within)
+    except TimeoutError:
+        reason = f"DNS gave no answer within {within:g} s"
+        return Observation(name, dns.SipCheck(name, dns.Verdict.UNKNOWN, reason)), policy.proxy
 
 
 async def confirm_with_authority(
@@ -643,7 +666,7 @@ def domain_dns_managed_set(*, actor: Actor, domain: Domain, managed: bool) -> Do
                 action="domain.dns_managed",
                 object_type="domain",
                 object_repr=domain.did,
-                did=domain.did,
+                domain=domain,
                 before={"dns_managed": check.managed},
                 after={"dns_managed": managed},
             )
@@ -661,12 +684,15 @@ def domain_learn(
     now: datetime | None = None,
     policy: DnsPolicy | None = None,
     client: dns.Client | None = None,
+    within: float | None = None,
 ) -> tuple[Domain | None, Observation]:
-    """Create a domain for ``name`` when auto-learning is on and DNS points it at us."""
+    """Create a domain for ``name`` when auto-learning is on and DNS points it at us.
+
+    ``within``: seconds the whole DNS check may take; one not done by then is unknown."""
     policy = policy or DnsPolicy.from_settings()
     now = now or timezone.now()
     host = claimable_host(name, tenant=None, policy=policy)
-    seen, proxy = dns.run(_observe_fresh(host.value, policy, None, client))
+    seen, proxy = dns.run(_observe_within(host.value, policy, client, within))
     if not policy.auto_learn or seen.outcome(policy) != Outcome.POSITIVE:
         return None, seen
     with transaction.atomic():

@@ -5,7 +5,9 @@ subparsers, each bound to one handler method. Writes run in the "cli" audit chan
 and bad input ends as one line on stderr with exit code 1, never as a traceback.
 """
 
+import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,8 +19,9 @@ from django.core.management.base import (
     CommandParser,
     SystemCheckError,
 )
+from django.db import OperationalError, ProgrammingError
 
-from audit.services import audit_channel
+from audit.services import audit_acting, audit_channel
 from domains.models import Domain
 from domains.names import split_address, validate_sip_user
 from domains.reload_status import reload_waiting_note
@@ -27,6 +30,14 @@ from domains.signals import domains_changed
 from subscribers.models import Subscriber
 
 Handler = Callable[[dict[str, Any]], None]
+
+
+def system_login() -> str:
+    """The operating-system login running this process (its uid when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def error_text(exc: ValidationError) -> str:
@@ -108,6 +119,9 @@ class SubcommandCommand(BaseCommand):
 
     # call_command(..., stdin=StringIO(...)) feeds --password-stdin.
     stealth_options = ("stdin",)
+    # The system checks import every URL and view (the API stack): a second of start-up
+    # per command. `manage.py check`, migrate and the servers still run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
@@ -120,7 +134,26 @@ class SubcommandCommand(BaseCommand):
         """A subparser whose parsed options go to ``handler``."""
         parser = subcommands.add_parser(name, help=help, description=help)
         parser.set_defaults(handler=handler)
+        parser.add_argument(
+            "--as",
+            dest="acting_as",
+            metavar="USER",
+            help="record the change in the audit trail as this serweb operator "
+            "(default: the system login running the command)",
+        )
         return parser
+
+    def acting(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Who the audit trail names for this command's writes."""
+        username = options.get("acting_as")
+        if username:
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.filter(username=username, is_staff=True).first()
+            if user is None or not user.is_active:
+                raise CommandError(f"--as: no active operator {username!r}")
+            return {"user": user}
+        return {"name": system_login()}
 
     def handle(self, *args: Any, handler: Handler, **options: Any) -> None:
         changes: list[object] = []
@@ -130,12 +163,19 @@ class SubcommandCommand(BaseCommand):
 
         domains_changed.connect(noticed, dispatch_uid="serweb.commandbase.changes")
         try:
-            with audit_channel("cli"):
+            with audit_channel("cli"), audit_acting(**self.acting(options)):
                 handler(options)
         except ValidationError as exc:
             raise CommandError(error_text(exc), returncode=1) from None
         except ObjectDoesNotExist as exc:
             raise CommandError(str(exc), returncode=1) from None
+        except (OperationalError, ProgrammingError) as exc:
+            # Most often a database that was never migrated, or is not running.
+            raise CommandError(
+                f"the database: {' '.join(str(exc).split())} (is it running? "
+                "`./manage.py migrate` creates the tables)",
+                returncode=1,
+            ) from None
         finally:
             domains_changed.disconnect(dispatch_uid="serweb.commandbase.changes")
         if changes:
@@ -143,6 +183,17 @@ class SubcommandCommand(BaseCommand):
             note = reload_waiting_note()
             if note:
                 self.stderr.write(note)
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        # Bytes that are not UTF-8 reach argv as lone surrogates; nothing downstream can
+        # store or print them.
+        for position, argument in enumerate(argv[2:], start=1):
+            try:
+                argument.encode("utf-8")
+            except UnicodeEncodeError:
+                self.stderr.write(f"error: argument {position} is not valid UTF-8")
+                sys.exit(1)
+        super().run_from_argv(argv)
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
@@ -161,7 +212,12 @@ class SubcommandCommand(BaseCommand):
         if not options.get("password_stdin"):
             return options.get("password")
         stream = options.get("stdin") or sys.stdin
-        line = stream.readline()
+        try:
+            line = stream.readline()
+            # In the C locale, stdin decodes with surrogateescape instead of failing.
+            line.encode("utf-8")
+        except UnicodeError:
+            raise CommandError("--password-stdin: standard input is not valid UTF-8") from None
         if not line:
             raise CommandError("--password-stdin: nothing on standard input")
         # Only the line ending goes: spaces may be part of a password.

@@ -10,19 +10,21 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from serweb.env import env_bool, env_int, env_list, env_str
+from serweb.env import env_bool, env_int, env_list, env_secret_key, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# KEY=VALUE lines of .env (if any) fill in what the environment does not set.
+load_env_file(Path(env_str("SERWEB_ENV_FILE", str(BASE_DIR / ".env"))))
 VAR_DIR = Path(env_str("SERWEB_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 
-DEV_SECRET_KEY = "serweb-dev-only-secret-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is not set: set SECRET_KEY (or DEBUG=1 for a local development run)"
-    )
+# The embedded default (SQLite in var/, no DATABASE_URL) and development runs keep a key
+# generated on first use in var/; any other deployment must set SECRET_KEY.
+SECRET_KEY = env_secret_key(
+    "SECRET_KEY",
+    generated_in=VAR_DIR / "secret_key" if DEBUG or not env_str("DATABASE_URL") else None,
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -133,6 +135,17 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Keys of several sites (or test runs) sharing one Redis database stay apart.
+CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX", "serweb")
+
+# --- Guessing is slow (serweb/auth_throttle.py) --------------------------------------------
+# Per client address: failed sign-ins (admin, portal) and failed API token authentications
+# each have this many tries per window of seconds, then wait for the window's end.
+SERWEB_AUTH_FAILURE_LIMIT = env_int("SERWEB_AUTH_FAILURE_LIMIT", 10, minimum=1)
+SERWEB_AUTH_FAILURE_WINDOW = env_int("SERWEB_AUTH_FAILURE_WINDOW", 300, minimum=1)
+# How many reverse proxies in front of serweb add to X-Forwarded-For; 0: the client is the
+# peer address (a header anyone can send is not believed).
+SERWEB_HTTP_PROXIES = env_int("SERWEB_HTTP_PROXIES", 0, minimum=0)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -146,12 +159,16 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env_str("SERWEB_API_RATE", "6000/min")},
+    "NUM_PROXIES": SERWEB_HTTP_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "api.schema.SerwebAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_METADATA_CLASS": "api.metadata.ResourceMetadata",
 }
+# A request with the Idempotency-Key of one still running waits this long for its answer,
+# then gets a 409 (api/idempotency.py).
+SERWEB_IDEMPOTENCY_WAIT_SECONDS = env_int("SERWEB_IDEMPOTENCY_WAIT_SECONDS", 10, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "serweb API",
     "DESCRIPTION": "Provisioning of SIP domains, subscribers and proxies for Kamailio.",
@@ -258,6 +275,11 @@ SERWEB_DNS_BREAKER_MINIMUM = env_int("SERWEB_DNS_BREAKER_MINIMUM", 20, minimum=0
 SERWEB_LOOKUP_CACHE_SECONDS = env_int("SERWEB_LOOKUP_CACHE_SECONDS", 5, minimum=0)
 SERWEB_LOOKUP_NEGATIVE_TTL = env_int("SERWEB_LOOKUP_NEGATIVE_TTL", 300, minimum=1)
 SERWEB_LOOKUP_DNS_PER_MINUTE = env_int("SERWEB_LOOKUP_DNS_PER_MINUTE", 60, minimum=0)
+# Each of those holds a web worker: for this long at most (below the proxy's own timeout,
+# 2 s in the reference kamailio.cfg), and at most this many at once on one host (fewer
+# than its web workers, so the others stay free for known hosts and pages).
+SERWEB_LOOKUP_DNS_MS = env_int("SERWEB_LOOKUP_DNS_MS", 1000, minimum=1)
+SERWEB_LOOKUP_DNS_AT_ONCE = env_int("SERWEB_LOOKUP_DNS_AT_ONCE", 1, minimum=0)
 # Who may ask (the proxies), as addresses or networks.
 SERWEB_LOOKUP_CLIENTS = env_list("SERWEB_LOOKUP_CLIENTS", "127.0.0.1/32,::1/128")
 
@@ -265,6 +287,12 @@ CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
     "task": "domains.dns_tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
+}
+
+# Answers kept for Idempotency-Key retries expire after a day (api/services.py).
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "api.tasks.purge_idempotency_records",
+    "schedule": 3600.0,
 }
 
 # --- Proxy reloads (domains/reload.py) ------------------------------------------------------

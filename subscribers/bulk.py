@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 
 from audit.services import audit_record
 from domains.bulk import (
@@ -31,10 +32,9 @@ from domains.bulk import (
     parse_enabled,
     staging,
 )
+from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realms, domain_refs_by_names
-from domains.signals import domains_changed
-from subscribers.models import Subscriber
 from subscribers.services import clean_email, credentials, validate_password
 
 SUBSCRIBER_COLUMNS = (
@@ -216,6 +216,16 @@ class _SubscriberLoader:
         self.valid_froms += len(subscribers) + len(valid_froms)
 
 
+def _lock_domains() -> None:
+    """Lock the domains the file adds subscribers to, as subscriber_create does, before
+    the conflicts are looked for: a user alias created meanwhile cannot take a user name
+    the file gives a subscriber. In id order, so that two imports wait for each other
+    instead of deadlocking."""
+    staged = RawSQL("SELECT domain_id FROM bulk_subscriber", ())
+    locked = Domain.objects.select_for_update(no_key=True).filter(pk__in=staged).order_by("pk")
+    list(locked.values_list("pk", flat=True))
+
+
 def _subscriber_conflicts(tables: Staging) -> list[RowError]:
     """Subscribers given twice in the file, existing already, or shadowed by a user alias."""
     errors = []
@@ -271,6 +281,7 @@ def _import_subscriber_rows(
         loader = _SubscriberLoader(tables)
         loader.add(rows)
         tables.analyze()
+        _lock_domains()
         errors = loader.errors + _subscriber_conflicts(tables)
         if errors:
             raise ImportRejected(errors)
@@ -279,7 +290,6 @@ def _import_subscriber_rows(
         )
         if summary.subscribers:
             _write_subscribers(tables)
-            domains_changed.send(sender=Subscriber, dids=sorted(loader.dids))
         # Counts only: the file's hashes and passwords are secrets.
         audit_record(
             actor=actor,

@@ -1,8 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from api import fields
-from api.fields import column_length
+from api import inputs
+from api.inputs import StrictInput, column_length
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from subscribers.services import MAX_PASSWORD_LENGTH
 
@@ -10,7 +10,7 @@ USERNAME_LENGTH = column_length(Subscriber, "username")
 EMAIL_LENGTH = column_length(Subscriber, "email")
 
 
-class PasswordField(fields.CharField):
+class PasswordField(inputs.CharField):
     """Write-only, taken as typed, SERWEB_MIN_PASSWORD_LENGTH to MAX_PASSWORD_LENGTH
     characters (the setting is read whenever a serializer is made)."""
 
@@ -54,16 +54,16 @@ class SubscriberOutput(serializers.ModelSerializer):
 
 
 class SubscriberCreateInput(serializers.Serializer):
-    username = fields.CharField(max_length=USERNAME_LENGTH)
+    username = inputs.CharField(max_length=USERNAME_LENGTH)
     password = PasswordField()
-    email = fields.EmailField(max_length=EMAIL_LENGTH, required=False, allow_blank=True, default="")
-    enabled = fields.BooleanField(required=False, default=True)
+    email = inputs.EmailField(max_length=EMAIL_LENGTH, required=False, allow_blank=True, default="")
+    enabled = inputs.BooleanField(required=False, default=True)
 
 
-class SubscriberUpdateInput(serializers.Serializer):
+class SubscriberUpdateInput(StrictInput):
     password = PasswordField(required=False)
-    email = fields.EmailField(max_length=EMAIL_LENGTH, required=False, allow_blank=True)
-    enabled = fields.BooleanField(required=False)
+    email = inputs.EmailField(max_length=EMAIL_LENGTH, required=False, allow_blank=True)
+    enabled = inputs.BooleanField(required=False)
 
 
 class ValidFromOutput(serializers.ModelSerializer):
@@ -73,7 +73,7 @@ class ValidFromOutput(serializers.ModelSerializer):
 
 
 class ValidFromInput(serializers.Serializer):
-    from_user = fields.CharField(max_length=column_length(ValidFrom, "from_user"))
+    from_user = inputs.CharField(max_length=column_length(ValidFrom, "from_user"))
 
 
 class UserAliasOutput(serializers.ModelSerializer):
@@ -88,9 +88,9 @@ class UserAliasOutput(serializers.ModelSerializer):
 
 
 class UserAliasInput(serializers.Serializer):
-    username = fields.CharField(
+    username = inputs.CharField(
         max_length=column_length(UserAlias, "username"), help_text="The alias user name"
     )
-    subscriber = fields.CharField(
+    subscriber = inputs.CharField(
         max_length=USERNAME_LENGTH, help_text="User name of the subscriber in the same domain"
     )

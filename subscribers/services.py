@@ -1,4 +1,9 @@
-"""Every write to subscribers, their valid From identities and user aliases."""
+"""Every write to subscribers, their valid From identities and user aliases.
+
+None of them is sent to the proxies: Kamailio reads subscriber, uri and dbaliases per
+request (auth_db, uri_db and alias_db cache nothing), so a change is live at its commit
+and costs no reload.
+"""
 
 import re
 from typing import Any
@@ -7,14 +12,15 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
 from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realm
-from domains.signals import domains_changed
+from domains.services import domain_lock
+from serweb.db import lost_race
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 
@@ -82,16 +88,26 @@ def _record(
         action=action,
         object_type="subscriber",
         object_repr=f"{subscriber.username}@{subscriber.domain.did}",
-        did=subscriber.domain.did,
+        domain=subscriber.domain,
         before=before,
         after=after,
     )
 
 
-def _changed(domain: Domain) -> None:
-    domains_changed.send(sender=Subscriber, dids=[domain.did])
+def _lock(subscriber: Subscriber, *, deleting: bool = False) -> None:
+    """Lock the subscriber's row until the transaction ends, and read it again: its
+    identities (valid From users, the aliases leading to it) change under this lock.
+    Raises Subscriber.DoesNotExist when a concurrent request deleted it. Who also needs
+    the domain's lock takes that one first."""
+    locked = Subscriber.objects.select_for_update(no_key=not deleting)
+    try:
+        subscriber.refresh_from_db(from_queryset=locked)
+    except Subscriber.DoesNotExist:
+        raise Subscriber.DoesNotExist(f"subscriber {subscriber} does not exist any more") from None
 
 
+# A user name of a domain is a subscriber's or an alias's, never both: both rules are
+# checked under the domain's lock (domain_lock), so concurrent creations take turns.
 def _check_user_free(domain: Domain, username: str) -> None:
     if Subscriber.objects.filter(domain=domain, username=username).exists():
         raise ValidationError({"username": f"{username}@{domain.did} exists already"})
@@ -118,28 +134,25 @@ def subscriber_create(
         raise ValidationError({"username": exc.messages}) from None
     validate_password(password)
     clean_mail = clean_email(email)
+    domain_lock(domain)
     _check_user_free(domain, clean_username)
-    try:
-        with transaction.atomic():
-            subscriber = Subscriber.objects.create(
-                domain=domain,
+    # The domain's lock keeps out the application's other writers; the unique key, any
+    # other (a bulk import).
+    with lost_race(lambda: _check_user_free(domain, clean_username), field="username"):
+        subscriber = Subscriber.objects.create(
+            domain=domain,
+            username=clean_username,
+            email=clean_mail,
+            enabled=enabled,
+            **credentials(
                 username=clean_username,
-                email=clean_mail,
-                enabled=enabled,
-                **credentials(
-                    username=clean_username,
-                    did=domain.did,
-                    realm=domain_realm(domain),
-                    password=password,
-                ),
-            )
-            ValidFrom.objects.create(subscriber=subscriber, from_user=clean_username)
-    except IntegrityError:
-        raise ValidationError(
-            {"username": f"{clean_username}@{domain.did} was created concurrently"}
-        ) from None
+                did=domain.did,
+                realm=domain_realm(domain),
+                password=password,
+            ),
+        )
+        ValidFrom.objects.create(subscriber=subscriber, from_user=clean_username)
     _record(actor, "subscriber.create", subscriber, None, subscriber_snapshot(subscriber))
-    _changed(domain)
     return subscriber
 
 
@@ -147,6 +160,10 @@ def subscriber_create(
 def subscriber_set_password(*, actor: Actor, subscriber: Subscriber, password: str) -> Subscriber:
     validate_password(password)
     domain = subscriber.domain
+    # The realm is read under the domain's lock: a concurrent realm change rehashes or
+    # counts this subscriber, never misses it.
+    domain_lock(domain)
+    _lock(subscriber)
     for field, value in credentials(
         username=subscriber.username,
         did=domain.did,
@@ -157,7 +174,6 @@ def subscriber_set_password(*, actor: Actor, subscriber: Subscriber, password: s
     subscriber.updated_at = timezone.now()
     subscriber.save(update_fields=["ha1", "ha1b", "ha1_realm", "password", "updated_at"])
     _record(actor, "subscriber.password", subscriber, None, {"password": "changed"})
-    _changed(domain)
     return subscriber
 
 
@@ -165,6 +181,7 @@ def subscriber_set_password(*, actor: Actor, subscriber: Subscriber, password: s
 def subscriber_update(
     *, actor: Actor, subscriber: Subscriber, email: str | None = None, enabled: bool | None = None
 ) -> Subscriber:
+    _lock(subscriber)
     before = subscriber_snapshot(subscriber)
     fields = []
     if email is not None:
@@ -178,19 +195,18 @@ def subscriber_update(
     subscriber.updated_at = timezone.now()
     subscriber.save(update_fields=[*fields, "updated_at"])
     _record(actor, "subscriber.update", subscriber, before, subscriber_snapshot(subscriber))
-    _changed(subscriber.domain)
     return subscriber
 
 
 @transaction.atomic
 def subscriber_delete(*, actor: Actor, subscriber: Subscriber) -> None:
     """Delete a subscriber with its valid From identities and the aliases leading to it."""
+    # Locked before the identities are collected: one added meanwhile goes with it.
+    _lock(subscriber, deleting=True)
     before = subscriber_snapshot(subscriber)
     before["aliases"] = [f"{a.username}@{a.domain.did}" for a in subscriber.aliases.all()]
     _record(actor, "subscriber.delete", subscriber, before, None)
-    domain = subscriber.domain
     subscriber.delete()
-    _changed(domain)
 
 
 def subscribers_rehash_for_realm(*, domain: Domain, realm: str) -> int:
@@ -212,30 +228,37 @@ def subscribers_rehash_for_realm(*, domain: Domain, realm: str) -> int:
 # --- valid From identities ----------------------------------------------------------------
 
 
+def _check_from_user_free(subscriber: Subscriber, from_user: str) -> None:
+    if subscriber.valid_froms.filter(from_user=from_user).exists():
+        raise ValidationError(
+            {"from_user": f"{subscriber} may already present From user {from_user}"}
+        )
+
+
 @transaction.atomic
 def valid_from_add(*, actor: Actor, subscriber: Subscriber, from_user: str) -> ValidFrom:
     try:
         clean = validate_sip_user(from_user, what="From user name")
     except ValidationError as exc:
         raise ValidationError({"from_user": exc.messages}) from None
-    if subscriber.valid_froms.filter(from_user=clean).exists():
-        raise ValidationError({"from_user": f"{subscriber} may already present From user {clean}"})
+    _lock(subscriber)
+    _check_from_user_free(subscriber, clean)
     before = subscriber_snapshot(subscriber)
-    entry = ValidFrom.objects.create(subscriber=subscriber, from_user=clean)
+    with lost_race(lambda: _check_from_user_free(subscriber, clean), field="from_user"):
+        entry = ValidFrom.objects.create(subscriber=subscriber, from_user=clean)
     _record(actor, "validfrom.add", subscriber, before, subscriber_snapshot(subscriber))
-    _changed(subscriber.domain)
     return entry
 
 
 @transaction.atomic
 def valid_from_remove(*, actor: Actor, subscriber: Subscriber, from_user: str) -> None:
+    _lock(subscriber)
     entry = subscriber.valid_froms.filter(from_user=(from_user or "").strip()).first()
     if entry is None:
         raise ValidationError({"from_user": f"{subscriber} has no valid From user {from_user!r}"})
     before = subscriber_snapshot(subscriber)
     entry.delete()
     _record(actor, "validfrom.remove", subscriber, before, subscriber_snapshot(subscriber))
-    _changed(subscriber.domain)
 
 
 # --- user aliases -------------------------------------------------------------------------
@@ -248,6 +271,15 @@ def _alias_repr(alias: UserAlias) -> dict[str, str]:
     }
 
 
+def _check_alias_free(domain: Domain, username: str) -> None:
+    if UserAlias.objects.filter(domain=domain, username=username).exists():
+        raise ValidationError({"username": f"{username}@{domain.did} is already an alias"})
+    if Subscriber.objects.filter(domain=domain, username=username).exists():
+        raise ValidationError(
+            {"username": f"{username}@{domain.did} is a subscriber; an alias cannot shadow it"}
+        )
+
+
 @transaction.atomic
 def user_alias_add(
     *, actor: Actor, domain: Domain, username: str, subscriber: Subscriber
@@ -257,35 +289,33 @@ def user_alias_add(
         clean = validate_sip_user(username, what="alias user name")
     except ValidationError as exc:
         raise ValidationError({"username": exc.messages}) from None
-    if UserAlias.objects.filter(domain=domain, username=clean).exists():
-        raise ValidationError({"username": f"{clean}@{domain.did} is already an alias"})
-    if Subscriber.objects.filter(domain=domain, username=clean).exists():
-        raise ValidationError(
-            {"username": f"{clean}@{domain.did} is a subscriber; an alias cannot shadow it"}
-        )
-    alias = UserAlias.objects.create(domain=domain, username=clean, subscriber=subscriber)
+    domain_lock(domain)
+    _lock(subscriber)
+    _check_alias_free(domain, clean)
+    with lost_race(lambda: _check_alias_free(domain, clean), field="username"):
+        alias = UserAlias.objects.create(domain=domain, username=clean, subscriber=subscriber)
     audit_record(
         actor=actor,
         action="alias.add",
         object_type="user_alias",
         object_repr=f"{clean}@{domain.did}",
-        did=domain.did,
+        domain=domain,
         after=_alias_repr(alias),
     )
-    _changed(domain)
     return alias
 
 
 @transaction.atomic
 def user_alias_remove(*, actor: Actor, alias: UserAlias) -> None:
+    domain_lock(alias.domain)
+    if not UserAlias.objects.filter(pk=alias.pk).exists():
+        raise UserAlias.DoesNotExist(f"user alias {alias} does not exist any more")
     audit_record(
         actor=actor,
         action="alias.remove",
         object_type="user_alias",
         object_repr=f"{alias.username}@{alias.domain.did}",
-        did=alias.domain.did,
+        domain=alias.domain,
         before=_alias_repr(alias),
     )
-    domain = alias.domain
     alias.delete()
-    _changed(domain)

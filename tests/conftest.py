@@ -1,7 +1,16 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from domains.models import Tenant
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate budgets and cached answers of one test never reach the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

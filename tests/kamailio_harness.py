@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,6 +191,39 @@ class Kamailio:
     def reloads_logged(self) -> int:
         return self.log_text().count(RELOAD_LOG_LINE)
 
+    @contextmanager
+    def reload_times(self, *, interval: float = 0.005) -> Iterator[list[float]]:
+        """Yield a list that gets the time.monotonic() at which each reload appears in the
+        log from now on (the log has no timestamps; polled every ``interval``)."""
+        times: list[float] = []
+        done = threading.Event()
+        offset = self.log_path.stat().st_size
+
+        def watch() -> None:
+            nonlocal offset
+            pending = ""
+            while True:
+                finished = done.is_set()
+                with open(self.log_path, errors="replace") as log:
+                    log.seek(offset)
+                    chunk = log.read()
+                    offset = log.tell()
+                lines = (pending + chunk).split("\n")
+                pending = lines.pop()
+                now = time.monotonic()
+                times.extend(now for line in lines if RELOAD_LOG_LINE in line)
+                if finished:
+                    return
+                done.wait(interval)
+
+        watcher = threading.Thread(target=watch, name="kamailio-reload-watch", daemon=True)
+        watcher.start()
+        try:
+            yield times
+        finally:
+            done.set()
+            watcher.join(timeout=5)
+
     def contacts(self, aor: str) -> list[str]:
         """The registered contacts of user@did (usrloc in memory)."""
         try:
@@ -340,11 +374,21 @@ class CeleryWorker:
         "'--without-gossip', '--without-mingle', '--without-heartbeat', '-n', sys.argv[1] + '@%h'])"
     )
 
-    def __init__(self, directory: Path, *, broker_url: str, database_url: str, queue: str):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        broker_url: str,
+        database_url: str,
+        queue: str,
+        env: dict[str, str] | None = None,
+    ):
         self.directory = directory
         self.broker_url = broker_url
         self.database_url = database_url
         self.queue = queue
+        # Settings of this worker's own, e.g. a short SERWEB_RELOAD_MAX_WAIT.
+        self.env = dict(env or {})
         self.log_path = directory / "celery-worker.log"
         self.process: subprocess.Popen | None = None
 
@@ -355,6 +399,7 @@ class CeleryWorker:
             "DATABASE_URL": self.database_url,
             "CELERY_BROKER_URL": self.broker_url,
             "PYTHONPATH": str(REPO),
+            **self.env,
         }
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(

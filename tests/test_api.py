@@ -233,3 +233,23 @@ def test_a_tenant_may_name_only_its_own_names_as_realm(bob, world):  # noqa: F81
         url, {"value": "sip.bob.example", "accept_password_reset": True}, format="json"
     )
     assert allowed.status_code == 200
+
+
+def test_a_tenant_may_set_only_known_attributes(bob, world):  # noqa: F811
+    client = client_for(bob)
+    url = "/api/v1/domains/bob.example/attributes"
+    for name, message in [("did", "reserved"), ("x_custom", "not an attribute you may set")]:
+        refused = client.put(f"{url}/{name}/", {"value": "op.example"}, format="json")
+        assert refused.status_code == 400, refused.content
+        assert message in refused.json()["fields"]["name"][0]
+    assert client.put(f"{url}/max_contacts/", {"value": "2"}, format="json").status_code == 200
+    assert {a["name"] for a in client.get(f"{url}/").json()} == {"max_contacts"}
+
+
+def test_an_operator_may_set_unknown_attributes_but_not_reserved_ones(operator_client, world):  # noqa: F811
+    url = "/api/v1/domains/bob.example/attributes"
+    refused = operator_client.put(f"{url}/did/", {"value": "op.example"}, format="json")
+    assert refused.status_code == 400
+    assert "reserved" in refused.json()["fields"]["name"][0]
+    custom = operator_client.put(f"{url}/x_custom/", {"value": "1"}, format="json")
+    assert custom.status_code == 200

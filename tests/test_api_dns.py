@@ -2,6 +2,7 @@
 jobs, a domain's DNS evidence; reloads and proxy status for operators."""
 
 import pytest
+from django.utils import timezone
 
 from api.models import Job
 from domains.models import DomainState, Proxy
@@ -104,6 +105,35 @@ def test_reload_and_status_show_what_waits(alice, bob):
     assert client.get("/api/v1/proxy-status/").json()[0]["desired_generation"] >= 1
     assert client_for(bob).post("/api/v1/reload/").status_code == 403
     assert Proxy.objects.get().applied_generation == 0
+
+
+def test_tenants_see_whether_a_change_is_live_not_which_proxies_wait(alice, bob):
+    operator = client_for(alice)
+    operator.post(
+        "/api/v1/proxies/",
+        {"name": "kam1", "transport": "udp", "address": "127.0.0.1:9"},
+        format="json",
+    )
+    body = {"name": "wait.example", "tenant": "bob-corp"}
+    created = operator.post("/api/v1/domains/", body, format="json").json()
+    assert (created["live"], created["pending_proxies"]) == (False, ["kam1"])
+
+    tenant = client_for(bob)
+    detail = tenant.get("/api/v1/domains/wait.example/")
+    (listed,) = tenant.get("/api/v1/domains/").json()["results"]
+    for shown in (detail.json(), listed):
+        assert (shown["live"], shown["pending_proxies"]) == (False, None)
+    assert b"kam1" not in detail.content
+
+    Proxy.objects.update(applied_changed_at=timezone.now())
+    assert tenant.get("/api/v1/domains/wait.example/").json()["live"] is True
+    assert operator.get("/api/v1/domains/wait.example/").json()["pending_proxies"] == []
+
+    schema = operator.get("/api/v1/schema/?format=json").json()
+    documented = schema["components"]["schemas"]["DomainOutput"]["properties"]
+    assert documented["live"]["type"] == "boolean"
+    assert documented["pending_proxies"]["nullable"] is True
+    assert "Operators only" in documented["pending_proxies"]["description"]
 
 
 def test_lookup_for_operators(alice, bob, world):  # noqa: F811

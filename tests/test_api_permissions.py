@@ -17,8 +17,11 @@ MATRIX = [
         {"bob": 403, "charlie": 403, "alice": 201},
     ),
     ("get", f"{D}/", None, {"bob": 200, "charlie": 404, "alice": 200}),
-    ("patch", f"{D}/", {"enabled": False}, {"bob": 200, "charlie": 404, "alice": 200}),
-    ("patch", f"{D}/", {"state": "suspect"}, {"bob": 403, "charlie": 404, "alice": 200}),
+    # Whether a domain is served, its state and its owner are the operators' (400: the field
+    # is named); the rest of the fields are tested in test_tenant_may_change_no_domain_field.
+    ("patch", f"{D}/", {"enabled": False}, {"bob": 400, "charlie": 404, "alice": 200}),
+    ("patch", f"{D}/", {"state": "suspect"}, {"bob": 400, "charlie": 404, "alice": 200}),
+    ("patch", f"{D}/", {"tenant": None}, {"bob": 400, "charlie": 404, "alice": 200}),
     ("delete", f"{D}/?force=true", None, {"bob": 204, "charlie": 404, "alice": 204}),
     ("get", f"{D}/names/", None, {"bob": 200, "charlie": 404, "alice": 200}),
     (
@@ -138,3 +141,153 @@ def test_tenant_lists_only_its_own_domains_and_audit(world, bob, charlie):  # no
     assert charlie_client.get("/api/v1/domains/").json()["results"] == []
     assert {e["did"] for e in bob_client.get("/api/v1/audit/").json()["results"]} == {"bob.example"}
     assert charlie_client.get("/api/v1/audit/").json()["results"] == []
+
+
+# --- what a tenant may change: the operator's switch stays the operator's -----------------
+
+
+def everything() -> dict:
+    """All a refused change must leave as it was."""
+    from audit.models import AuditEntry
+    from domains.models import Domain, DomainAttribute, DomainCheck, ReloadState
+    from subscribers.models import Subscriber
+
+    state = ReloadState.objects.filter(pk=1).first()
+    return {
+        "domains": list(
+            Domain.objects.values_list("did", "enabled", "state", "origin", "tenant_id", "names")
+        ),
+        "attributes": list(DomainAttribute.objects.values_list("name", "value", "source")),
+        "checks": list(DomainCheck.objects.values_list("domain_id", "managed")),
+        "subscribers": list(
+            Subscriber.objects.values_list("username", "email", "enabled", "ha1", "ha1b")
+        ),
+        # Each client_for makes a token, an audited write of its own.
+        "audit": AuditEntry.objects.exclude(object_type="api_token").count(),
+        "generation": state.desired_generation if state else 0,
+    }
+
+
+def refused(response, *fields: str) -> None:
+    assert response.status_code == 400, response.content
+    assert sorted(response.json()["fields"]) == sorted(fields)
+
+
+def test_a_tenant_cannot_switch_on_a_domain_an_operator_switched_off(world, alice, bob):  # noqa: F811
+    from tests.helpers import proxy_rows
+
+    off = client_for(alice).patch(f"{D}/", {"enabled": False}, format="json")
+    assert off.status_code == 200 and off.json()["served"] is False
+    before = everything()
+    response = client_for(bob).patch(f"{D}/", {"enabled": True}, format="json")
+    refused(response, "enabled")
+    assert response.json()["fields"]["enabled"] == [
+        "only operators decide whether a domain is served"
+    ]
+    assert everything() == before
+    assert "bob.example" not in [did for _name, did in proxy_rows("domain", "domain, did")]
+    # Nor with another field beside it: every field is named, nothing is written.
+    refused(
+        client_for(bob).patch(f"{D}/", {"enabled": True, "state": "active"}, format="json"),
+        "enabled",
+        "state",
+    )
+    assert everything() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("enabled", True),
+        ("enabled", False),
+        ("state", "active"),
+        ("state", "removed"),
+        ("tenant", "charlie-corp"),
+        ("tenant", "no-such-corp"),  # refused as a field: no hint which tenants exist
+        ("tenant", None),
+        ("origin", "operator"),
+        ("did", "other.example"),
+        ("managed", False),
+        ("served", True),
+        ("canonical_name", "sip.bob.example"),
+        ("names", ["bob.example"]),
+        ("attributes", []),
+        ("pending_proxies", []),
+        ("created_at", "2020-01-01T00:00:00Z"),
+    ],
+)
+def test_a_tenant_may_change_no_field_of_its_domain(world, alice, bob, field, value):  # noqa: F811
+    client_for(alice).patch(f"{D}/", {"enabled": False}, format="json")
+    before = everything()
+    refused(client_for(bob).patch(f"{D}/", {field: value}, format="json"), field)
+    assert everything() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("did", "other.example"), ("origin", "tenant"), ("managed", False), ("served", False)],
+)
+def test_nobody_changes_what_a_domain_update_does_not_change(world, alice, field, value):  # noqa: F811
+    before = everything()
+    response = client_for(alice).patch(f"{D}/", {field: value}, format="json")
+    refused(response, field)
+    assert response.json()["fields"][field] == [f"{field} cannot be changed here"]
+    assert everything() == before
+
+
+def test_an_operator_switches_serves_and_gives_a_domain(world, alice, bob):  # noqa: F811
+    operator = client_for(alice)
+    assert operator.patch(f"{D}/", {"enabled": False}, format="json").json()["served"] is False
+    answer = operator.patch(
+        f"{D}/", {"enabled": True, "tenant": "charlie-corp"}, format="json"
+    ).json()
+    assert (answer["served"], answer["tenant"]) == (True, "charlie-corp")
+    refused(operator.patch(f"{D}/", {"tenant": "no-such-corp"}, format="json"), "tenant")
+
+
+@pytest.mark.parametrize(
+    "field", ["source", "is_default", "effective", "name", "domain", "updated_at"]
+)
+def test_an_attribute_put_refuses_what_it_does_not_set(world, bob, field):  # noqa: F811
+    before = everything()
+    response = client_for(bob).put(
+        f"{D}/attributes/max_contacts/", {"value": "4", field: "dns"}, format="json"
+    )
+    refused(response, field)
+    assert everything() == before
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["username", "domain", "ha1", "ha1b", "ha1_realm", "valid_from", "needs_new_password"],
+)
+def test_a_subscriber_patch_refuses_what_it_does_not_set(world, bob, field):  # noqa: F811
+    before = everything()
+    response = client_for(bob).patch(
+        f"{S}/", {"email": "new@bob.example", field: "x"}, format="json"
+    )
+    refused(response, field)
+    assert everything() == before
+
+
+def test_the_services_give_the_same_answer_to_every_door(world, bob, charlie):  # noqa: F811
+    from django.core.exceptions import ValidationError
+
+    from domains import services
+    from domains.models import Tenant
+
+    domain = world["bob_domain"]
+    before = everything()
+    for change in [
+        lambda: services.domain_disable(actor=bob, domain=domain),
+        lambda: services.domain_enable(actor=bob, domain=domain),
+        lambda: services.domain_set_tenant(
+            actor=bob, domain=domain, tenant=Tenant.objects.get(owner=charlie)
+        ),
+        lambda: services.domain_update(actor=bob, domain=domain, changes={"state": "active"}),
+    ]:
+        with pytest.raises(ValidationError) as refusal:
+            change()
+        assert len(refusal.value.message_dict) == 1
+        assert next(iter(refusal.value.message_dict)) in {"enabled", "tenant", "state"}
+    assert everything() == before

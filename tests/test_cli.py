@@ -714,14 +714,44 @@ def serweb(
     )
 
 
-def test_the_script_refuses_to_run_without_a_secret_key(tmp_path):
-    env = script_env(tmp_path)
+def test_a_deployment_with_a_database_url_refuses_to_run_without_a_secret_key(tmp_path):
+    env = script_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     del env["SECRET_KEY"]
 
     result = serweb(tmp_path, "domain", "list", env=env)
 
-    assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: configuration: SECRET_KEY is not set")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_an_empty_secret_key_is_refused_like_a_missing_one(tmp_path):
+    result = serweb(tmp_path, "domain", "list", env=script_env(tmp_path, SECRET_KEY=" "))
+
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == "error: configuration: SECRET_KEY is set but empty: set a long random value\n"
+    )
+
+
+def test_the_embedded_default_keeps_a_generated_secret_key_in_var(tmp_path):
+    env = script_env(tmp_path)
+    del env["SECRET_KEY"]
+    env.pop("DATABASE_URL", None)
+
+    first = serweb(tmp_path, "domain", "list", env=env)
+    second = serweb(tmp_path, "domain", "list", env=env)
+
+    # The tables do not exist in this fresh var/; the key does, and it is the same key.
+    assert "configuration" not in first.stderr + second.stderr
+    key_file = tmp_path / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) >= 50
+    assert key not in first.stdout + first.stderr
+    assert key_file.read_text().strip() == key
 
 
 def test_the_script_reports_usage_errors_without_a_traceback(tmp_path):
@@ -802,3 +832,84 @@ def test_serweb_does_what_manage_py_does(transactional_db, tmp_path):
         assert by_script.returncode == by_manage.returncode == 0
         assert by_script.stdout == by_manage.stdout
         assert "example.org" in by_script.stdout
+
+
+@postgres_only
+def test_cli_writes_are_audited_as_the_system_login_or_the_operator_named(
+    transactional_db, tmp_path
+):
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()
+    users.objects.create_user("alice", is_staff=True)
+    users.objects.create_user("bob")
+
+    assert serweb(tmp_path, "domain", "add", "one.example.org").returncode == 0
+    assert serweb(tmp_path, "domain", "add", "two.example.org", "--as", "alice").returncode == 0
+    refused = serweb(tmp_path, "domain", "add", "three.example.org", "--as", "bob")
+
+    import getpass
+
+    first, second = AuditEntry.objects.order_by("id")
+    assert (first.actor, first.actor_name, first.channel) == (None, getpass.getuser(), "cli")
+    assert (second.actor.username, second.actor_name, second.channel) == ("alice", "alice", "cli")
+    assert refused.returncode == 1
+    assert refused.stderr == "error: --as: no active operator 'bob'\n"
+    assert not Domain.objects.filter(did="three.example.org").exists()
+
+
+@postgres_only
+def test_arguments_and_standard_input_that_are_not_utf8_are_refused(transactional_db, tmp_path):
+    domain_create(actor=None, name="example.org")
+    env = script_env(tmp_path)
+    before = snapshot()
+
+    bad_argument = subprocess.run(
+        [str(SERWEB).encode(), b"domain", b"add", b"\xff\xfe.example.org"],
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    bad_stdin = subprocess.run(
+        [str(SERWEB), "subscriber", "add", "carol@example.org", "--password-stdin"],
+        input=b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\n",
+        capture_output=True,
+        env={**env, "LC_ALL": "C"},
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    assert (bad_argument.returncode, bad_argument.stderr) == (
+        1,
+        b"error: argument 2 is not valid UTF-8\n",
+    )
+    assert (bad_stdin.returncode, bad_stdin.stderr) == (
+        1,
+        b"error: --password-stdin: standard input is not valid UTF-8\n",
+    )
+    assert snapshot() == before
+
+
+@postgres_only
+def test_the_script_imports_nothing_from_the_current_directory(transactional_db, tmp_path):
+    marker = tmp_path / "imported"
+    for module in ["secrets", "json", "domains", "celery", "random"]:
+        (tmp_path / f"{module}.py").write_text(f"open({str(marker)!r}, 'a').write({module!r})\n")
+
+    listed = serweb(tmp_path, "domain", "add", "cwd.example.org")
+
+    assert listed.returncode == 0, listed.stderr
+    assert not marker.exists(), marker.read_text()
+
+
+def test_a_database_without_tables_is_one_line_naming_the_fix(tmp_path):
+    env = script_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+
+    result = serweb(tmp_path, "domain", "list", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: the database: no such table: domains_domain (is it running? "
+        "`./manage.py migrate` creates the tables)\n"
+    )

@@ -1,8 +1,12 @@
 """domains.dns against a real authoritative server (Knot on a loopback port)."""
 
 import asyncio
+import socket
+import threading
 import time
 
+import dns.flags as dnspython_flags
+import dns.message as dnspython_message
 import pytest
 
 from domains import dns
@@ -297,6 +301,81 @@ def test_a_txt_set_too_large_for_udp_is_fetched_over_tcp(knot, make_client):
     assert len(answer.records) == 10
 
 
+class TruncatingServer:
+    """On a loopback port: over UDP, a truncated answer to each query; over TCP, an answer
+    that ``tcp_answer(query)`` makes, which may be to another question."""
+
+    def __init__(self, tcp_answer) -> None:
+        self.tcp_answer = tcp_answer
+        self.port = dns_harness.free_loopback_port()
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((dns_harness.LOOPBACK, self.port))
+        self.udp.settimeout(0.05)
+        self.tcp = socket.create_server((dns_harness.LOOPBACK, self.port))
+        self.tcp.settimeout(0.05)
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=f) for f in (self._serve_udp, self._serve_tcp)]
+        for thread in self.threads:
+            thread.start()
+
+    def _serve_udp(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, peer = self.udp.recvfrom(4096)
+            except TimeoutError:
+                continue
+            response = dnspython_message.make_response(dnspython_message.from_wire(data))
+            response.flags |= dnspython_flags.TC | dnspython_flags.AA
+            self.udp.sendto(response.to_wire(), peer)
+
+    def _serve_tcp(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _peer = self.tcp.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                size = int.from_bytes(conn.recv(2), "big")
+                query = dnspython_message.from_wire(conn.recv(size))
+                answer = self.tcp_answer(query).to_wire()
+                conn.sendall(len(answer).to_bytes(2, "big") + answer)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+        self.udp.close()
+        self.tcp.close()
+
+
+def _answer_to(name: str, query_id: int):
+    query = dnspython_message.make_query(name, "A")
+    query.id = query_id
+    response = dnspython_message.make_response(query)
+    response.flags |= dnspython_flags.AA
+    return response
+
+
+@pytest.mark.parametrize(
+    "tcp_answer",
+    [
+        pytest.param(lambda q: _answer_to("other.test", q.id), id="another name"),
+        pytest.param(lambda q: _answer_to("sip.test", q.id ^ 1), id="another id"),
+    ],
+)
+def test_an_answer_over_tcp_to_another_query_says_nothing(tcp_answer):
+    # Otherwise its empty answer would count as NODATA: evidence against the name.
+    server = TruncatingServer(tcp_answer)
+    try:
+        answer = ask(lean, f"{dns_harness.LOOPBACK}:{server.port}", "sip.test", "A")
+    finally:
+        server.close()
+
+    assert answer.status == dns.Status.UNKNOWN
+    assert "answer to another question (TCP)" in answer.error
+
+
 # --- authoritative servers ------------------------------------------------------------------
 
 
@@ -345,4 +424,4 @@ def test_a_compression_loop_is_a_malformed_answer():
 def test_odd_bytes_in_a_label_are_escaped_not_taken_as_dots():
     header = bytes.fromhex("abcd8180" + "0001" + "0000" * 3)
     message = header + b"\x03a.b\x04test\x00" + b"\x00\x01\x00\x01"
-    assert wire.parse_response(message).question == ("a\\046b.test", 1)
+    assert wire.parse_response(message).question == ("a\\046b.test", 1, 1)

@@ -51,6 +51,8 @@ def test_create_with_explicit_did(alice):
         ("bad_label.example.com", [], "not a valid domain name"),
         ("new.example.net", ["sip.example.com"], "already belongs to domain example.com"),
         ("SIP.example.com", [], "already belongs to domain example.com"),
+        # 192.0.2.10 written as an IPv4-mapped IPv6 address is the same name.
+        ("new.example.net", ["::ffff:192.0.2.10"], "already belongs to domain example.com"),
         ("new.example.net", ["x.example.net", "X.example.net."], "given twice"),
         ("192.0.2.99", [], "IP address cannot be a domain's canonical name"),
     ],
@@ -147,6 +149,9 @@ def test_attributes_differing_from_defaults_reach_the_proxy(example, alice):
         ("note", "v" * 256, None, "at most 255"),
         ("note", "", None, "empty"),
         ("max_contacts", "5", False, "is an integer attribute"),
+        # The proxy's $avp(dom_did) is the did: no attribute may take its name.
+        ("did", "victim.example", None, "reserved"),
+        ("DID", "1", True, "reserved"),
     ],
 )
 def test_bad_attributes_are_refused(example, alice, name, value, as_int, message):
@@ -156,6 +161,12 @@ def test_bad_attributes_are_refused(example, alice, name, value, as_int, message
         )
     assert message in " ".join(excinfo.value.messages)
     assert not example.attributes.exists()
+
+
+def test_a_domain_with_a_reserved_attribute_is_not_created(alice):
+    with pytest.raises(ValidationError, match="did is reserved"):
+        services.domain_create(actor=alice, name="example.net", attributes={"did": "x.example"})
+    assert not Domain.objects.exists()
 
 
 def test_the_operator_value_wins_over_dns(example, alice):

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from django.db import connection
 
 from domains import reload
 from domains.models import Domain, DomainName, DomainOrigin, DomainState, Proxy
-from domains.services import proxy_create
+from domains.services import domain_create, proxy_create
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.kamailio_harness import (
@@ -40,6 +41,7 @@ from tests.kamailio_harness import (
 pytestmark = pytest.mark.postgres
 
 knot = dns_harness.knot
+silent_port = dns_harness.silent_port
 
 # The proxy as DNS names it: SRV targets with this name, or resolving to this address.
 PROXY_ADDRESS = "127.0.0.1"
@@ -48,8 +50,18 @@ PROXY_ADDRESS = "127.0.0.1"
 class Serweb:
     """serweb behind gunicorn on a free loopback port, configured by environment only."""
 
-    def __init__(self, directory: Path, *, database_url: str, environment: dict[str, str]):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        database_url: str,
+        environment: dict[str, str],
+        workers: int = 1,
+        threads: int = 4,
+    ):
         self.directory = directory
+        self.workers = workers
+        self.threads = threads
         self.port = free_port()
         self.database_url = database_url
         self.environment = environment
@@ -85,9 +97,9 @@ class Serweb:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
+                str(self.workers),
                 "--threads",
-                "4",
+                str(self.threads),
                 "--graceful-timeout",
                 "2",
                 "--access-logfile",
@@ -404,3 +416,80 @@ def test_without_serweb_an_unknown_name_is_refused_at_once(
     assert refused.ok, refused.explain()
     assert took < 2, f"refused after {took:.2f} s"
     assert "serweb lookup of " in closed_site.kamailio.log_text()
+
+
+# --- random names against a DNS server that does not answer --------------------------------
+
+# kamailio.cfg: SERWEB_LOOKUP_TIMEOUT, how long the proxy waits for an answer.
+PROXY_TIMEOUT = 2.0
+
+
+def timed_get(url: str) -> tuple[float, int, dict[str, str]]:
+    """(seconds until the answer, status, headers); a client that gives up after twice the
+    proxy's patience, so a starved server fails the test quickly."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=2 * PROXY_TIMEOUT) as answer:
+            answer.read()
+            status, headers = answer.status, dict(answer.headers)
+    except urllib.error.HTTPError as exc:
+        status, headers = exc.code, dict(exc.headers)
+    except OSError:
+        status, headers = 0, {}  # no answer in time
+    return time.monotonic() - started, status, headers
+
+
+def test_random_names_against_a_silent_dns_server_starve_no_lookup_and_no_page(
+    work_dir, database, silent_port, transactional_db
+):
+    known = domain_create(actor=None, name="known.flood.test").did
+    directory = work_dir / "flood"
+    directory.mkdir()
+    serweb = Serweb(
+        directory,
+        database_url=database["serweb"],
+        workers=2,
+        threads=1,
+        environment={
+            # The production tries: 2 s each, 5 s per question.
+            "SERWEB_DNS_NAMESERVERS": silent_port.nameserver,
+            "SERWEB_DNS_TIMEOUT_MS": "2000",
+            "SERWEB_DNS_LIFETIME_MS": "5000",
+            "SERWEB_DNS_RESERVED_SUFFIXES": "localhost,local,invalid",
+            "SERWEB_DNS_AUTO_LEARN": "1",
+            "SERWEB_PROXY_ADDRESSES": PROXY_ADDRESS,
+            "SERWEB_LOOKUP_CLIENTS": "127.0.0.1/32",
+            "SERWEB_VAR_DIR": str(directory),
+            # As README advises for production: no new database connection per request.
+            "DATABASE_CONN_MAX_AGE": "60",
+        },
+    )
+    serweb.start()
+    try:
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            # Both workers warm, as in production: names never served cost no DNS.
+            list(pool.map(timed_get, [f"{serweb.lookup_url}?host=w{n}.invalid" for n in range(8)]))
+            flood = [
+                pool.submit(
+                    timed_get, f"{serweb.lookup_url}?host=r{number}-{os.urandom(4).hex()}.test"
+                )
+                for number in range(50)
+            ]
+            time.sleep(0.2)  # all 50 asked, the two workers busy with them
+            known_took, known_status, _ = timed_get(f"{serweb.lookup_url}?host={known}")
+            page_took, page_status, _ = timed_get(f"http://127.0.0.1:{serweb.port}/admin/login/")
+            answers = [future.result() for future in flood]
+    finally:
+        serweb.stop()
+
+    slowest = max(took for took, _status, _headers in answers)
+    statuses = sorted({status for _took, status, _headers in answers})
+    print(
+        f"50 random names: slowest answer {slowest:.2f} s, statuses {statuses}; "
+        f"known host {known_took:.2f} s, page {page_took:.2f} s"
+    )
+    assert (known_status, page_status) == (200, 200)
+    assert known_took < PROXY_TIMEOUT and page_took < PROXY_TIMEOUT
+    for took, status, headers in answers:
+        assert status == 404 or (status == 503 and "Retry-After" in headers), (status, headers)
+        assert took < PROXY_TIMEOUT, f"a random name answered after {took:.2f} s"

@@ -1,10 +1,12 @@
 """The proxy's on-demand lookup: GET /proxy/lookup?host=H."""
 
 import statistics
+import threading
 import time
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -22,7 +24,8 @@ URL = "/proxy/lookup"
 
 
 @pytest.fixture(autouse=True)
-def fresh_caches():
+def fresh_caches(settings, tmp_path):
+    settings.VAR_DIR = tmp_path  # the DNS slots of this test alone
     lookup.forget_cached_answers()
     cache.clear()
     yield
@@ -203,3 +206,66 @@ def test_a_dns_failure_is_an_unknown_not_a_no(client, learning, silent_port):
     assert response.json()["reason"] == "dns-unknown"
     # Asked again only after a while.
     assert ask(client, "quiet.example.org").json()["source"] == "negative-cache"
+
+
+# --- a DNS server that does not answer -------------------------------------------------------
+
+
+@pytest.fixture
+def silent_dns(learning, silent_port):
+    """Auto-learning against a server that never answers, with the production tries."""
+    learning.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
+    learning.SERWEB_DNS_TIMEOUT_MS = 2000
+    learning.SERWEB_DNS_LIFETIME_MS = 5000
+    learning.SERWEB_LOOKUP_DNS_MS = 500
+    return learning
+
+
+def timed_lookup(host: str) -> tuple[float, lookup.LookupAnswer]:
+    started = time.monotonic()
+    answer = lookup.lookup_host(host)
+    return time.monotonic() - started, answer
+
+
+def test_a_silent_dns_server_holds_a_lookup_for_the_lookups_time_only(silent_dns):
+    took, answer = timed_lookup("quiet.example.org")
+
+    assert (answer.status, answer.reason, answer.retry_after) == (503, "dns-unknown", 60)
+    assert 0.5 <= took < 0.9, f"answered after {took:.2f} s"
+
+
+def test_while_a_dns_check_runs_other_unknown_hosts_are_told_to_ask_later(
+    transactional_db, silent_dns
+):
+    first: list = []
+
+    def ask_first() -> None:
+        try:
+            first.append(timed_lookup("first.example.org"))
+        finally:
+            connection.close()
+
+    asking = threading.Thread(target=ask_first)
+    asking.start()
+    time.sleep(0.2)  # the first check is waiting for DNS
+    took, answer = timed_lookup("second.example.org")
+    asking.join()
+
+    assert (answer.status, answer.reason, answer.retry_after) == (503, "rate-limited", 1)
+    assert took < 0.1, f"answered after {took:.2f} s"
+    # Not remembered: asked in DNS once a slot is free.
+    assert cache.get("serweb:lookup:negative:second.example.org") is None
+    [(_took, answered)] = first
+    assert answered.reason == "dns-unknown"
+
+
+def test_after_an_unanswered_check_dns_rests_as_long_before_the_next(silent_dns):
+    took, first = timed_lookup("first.example.org")
+    assert first.reason == "dns-unknown"
+
+    resting = lookup.lookup_host("second.example.org")
+    time.sleep(took)
+    checked = lookup.lookup_host("second.example.org")
+
+    assert (resting.status, resting.reason) == (503, "rate-limited")
+    assert (checked.status, checked.reason) == (503, "dns-unknown")

@@ -24,6 +24,10 @@ from domains.names import (
         ("192.0.2.1", "192.0.2.1", NameKind.IPV4),
         ("2001:DB8:0:0::1", "[2001:db8::1]", NameKind.IPV6),
         ("[2001:db8::1]", "[2001:db8::1]", NameKind.IPV6),
+        # An IPv4-mapped IPv6 address is the IPv4 host: stored as that one name.
+        ("::ffff:192.0.2.12", "192.0.2.12", NameKind.IPV4),
+        ("[::FFFF:c000:20c]", "192.0.2.12", NameKind.IPV4),
+        ("::ffff:0:192.0.2.12", "[::ffff:0:c000:20c]", NameKind.IPV6),
     ],
 )
 def test_normalize_host_accepts_and_normalises(raw, value, kind):

@@ -4,6 +4,7 @@ The Debian package's own schema files are loaded into a scratch schema and compa
 what serweb provides, so a drift on either side fails the suite.
 """
 
+import os
 from pathlib import Path
 
 import psycopg
@@ -116,7 +117,8 @@ def _connect_as(role: str, password: str) -> psycopg.Connection:
 
 @pytest.fixture
 def proxy_role(transactional_db):
-    role = "serweb_test_proxy"
+    # Roles are cluster-wide, and parallel test runs share the cluster.
+    role = f"serweb_test_proxy_{os.getpid()}"
     yield role
     with connection.cursor() as cursor:
         cursor.execute(f"DROP OWNED BY {role}")
@@ -126,8 +128,8 @@ def proxy_role(transactional_db):
 def test_the_proxy_role_reads_the_relations_and_nothing_else(proxy_role):
     domain = domain_create(actor=None, name="example.com", aliases=["sip.example.com"])
     subscriber_create(actor=None, domain=domain, username="carol", password="carol-secret")
-    schema = proxy_role_grant(role=proxy_role, password="proxy-pw")
-    assert schema == settings.SERWEB_PROXY_SCHEMA
+    grant = proxy_role_grant(role=proxy_role, password="proxy-pw")
+    assert (grant.schema, grant.created, grant.revoked) == (settings.SERWEB_PROXY_SCHEMA, True, ())
 
     with _connect_as(proxy_role, "proxy-pw") as conn:
         # Kamailio names its tables without a schema: the search_path must lead there.

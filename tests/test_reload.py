@@ -414,6 +414,35 @@ def test_a_worker_reloads_after_max_wait_even_if_changes_go_on(kamailio, kam1, q
     assert fresh(kam1).reload_scheduled_at is None
 
 
+def test_a_worker_leaves_the_trailing_reload_to_a_task_that_waits_for_quiet(
+    kamailio, kam1, queued, settings
+):
+    settings.SERWEB_RELOAD_QUIET = 5
+    settings.SERWEB_RELOAD_MAX_WAIT = 10
+    domain = domain_create(actor=None, name="alpha.test")
+    # Max-wait is used up while changes keep coming: one arrives during the reload.
+    Proxy.objects.filter(pk=kam1.pk).update(
+        reload_scheduled_at=timezone.now() - timedelta(seconds=11)
+    )
+    kamailio.during_reload = lambda: domain_name_add(actor=None, domain=domain, name="late.test")
+    queued.clear()
+    run_as_worker(kam1.pk)
+    assert kamailio.reloads == 1
+    assert queued == [((kam1.pk,), 5)]  # the trailing reload, queued
+    assert fresh(kam1).reload_scheduled_at is not None  # with a max-wait window from now
+
+    queued.clear()
+    run_as_worker(kam1.pk)
+    assert kamailio.reloads == 1  # it waits for quiet again
+    [(args, countdown)] = queued
+    assert args == (kam1.pk,) and 4 < countdown <= 5
+
+    ReloadState.objects.update(changed_at=timezone.now() - timedelta(seconds=6))
+    run_as_worker(kam1.pk)
+    assert kamailio.reloads == 2
+    assert fresh(kam1).applied_generation == desired() and "late.test" in kamailio.served
+
+
 def test_a_worker_retries_with_backoff_while_the_proxy_is_down(kamailio, kam1, queued):
     kamailio.up = False
     domain_create(actor=None, name="alpha.test")

@@ -141,3 +141,28 @@ def test_no_secret_in_the_audit_trail(carol, alice):
     trail = json.dumps(list(AuditEntry.objects.values("before", "after", "object_repr")))
     for secret in ["carol-secret", "new-secret-1", carol.ha1, carol.ha1b]:
         assert secret not in trail
+
+
+def test_subscriber_writes_reload_no_proxy(example, alice, django_capture_on_commit_callbacks):
+    """auth_db, uri_db and alias_db read per request: these changes are live at commit."""
+    from domains.models import ReloadState
+
+    def generation() -> int:
+        return ReloadState.objects.get(pk=1).desired_generation
+
+    before = generation()
+    with django_capture_on_commit_callbacks() as callbacks:
+        dave = services.subscriber_create(
+            actor=alice, domain=example, username="dave", password="dave-secret"
+        )
+        services.subscriber_set_password(actor=alice, subscriber=dave, password="dave-secret-2")
+        services.valid_from_add(actor=alice, subscriber=dave, from_user="+4930111")
+        services.valid_from_remove(actor=alice, subscriber=dave, from_user="+4930111")
+        alias = services.user_alias_add(
+            actor=alice, domain=example, username="111", subscriber=dave
+        )
+        services.user_alias_remove(actor=alice, alias=alias)
+        services.subscriber_delete(actor=alice, subscriber=dave)
+
+    assert generation() == before
+    assert callbacks == []

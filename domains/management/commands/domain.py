@@ -14,6 +14,7 @@ from domains.selectors import (
     domain_effective_attributes,
     domain_get_by_name,
     domain_list,
+    tenant_get_by_name,
 )
 from domains.services import (
     REALM_CONSENT_CODE,
@@ -28,15 +29,7 @@ from domains.services import (
     domain_make_canonical,
     domain_name_add,
     domain_name_remove,
-)
-from domains.verification import (
-    DnsPolicy,
-    Observation,
-    Outcome,
-    Verification,
-    domain_restore,
-    domain_verify,
-    name_check,
+    domain_set_tenant,
 )
 from serweb.commandbase import (
     SubcommandCommand,
@@ -93,52 +86,6 @@ def domain_details(domain: Domain) -> dict[str, Any]:
         "subscribers": domain.subscribers.count(),
         "user_aliases": domain.user_aliases.count(),
     }
-
-
-# `domain verify` exit codes (points at us, does not, DNS did not answer) and messages.
-VERIFY_EXIT = {Outcome.POSITIVE: 0, Outcome.NEGATIVE: 1, Outcome.NEUTRAL: 1, Outcome.UNKNOWN: 2}
-VERIFY_MESSAGE = {
-    Outcome.NEGATIVE: "does not point at us",
-    Outcome.NEUTRAL: "only partly points at us",
-    Outcome.UNKNOWN: "DNS did not answer; nothing was changed",
-}
-
-
-def observation_lines(seen: Observation) -> list[tuple[str, str]]:
-    """What DNS showed, one (label, text) per line."""
-    lines = [("verdict", f"{seen.sip.verdict}: {seen.reason}")]
-    answers = [seen.sip.naptr, *seen.sip.srv] if seen.sip.naptr else list(seen.sip.srv)
-    for answer in answers:
-        records = "; ".join(answer.to_evidence().get("records", [])) or answer.error
-        text = f"{answer.rdtype} {answer.name}: {answer.status}"
-        lines.append(("seen", f"{text} {records}".rstrip()))
-    for target in seen.sip.targets:
-        where = f" [{', '.join(target.addresses)}]" if target.addresses else ""
-        mine = "ours" if target.ours else "not ours"
-        lines.append(("target", f"{target.name}:{target.port} {mine}: {target.reason}{where}"))
-    if seen.ownership:
-        lines.append(("ownership", f"{seen.ownership}: {seen.ownership_detail}"))
-    lines.extend(("warning", warning) for warning in seen.sip.warnings)
-    lines.append(("queries", str(seen.queries)))
-    return lines
-
-
-def verification_lines(domain: Domain, result: Verification) -> list[tuple[str, str]]:
-    """What a check of one of serweb's domains did: its state move, note and attributes."""
-    move = (
-        f"{result.from_state} -> {result.to_state}"
-        if result.from_state != result.to_state
-        else result.to_state
-    )
-    lines = [("domain", f"{domain.did} ({result.name}), state {move}")]
-    if result.note:
-        lines.append(("note", result.note))
-    if result.attributes is not None:
-        attributes = result.attributes
-        shown = ", ".join(f"{k}={v}" for k, v in attributes.values.items())
-        lines.append(("attributes", f"{attributes.status} {shown}".rstrip()))
-        lines.extend(("problem", problem) for problem in attributes.problems)
-    return lines
 
 
 class Command(SubcommandCommand):
@@ -230,6 +177,17 @@ class Command(SubcommandCommand):
         ]:
             parser = self.subcommand(subcommands, action, handler, text)
             parser.add_argument("name")
+
+        tenant = self.subcommand(
+            subcommands,
+            "tenant",
+            self.handle_tenant,
+            "give a domain to a tenant, or to none; its history so far stays the old owner's",
+        )
+        tenant.add_argument("name", help="any name of the domain, or its did")
+        owner = tenant.add_mutually_exclusive_group(required=True)
+        owner.add_argument("tenant", nargs="?", help="the tenant's name, or its owner's login")
+        owner.add_argument("--none", action="store_true", help="take it from its tenant")
 
     def handle_add(self, options: dict[str, Any]) -> None:
         domain = domain_create(
@@ -367,7 +325,18 @@ class Command(SubcommandCommand):
         domain = domain_disable(actor=None, domain=domain_get_by_name(options["name"]))
         self.stdout.write(f"disabled domain {domain.did}: the proxy no longer serves it")
 
+    def handle_tenant(self, options: dict[str, Any]) -> None:
+        domain = domain_get_by_name(options["name"])
+        tenant = None if options["none"] else tenant_get_by_name(options["tenant"])
+        domain = domain_set_tenant(actor=None, domain=domain, tenant=tenant)
+        owner = f"tenant {tenant.name}" if tenant else "no tenant"
+        self.stdout.write(f"domain {domain.did} belongs to {owner}")
+
     def handle_verify(self, options: dict[str, Any]) -> None:
+        # DNS code (dnspython, asyncio) is loaded by the commands that ask DNS only.
+        from domains.management.verify_report import verification_lines, write_check
+        from domains.verification import DnsPolicy, domain_verify, name_check
+
         try:
             domain = domain_get_by_name(options["name"])
         except DomainNotFound:
@@ -380,26 +349,16 @@ class Command(SubcommandCommand):
             result = domain_verify(actor=None, domain=domain)
             seen, outcome = result.observation, result.outcome
             lines = verification_lines(domain, result)
-        self.write_check(lines, seen, outcome)
+        write_check(self, lines, seen, outcome)
 
     def handle_restore(self, options: dict[str, Any]) -> None:
+        from domains.management.verify_report import verification_lines, write_check
+        from domains.verification import domain_restore
+
         domain = domain_get_by_name(options["name"])
         # Removed means "kept for a while, restorable": the did, names, attributes and
         # subscribers are all still there; DNS decides whether it is served again.
         result = domain_restore(actor=None, domain=domain)
         lines = [("restored", f"{domain.did}: removed -> {result.to_state}")]
         lines.extend(verification_lines(domain, result))
-        self.write_check(lines, result.observation, result.outcome)
-
-    def write_check(
-        self, lines: list[tuple[str, str]], seen: Observation, outcome: Outcome
-    ) -> None:
-        """Print what a DNS check saw; exit 1 when it does not point at us, 2 on no answer."""
-        lines = [*lines, *observation_lines(seen)]
-        for label, text in lines:
-            self.stdout.write(f"{label + ':':<12}{text}")
-        if VERIFY_EXIT[outcome]:
-            raise CommandError(
-                f"{seen.name}: {VERIFY_MESSAGE[outcome]} ({seen.sip.verdict})",
-                returncode=VERIFY_EXIT[outcome],
-            )
+        write_check(self, lines, result.observation, result.outcome)

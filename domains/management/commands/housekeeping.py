@@ -11,6 +11,7 @@ from domains.models import HousekeepingRun
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []
     help = (
         "Re-verify domains in DNS: the current slot of the schedule by default, every "
         "domain with --all. Exits 1 when a canary or the circuit breaker stopped the run."

@@ -71,6 +71,12 @@ class Command(SubcommandCommand):
         )
         grant.add_argument("role")
         add_password_options(grant, required=False)
+        grant.add_argument(
+            "--fix",
+            action="store_true",
+            help="revoke what an existing role can do beyond reading the relations "
+            "(grants, memberships, attributes) instead of refusing it",
+        )
 
         reload_ = self.subcommand(
             subcommands, "reload", self.handle_reload, "reload proxies now and wait for each"
@@ -143,14 +149,18 @@ class Command(SubcommandCommand):
         role = options["role"]
         password = self.read_password(options)
         try:
-            schema = proxy_role_grant(role=role, password=password)
+            grant = proxy_role_grant(role=role, password=password, fix=options["fix"])
         except DatabaseError as exc:
             # Typically a login without CREATEROLE; the grant was rolled back whole.
             raise CommandError(
                 f"the database refused: {str(exc).strip().splitlines()[0]}"
             ) from None
+        for power in grant.revoked:
+            self.stdout.write(f"revoked from role {role}: {power}")
+        if grant.login_added:
+            self.stdout.write(f"role {role} could not log in; now it can")
         self.stdout.write(
-            f"role {role} may read {', '.join(PROXY_RELATIONS)} in schema {schema} "
+            f"role {role} may read {', '.join(PROXY_RELATIONS)} in schema {grant.schema} "
             "(its search_path) and nothing else"
         )
         if password is None:

@@ -1,0 +1,138 @@
+"""tenant: the customers who own domains, and their owners' logins."""
+
+from collections import Counter
+from typing import Any
+
+from django.db.models import Count, Q
+
+from domains.models import DomainClaim, DomainState, Tenant
+from domains.selectors import tenant_get_by_name
+from domains.services import tenant_create, tenant_set_active, tenant_set_password
+from serweb.commandbase import SubcommandCommand, add_password_options, plural
+
+
+class Command(SubcommandCommand):
+    help = "Manage tenants: customers whose owner logs in to manage their own domains."
+
+    def add_subcommands(self, subcommands) -> None:
+        add = self.subcommand(subcommands, "add", self.handle_add, "create a tenant")
+        add.add_argument("name", help="the tenant's name, e.g. the customer's company")
+        add.add_argument("--owner", required=True, metavar="LOGIN", help="the owner's new login")
+        add.add_argument("--email", default="", help="the owner's e-mail address")
+        add_password_options(add, required=False)
+
+        passwd = self.subcommand(
+            subcommands, "passwd", self.handle_passwd, "set the owner's login password"
+        )
+        passwd.add_argument("name", help="the tenant's name or its owner's login")
+        add_password_options(passwd, required=True)
+
+        list_ = self.subcommand(subcommands, "list", self.handle_list, "list tenants")
+        list_.add_argument("--json", action="store_true", help="machine-readable output")
+
+        show = self.subcommand(subcommands, "show", self.handle_show, "show one tenant")
+        show.add_argument("name", help="the tenant's name or its owner's login")
+        show.add_argument("--json", action="store_true", help="machine-readable output")
+
+        for action, handler, text in [
+            ("disable", self.handle_disable, "stop the owner's logins and API tokens"),
+            ("enable", self.handle_enable, "let the owner log in again"),
+        ]:
+            parser = self.subcommand(subcommands, action, handler, text)
+            parser.add_argument("name", help="the tenant's name or its owner's login")
+            parser.add_argument(
+                "--domains",
+                action="store_true",
+                help=f"also {action} every domain of the tenant on the proxy",
+            )
+
+    def handle_add(self, options: dict[str, Any]) -> None:
+        password = self.read_password(options)
+        tenant = tenant_create(
+            actor=None,
+            name=options["name"],
+            owner_username=options["owner"],
+            email=options["email"],
+            password=password,
+        )
+        login = "with a password" if password is not None else "no password yet (tenant passwd)"
+        self.stdout.write(f"created tenant {tenant.name}: owner {tenant.owner.username}, {login}")
+
+    def handle_passwd(self, options: dict[str, Any]) -> None:
+        tenant = tenant_get_by_name(options["name"])
+        tenant_set_password(actor=None, tenant=tenant, password=self.read_password(options))
+        self.stdout.write(f"set the password of {tenant.owner.username} ({tenant.name})")
+
+    def handle_disable(self, options: dict[str, Any]) -> None:
+        self._switch(options, active=False)
+
+    def handle_enable(self, options: dict[str, Any]) -> None:
+        self._switch(options, active=True)
+
+    def _switch(self, options: dict[str, Any], *, active: bool) -> None:
+        tenant = tenant_get_by_name(options["name"])
+        changed = tenant_set_active(
+            actor=None, tenant=tenant, active=active, domains=options["domains"]
+        )
+        word = "enabled" if active else "disabled"
+        line = f"{word} tenant {tenant.name}: its owner {tenant.owner.username} "
+        line += "may log in" if active else "can no longer log in or use API tokens"
+        if options["domains"]:
+            line += f"; {word} {plural(len(changed), 'domain')}"
+        self.stdout.write(line)
+
+    def handle_list(self, options: dict[str, Any]) -> None:
+        tenants = Tenant.objects.select_related("owner").annotate(
+            domain_count=Count("domains", distinct=True),
+            claim_count=Count("claims", filter=Q(claims__domain__isnull=True), distinct=True),
+        )
+        rows = [
+            {
+                "name": tenant.name,
+                "owner": tenant.owner.username,
+                "active": tenant.owner.is_active,
+                "domains": tenant.domain_count,
+                "pending_claims": tenant.claim_count,
+            }
+            for tenant in tenants
+        ]
+        if options["json"]:
+            self.write_json(rows)
+            return
+        for row in rows:
+            self.stdout.write(
+                f"{row['name']}\towner {row['owner']}\t"
+                f"{'active' if row['active'] else 'disabled'}\t"
+                f"{plural(row['domains'], 'domain')}\t{plural(row['pending_claims'], 'claim')}"
+            )
+
+    def handle_show(self, options: dict[str, Any]) -> None:
+        tenant = tenant_get_by_name(options["name"])
+        owner = tenant.owner
+        states = Counter(tenant.domains.values_list("state", flat=True))
+        claims = list(
+            DomainClaim.objects.filter(tenant=tenant, domain__isnull=True).values_list(
+                "name", flat=True
+            )
+        )
+        data = {
+            "name": tenant.name,
+            "owner": owner.username,
+            "email": owner.email,
+            "active": owner.is_active,
+            "can_log_in": owner.is_active and owner.has_usable_password(),
+            "created_at": tenant.created_at.isoformat(),
+            "domains": {state: states[state] for state in DomainState.values if states[state]},
+            "pending_claims": sorted(claims),
+        }
+        if options["json"]:
+            self.write_json(data)
+            return
+        for key, value in data.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{state} {count}" for state, count in value.items()) or "none"
+            elif isinstance(value, list):
+                value = ", ".join(value) or "none"
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            self.stdout.write(f"{key.replace('_', ' ') + ':':<16}{value or '-'}")
