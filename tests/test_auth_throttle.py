@@ -12,14 +12,13 @@ import pytest
 import redis
 from django.contrib.auth.signals import user_login_failed
 from django.core import checks
-from django.db import connection
 from rest_framework.test import APIClient
 
 from api.models import ApiToken
 from serweb import auth_throttle
 from serweb.checks import warn_at_start
 from tests.api_helpers import client_for
-from tests.helpers import in_parallel
+from tests.helpers import database_url, in_parallel
 from tests.kamailio_harness import redis_reachable, scratch_dir
 from tests.test_cli import postgres_only
 from tests.test_e2e_lookup import Serweb
@@ -202,11 +201,6 @@ def _status(url: str, headers: dict[str, str]) -> tuple[int, dict]:
 
 @postgres_only
 def test_two_server_processes_share_one_budget(transactional_db, redis_prefix):
-    settings_dict = connection.settings_dict
-    database_url = (
-        f"postgres://{settings_dict.get('USER') or 'postgres'}@{settings_dict['HOST']}:"
-        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-    )
     environment = {
         "CACHE_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": redis_prefix,
@@ -217,7 +211,7 @@ def test_two_server_processes_share_one_budget(transactional_db, redis_prefix):
         servers = []
         for name in ("one", "two"):
             (directory / name).mkdir()
-            server = Serweb(directory / name, database_url=database_url, environment=environment)
+            server = Serweb(directory / name, database_url=database_url(), environment=environment)
             servers.append(server)
         try:
             for server in servers:
