@@ -49,7 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Before the others, so it sees every answer under /api/ and every body before it is read.
+    # Ahead of the rest, so every answer under /api/ passes it and no body is read before
+    # its size is checked.
     "api.middleware.ApiErrorMiddleware",
     # Static files (admin, API docs) without a separate web server or a CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
