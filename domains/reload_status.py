@@ -4,6 +4,8 @@ the API and the notes shown after a change."""
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Count, Q, QuerySet
+
 from domains.models import Domain, Proxy
 from domains.reload import desired_state
 
@@ -37,18 +39,46 @@ class ProxyStatus:
 
 
 def proxy_status_list(*, pending_limit: int = 10) -> list[ProxyStatus]:
+    """Every proxy's status with up to ``pending_limit`` of the dids it has not loaded;
+    with ``pending_limit=0``, three queries however many proxies there are."""
     generation, _changed_at = desired_state()
+    proxies = list(Proxy.objects.order_by("name"))
+    counts = _pending_counts([p for p in proxies if p.applied_generation < generation])
     return [
-        _status_of(proxy, generation, pending_limit) for proxy in Proxy.objects.order_by("name")
+        _status_of(proxy, generation, pending_limit, counts.get(proxy.pk, 0)) for proxy in proxies
     ]
 
 
-def _status_of(proxy: Proxy, generation: int, pending_limit: int) -> ProxyStatus:
-    pending = Domain.objects.order_by("-updated_at")
-    if proxy.applied_changed_at is not None:
-        pending = pending.filter(updated_at__gt=proxy.applied_changed_at)
+def _pending_filter(proxy: Proxy) -> Q | None:
+    """The domains changed after the data the proxy loaded (all, if it loaded none)."""
+    if proxy.applied_changed_at is None:
+        return None
+    return Q(updated_at__gt=proxy.applied_changed_at)
+
+
+def _pending(proxy: Proxy) -> QuerySet[Domain]:
+    where = _pending_filter(proxy)
+    return Domain.objects.filter(where) if where is not None else Domain.objects.all()
+
+
+def _pending_counts(behind: list[Proxy]) -> dict[int, int]:
+    """The number of domains each of these proxies has not loaded, in one query."""
+    if not behind:
+        return {}
+    counts = Domain.objects.aggregate(
+        **{f"proxy_{proxy.pk}": Count("pk", filter=_pending_filter(proxy)) for proxy in behind}
+    )
+    return {proxy.pk: counts[f"proxy_{proxy.pk}"] for proxy in behind}
+
+
+def _status_of(
+    proxy: Proxy, generation: int, pending_limit: int, pending_count: int
+) -> ProxyStatus:
     behind = proxy.applied_generation < generation
-    pending_dids = list(pending.values_list("did", flat=True)[:pending_limit]) if behind else []
+    pending_dids = []
+    if behind and pending_limit > 0:
+        pending = _pending(proxy).order_by("-updated_at")
+        pending_dids = list(pending.values_list("did", flat=True)[:pending_limit])
     erring = proxy.last_error_at is not None and (
         proxy.last_reload_at is None or proxy.last_error_at > proxy.last_reload_at
     )
@@ -72,7 +102,7 @@ def _status_of(proxy: Proxy, generation: int, pending_limit: int) -> ProxyStatus
         applied_generation=proxy.applied_generation,
         desired_generation=generation,
         pending_dids=pending_dids,
-        pending_count=pending.count() if behind else 0,
+        pending_count=pending_count,
         reload_count=proxy.reload_count,
         failures=proxy.failures,
         last_reload_at=proxy.last_reload_at,

@@ -423,6 +423,21 @@ def decide(
     return Decision(None, counted)
 
 
+def disable_earliest_at(counters: Counters, policy: DnsPolicy, now: datetime) -> datetime | None:
+    """For a suspect domain: the first moment from ``now`` on when a negative check could
+    disable it under ``decide`` (the negatives still missing counted a spacing apart, the
+    first negative old enough), if its authoritative servers agree then; None before any
+    negative."""
+    if counters.first_negative_at is None or counters.last_negative_at is None:
+        return None
+    missing = policy.negatives_to_disable - counters.negatives
+    enough_at = now
+    if missing > 0:
+        next_counted = max(counters.last_negative_at + policy.negative_spacing, now)
+        enough_at = next_counted + (missing - 1) * policy.negative_spacing
+    return max(enough_at, counters.first_negative_at + policy.disable_grace)
+
+
 # What record_observation writes on a DomainCheck.
 OBSERVATION_FIELDS = (
     "verdict",

@@ -4,17 +4,23 @@ groups) are Django's own and stay editable there.
 
 Every change list takes from the query string only the lookups its own list filters make:
 Django's default accepts a lookup on any field of the model, so ``?ha1__startswith=a``
-would turn a list into an oracle that recovers a hash one character at a time."""
+would turn a list into an oracle that recovers a hash one character at a time.
 
+The admin is for superusers, and has no sign-in of its own: it sends people to the
+portal's, which asks for the second factor and counts failures; anybody else signed in
+gets 404 there, as on any page that is not theirs."""
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.admin import SimpleListFilter
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import get_fields_from_path
-from django.contrib.auth import get_user_model
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
-
-from serweb.auth_throttle import ThrottledLoginForm
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.urls import reverse
 
 # The lookups Django's list filters and date hierarchy put in the query string.
 FILTER_LOOKUPS = frozenset({"exact", "isnull", "gte", "lt", "isempty", "year", "month", "day"})
@@ -78,12 +84,51 @@ class AccountGroupAdmin(FilterLookupsOnly, GroupAdmin):
     pass
 
 
-class AdminLoginForm(ThrottledLoginForm, AdminAuthenticationForm):
-    pass
+class EmailAddressAdmin(ReadOnlyAdmin):
+    list_display = ("email", "user", "primary", "verified")
+    list_filter = ("primary", "verified")
+
+
+class AuthenticatorAdmin(FilterLookupsOnly, admin.ModelAdmin):
+    """Second factors: a superuser deletes one its owner lost (who then signs in with the
+    password alone and may set up another). Its data, the TOTP secret and recovery codes,
+    is never shown."""
+
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    fields = ("user", "type", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def admin_has_permission(request) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+_admin_login = admin.site.login
+
+
+def admin_login(request, extra_context=None):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index"))
+    if not admin_has_permission(request):
+        raise Http404
+    return _admin_login(request, extra_context)
 
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), AccountAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, AccountGroupAdmin)
-admin.site.login_form = AdminLoginForm
+# allauth's own admins would list the second factors' secrets and take any lookup.
+admin.site.unregister(EmailAddress)
+admin.site.register(EmailAddress, EmailAddressAdmin)
+admin.site.unregister(Authenticator)
+admin.site.register(Authenticator, AuthenticatorAdmin)
+admin.site.has_permission = admin_has_permission
+admin.site.login = admin_login

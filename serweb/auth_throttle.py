@@ -6,9 +6,10 @@ even checking what it sent, so a right guess cannot be told from a wrong one.
 The counts live in the default cache: with CACHE_URL (Redis) every worker process shares
 them; without it each process counts alone (serweb/checks.py warns about that).
 
-Any sign-in form uses it by subclassing ``ThrottledLoginForm`` with Django's
-AuthenticationForm (the admin's login does); an authenticator calls ``retry_after`` before
-and ``spend`` after a failure, as api/authentication.py does.
+A sign-in calls ``refuse_when_spent`` before it checks what was sent and
+``spend_or_refuse`` after a failure, as the portal's account adapter and second-factor
+form do (portal/adapters.py, portal/forms/auth.py); an API authenticator calls
+``retry_after`` and ``spend`` itself and answers 429 (api/authentication.py).
 """
 
 import ipaddress
@@ -90,8 +91,8 @@ class FailureBudget:
 
 
 TOKEN_FAILURES = FailureBudget("token")
-# Every sign-in page (the admin's, the portal's) shares one budget: they guess the same
-# passwords.
+# Passwords and second-factor codes share one budget: the portal's sign-in is the only one
+# (the admin sends people there).
 LOGIN_FAILURES = FailureBudget("login")
 
 
@@ -99,23 +100,16 @@ def throttled_message(seconds: int) -> str:
     return f"Too many failed attempts from your address. Try again in {seconds} seconds."
 
 
-class ThrottledLoginForm:
-    """Put before an AuthenticationForm: failed sign-ins spend the address's budget, and a
-    spent budget refuses the form without checking the password."""
+def refuse_when_spent(request, budget: FailureBudget = LOGIN_FAILURES) -> None:
+    """Refuse (a form error) an address that has spent its budget, before anything it sent
+    is checked: a right guess must look like a wrong one."""
+    wait = budget.retry_after(request)
+    if wait:
+        raise ValidationError(throttled_message(wait), code="throttled")
 
-    failure_budget = LOGIN_FAILURES
 
-    def clean(self):
-        if self.request is None:  # forms built without a request are not sign-ins
-            return super().clean()
-        wait = self.failure_budget.retry_after(self.request)
-        if wait:
-            raise ValidationError(throttled_message(wait), code="throttled")
-        try:
-            return super().clean()
-        except ValidationError as error:
-            if error.code == "invalid_login":
-                wait = self.failure_budget.spend(self.request)
-                if wait:
-                    raise ValidationError(throttled_message(wait), code="throttled") from None
-            raise
+def spend_or_refuse(request, budget: FailureBudget = LOGIN_FAILURES) -> None:
+    """Count one failure; the one that spends the budget is refused with the wait."""
+    wait = budget.spend(request)
+    if wait:
+        raise ValidationError(throttled_message(wait), code="throttled")

@@ -36,6 +36,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before allauth: its pages take the portal's templates.
+    "portal",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -60,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "serweb.urls"
@@ -78,10 +86,14 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.navigation",
             ],
         },
     },
 ]
+
+# Form fields with their errors beside them (portal/forms/renderer.py).
+FORM_RENDERER = "portal.forms.renderer.PortalFormRenderer"
 
 WSGI_APPLICATION = "serweb.wsgi.application"
 
@@ -100,6 +112,57 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Signing in (the portal's pages, django-allauth) --------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+# The portal's home sends operators to the dashboard and tenants to their own pages.
+LOGIN_REDIRECT_URL = "portal:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+# Nobody signs up yet (the adapter closes sign-up): operators create tenants and their
+# logins (`tenant add`), with the e-mail address a password reset is sent to.
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# A reset asked for an address nobody has sends nothing (and says the same as for a known one).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[serweb] "
+# Failed sign-ins and second-factor codes spend serweb's per-address budget
+# (serweb/auth_throttle.py; the API's tokens have one of their own); allauth's limits on them
+# are off so that one rule answers. Its others (reset e-mails, password changes) stay, in
+# the same cache.
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+# Optional authenticator-app codes (TOTP) and recovery codes; the previous and the next
+# 30-second step are accepted too, for clocks that drift (RFC 6238, section 5.2).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "serweb"
+MFA_TOTP_TOLERANCE = 1
+MFA_FORMS = {
+    "authenticate": "portal.forms.auth.CodeForm",
+    "reauthenticate": "portal.forms.auth.ReauthenticateCodeForm",
+}
+
+# --- E-mail (password resets) -------------------------------------------------------------
+# The embedded default prints e-mail on the console; a deployment sends it over SMTP.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("DATABASE_URL")
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL: set one of them, not both")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "serweb@localhost")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -140,13 +203,16 @@ CACHES = {
 CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX", "serweb")
 
 # --- Guessing is slow (serweb/auth_throttle.py) --------------------------------------------
-# Per client address: failed sign-ins (admin, portal) and failed API token authentications
-# each have this many tries per window of seconds, then wait for the window's end.
+# Per client address: failed sign-ins and second-factor codes (the portal's sign-in, which
+# the admin uses too) and failed API token authentications each have this many tries per
+# window of seconds, then wait for the window's end.
 SERWEB_AUTH_FAILURE_LIMIT = env_int("SERWEB_AUTH_FAILURE_LIMIT", 10, minimum=1)
 SERWEB_AUTH_FAILURE_WINDOW = env_int("SERWEB_AUTH_FAILURE_WINDOW", 300, minimum=1)
 # How many reverse proxies in front of serweb add to X-Forwarded-For; 0: the client is the
 # peer address (a header anyone can send is not believed).
 SERWEB_HTTP_PROXIES = env_int("SERWEB_HTTP_PROXIES", 0, minimum=0)
+# allauth's own limits (password reset e-mails) count the same client address.
+ALLAUTH_TRUSTED_PROXY_COUNT = SERWEB_HTTP_PROXIES
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,10 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from serweb import views
+from portal.views.home import not_here
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("portal.urls")),
+    # E-mail addresses are the tenant's, set by operators (`tenant add --email`), not
+    # allauth's list of addresses per login.
+    path("accounts/email/", not_here),
+    # Sign-in, sign-out, passwords and the second factor (django-allauth, the portal's look).
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("", include("domains.urls")),

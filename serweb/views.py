@@ -1,27 +1,8 @@
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views import csrf, defaults
 from rest_framework import exceptions
 
 from api.exceptions import api_exception, is_api_request, json_error
-from domains.models import Domain, Proxy
-from subscribers.models import Subscriber
-
-
-@staff_member_required
-def home(request):
-    return render(
-        request,
-        "serweb/home.html",
-        {
-            "domains_total": Domain.objects.count(),
-            "domains_served": Domain.objects.served().count(),
-            "subscribers_total": Subscriber.objects.count(),
-            "proxies": Proxy.objects.all(),
-        },
-    )
-
 
 # API clients get the API's JSON errors, whatever Django answers for them.
 

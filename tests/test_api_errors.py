@@ -179,7 +179,7 @@ def test_a_body_over_the_limit_is_a_413_in_json(operator, settings, idempotency_
 
 def test_a_body_over_the_limit_elsewhere_stays_djangos_answer(client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
-    response = client.post("/admin/login/", {"username": "x" * 20_000})
+    response = client.post("/accounts/login/", {"login": "x" * 20_000})
     assert response.status_code == 400
     assert not response["Content-Type"].startswith("application/json")
 

@@ -4,14 +4,18 @@ several sharing a Redis cache."""
 
 import json
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 import redis
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth.signals import user_login_failed
 from django.core import checks
+from django.test import Client
 from rest_framework.test import APIClient
 
 from api.models import ApiToken
@@ -20,6 +24,7 @@ from serweb.checks import warn_at_start
 from tests.api_helpers import client_for
 from tests.helpers import database_url, in_parallel
 from tests.kamailio_harness import redis_reachable, scratch_dir
+from tests.portal_helpers import TOTP_SECRET, totp_code
 from tests.test_cli import postgres_only
 from tests.test_e2e_lookup import Serweb
 
@@ -113,24 +118,22 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(rf, settings):
     assert auth_throttle.client_address(request) == "10.0.0.2"
 
 
-# --- the admin's sign-in -------------------------------------------------------------------
+# --- the portal's sign-in (the admin's too) --------------------------------------------------
 
 
 def sign_in(client, password: str, address: str = "127.0.0.1"):
     return client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "alice", "password": password},
-        REMOTE_ADDR=address,
+        "/accounts/login/", {"login": "alice", "password": password}, REMOTE_ADDR=address
     )
 
 
-def test_failed_admin_sign_ins_are_throttled_with_a_clear_message(client, alice, budget, clock):
+def test_failed_sign_ins_are_throttled_with_a_clear_message(client, alice, budget, clock):
     checked = []
     user_login_failed.connect(lambda **kw: checked.append(kw), weak=False, dispatch_uid="t")
     try:
         for _ in range(LIMIT):
             page = sign_in(client, "wrong")
-            assert "Please enter the correct username and password" in page.text
+            assert "The username and/or password you specified are not correct." in page.text
         assert len(checked) == LIMIT
 
         refused = sign_in(client, "wrong")
@@ -148,11 +151,29 @@ def test_failed_admin_sign_ins_are_throttled_with_a_clear_message(client, alice,
     assert elsewhere.status_code == 302
     assert client.session["_auth_user_id"] == str(alice.pk)
 
+    clock[0] += WINDOW
+    client.post("/accounts/logout/")
+    assert sign_in(client, "alice-pass").status_code == 302
+
 
 def test_sign_in_budget_is_apart_from_the_token_budget(client, alice, budget, clock):
     for _ in range(LIMIT):
         wrong_token().get("/api/v1/domains/")
     assert sign_in(client, "alice-pass").status_code == 302
+
+
+def test_wrong_second_factor_codes_spend_the_same_budget(client, alice, budget, clock):
+    TOTP.activate(alice, TOTP_SECRET)
+    sign_in(client, "wrong")
+    assert sign_in(client, "alice-pass").url == "/accounts/2fa/authenticate/"
+    for _ in range(LIMIT - 1):
+        page = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+        assert "Incorrect code." in page.text
+
+    right_code = client.post("/accounts/2fa/authenticate/", {"code": totp_code(TOTP_SECRET)})
+    assert "Too many failed attempts from your address." in right_code.text
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed attempts" in sign_in(Client(), "alice-pass").text
 
 
 # --- production needs a shared cache -------------------------------------------------------
@@ -199,8 +220,20 @@ def _status(url: str, headers: dict[str, str]) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
+def _sign_in_page(url: str, password: str) -> str:
+    """The page a browser gets after posting the sign-in form at ``url`` as alice."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(url, timeout=10) as answer:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', answer.read().decode())[1]
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "login": "alice", "password": password}
+    ).encode()
+    with opener.open(url, data=form, timeout=10) as answer:
+        return answer.read().decode()
+
+
 @postgres_only
-def test_two_server_processes_share_one_budget(transactional_db, redis_prefix):
+def test_two_server_processes_share_one_budget(transactional_db, redis_prefix, alice):
     environment = {
         "CACHE_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": redis_prefix,
@@ -224,6 +257,15 @@ def test_two_server_processes_share_one_budget(transactional_db, redis_prefix):
             for url in urls:
                 code, body = _status(url, wrong)
                 assert code == 429 and body["code"] == "throttled"
+
+            # Sign-ins have their own budget, shared the same way.
+            logins = [f"http://127.0.0.1:{s.port}/accounts/login/" for s in servers]
+            pages = [_sign_in_page(logins[i % 2], "wrong") for i in range(4)]
+            assert all("password you specified are not correct" in page for page in pages)
+            for url in logins:
+                assert "Too many failed attempts from your address" in _sign_in_page(
+                    url, "alice-pass"
+                )
             for server in servers:
                 assert "CACHE_URL is not set" not in server.log_path.read_text()
         finally:

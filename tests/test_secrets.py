@@ -30,6 +30,8 @@ from tests.test_cli import run
 SECRET_FIELDS = {
     "subscribers.subscriber": {"ha1", "ha1b", "password"},
     "api.apitoken": {"key_hash"},
+    # A second factor's TOTP secret and recovery codes.
+    "mfa.authenticator": {"data"},
     get_user_model()._meta.label_lower: {"password"},
 }
 SECRET_NAMES = set().union(*SECRET_FIELDS.values())

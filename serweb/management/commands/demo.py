@@ -42,7 +42,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"serweb demo at {url}\n"
             f"  operator  login {OPERATOR!r} password {operator_password!r}: "
-            f"{url}admin/ (overview), {url}api/v1/docs/ (API)\n"
+            f"{url} (the portal), {url}admin/ (the admin), {url}api/v1/docs/ (API)\n"
             f"  tenant    login {TENANT_OWNER!r} password {tenant_password!r} ({TENANT_NAME})\n"
             f"  API token: .venv/bin/serweb token create {OPERATOR} --name demo > token.txt"
         )

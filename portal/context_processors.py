@@ -1,0 +1,12 @@
+from django.utils.functional import SimpleLazyObject
+
+from domains.selectors import actor_is_operator, actor_tenant
+
+
+def navigation(request) -> dict:
+    """Which parts of the navigation the signed-in person has (a query only when asked)."""
+    user = getattr(request, "user", None)
+    return {
+        "is_operator": actor_is_operator(user),
+        "is_tenant": SimpleLazyObject(lambda: actor_tenant(user) is not None),
+    }
