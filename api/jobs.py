@@ -1,16 +1,24 @@
 """Jobs: start DNS work from an API call, run it in a task, keep the outcome to poll."""
 
+import json
+import logging
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import exceptions
 
+from api.exceptions import django_validation_error, exception_handler
 from api.models import Job
 from audit.services import audit_channel
 from domains.claims import domain_claim_verify
 from domains.models import Domain, DomainClaim
+from domains.selectors import DomainNotFound
 from domains.verification import Verification, domain_verify
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -40,10 +48,31 @@ def job_run(job_id: int) -> Job | None:
         job.state = Job.State.DONE
     except Exception as exc:  # recorded for the caller who polls; the worker goes on
         job.state = Job.State.FAILED
-        job.error = f"{type(exc).__name__}: {exc}"[:1000]
+        job.error = job_error(job, exc)
     job.finished_at = timezone.now()
     job.save(update_fields=["state", "result", "error", "finished_at"])
     return job
+
+
+# The field a job's service errors are about when the service names none: a claim's are
+# about its name, as when it was made.
+_ERROR_FIELDS = {Job.Kind.VERIFY_CLAIM: "name"}
+
+
+def job_error(job: Job, exc: Exception) -> dict[str, Any]:
+    """What a failed job tells whoever polls it, as any API answer tells an error: the
+    service's message keyed by field, or that its domain went meanwhile; of an unexpected
+    failure, only that it happened (the log has the rest)."""
+    if isinstance(exc, ValidationError):
+        answer = django_validation_error(exc, field=_ERROR_FIELDS.get(job.kind))
+    elif isinstance(exc, ObjectDoesNotExist):
+        answer = exceptions.NotFound(str(exc))
+    else:
+        logger.exception("job %s (%s of %s) failed", job.pk, job.kind, job.target)
+        answer = exceptions.APIException(
+            "the job failed unexpectedly; operators find why in the log"
+        )
+    return json.loads(json.dumps(exception_handler(answer, {}).data))
 
 
 def verification_summary(result: Verification | None) -> dict[str, Any]:
@@ -62,12 +91,17 @@ def verification_summary(result: Verification | None) -> dict[str, Any]:
 
 
 def _verify_domain(job: Job) -> dict[str, Any]:
-    domain = Domain.objects.get(pk=job.target_id)
+    domain = Domain.objects.filter(pk=job.target_id).first()
+    if domain is None:
+        raise DomainNotFound(f"domain {job.target} does not exist any more")
     return verification_summary(domain_verify(actor=job.user, domain=domain))
 
 
 def _verify_claim(job: Job) -> dict[str, Any]:
-    claim = DomainClaim.objects.select_related("tenant", "domain").get(pk=job.target_id)
+    claims = DomainClaim.objects.select_related("tenant", "domain")
+    claim = claims.filter(pk=job.target_id).first()
+    if claim is None:
+        raise DomainClaim.DoesNotExist(f"the claim of {job.target} does not exist any more")
     summary = verification_summary(domain_claim_verify(actor=job.user, claim=claim))
     claim.refresh_from_db()
     return {**summary, "claim_result": claim.result}

@@ -74,7 +74,8 @@ class Job(models.Model):
     target = models.CharField(max_length=100)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     result = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
+    # Why it failed, in the API's error shape ({"detail", "code", "fields"}); None if not.
+    error = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

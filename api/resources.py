@@ -13,6 +13,7 @@ from api.inputs import column_length
 from api.jobs import job_start
 from api.models import Job
 from api.permissions import IsOperator
+from api.schema import ErrorSerializer
 from api.views import ApiView
 from domains.claims import claim_record, domain_claim_start
 from domains.lookup import lookup_host
@@ -23,6 +24,12 @@ from domains.selectors import actor_is_operator, actor_tenant
 
 
 class JobOutput(serializers.ModelSerializer):
+    error = ErrorSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="Why the job failed, as an error answer says: bad input keyed by field",
+    )
+
     class Meta:
         model = Job
         fields = [

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from audit.services import audit_record
 from domains.attributes import (
@@ -31,6 +31,7 @@ from domains.models import AttributeSource, Domain, DomainOrigin, DomainState
 from domains.names import HostName
 from domains.services import domain_did_for, domain_hosts_clean
 from domains.signals import domains_changed
+from serweb.db import lost_race
 
 Actor = AbstractBaseUser | None
 NumberedRows = Iterable[tuple[int, Mapping[str, Any]]]
@@ -262,18 +263,6 @@ def staging() -> Iterator[Staging]:
         tables.drop()
 
 
-@contextmanager
-def concurrent_changes_refused() -> Iterator[None]:
-    # The checks ran inside the transaction, but another one may commit a conflicting row
-    # before this one does; the database's unique and foreign keys then refuse it.
-    try:
-        yield
-    except IntegrityError:
-        raise ValidationError(
-            "a concurrent change conflicts with this import; nothing was imported"
-        ) from None
-
-
 # --- domains ------------------------------------------------------------------------------
 
 DOMAIN_COLUMNS = ("name", "aliases", "did", "enabled")
@@ -435,18 +424,28 @@ def _domain_conflicts(tables: Staging) -> list[RowError]:
     return errors
 
 
+def _refuse_conflicts(tables: Staging) -> None:
+    errors = _domain_conflicts(tables)
+    if errors:
+        raise ImportRejected(errors)
+
+
 def _write_domains(tables: Staging) -> None:
+    # Dids and names in sorted order, as domain_create writes its names: of two writers
+    # of the same keys, the later waits for the earlier at the first key they share,
+    # never each for the other.
     ids = "id, " if tables.numbers_rows else ""
     tables.cursor.execute(
         f"""INSERT INTO domains_domain ({ids}did, state, enabled, origin)
-            SELECT {ids}did, %s, enabled, %s FROM bulk_domain""",
+            SELECT {ids}did, %s, enabled, %s FROM bulk_domain ORDER BY did""",
         [DomainState.ACTIVE, DomainOrigin.OPERATOR],
     )
     tables.take_ids("bulk_domain", "domains_domain", keys=("did",))
     tables.cursor.execute(
         """INSERT INTO domains_domainname (domain_id, name, kind, is_canonical)
            SELECT s.id, n.name, n.kind, n.is_canonical
-           FROM bulk_domain_name n JOIN bulk_domain s ON s.line = n.line"""
+           FROM bulk_domain_name n JOIN bulk_domain s ON s.line = n.line
+           ORDER BY n.name"""
     )
     tables.cursor.execute(
         """INSERT INTO domains_domainattribute (domain_id, name, type, value, source, is_default)
@@ -461,7 +460,7 @@ def _new_dids(tables: Staging) -> list[str]:
 
 
 def _import_domain_rows(*, actor: Actor, rows: NumberedRows, source: str) -> DomainImportSummary:
-    with concurrent_changes_refused(), transaction.atomic(), staging() as tables:
+    with transaction.atomic(), staging() as tables:
         loader = _DomainLoader(tables)
         loader.add(rows)
         tables.analyze()
@@ -472,7 +471,11 @@ def _import_domain_rows(*, actor: Actor, rows: NumberedRows, source: str) -> Dom
             domains=loader.domains, names=loader.names, attributes=loader.attributes
         )
         if summary.domains:
-            _write_domains(tables)
+            # A concurrent request may commit a did or name of the file after the check:
+            # the unique keys refuse the write, and the check, run again, finds the
+            # winner and names it on its line, as a serial import is told.
+            with lost_race(lambda: _refuse_conflicts(tables)):
+                _write_domains(tables)
             domains_changed.send(sender=Domain, dids=_new_dids(tables))
         audit_record(
             actor=actor,

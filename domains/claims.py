@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains import dns
-from domains.models import DomainClaim, DomainName, DomainOrigin, DomainState, Tenant
+from domains.models import Domain, DomainClaim, DomainName, DomainOrigin, DomainState, Tenant
 from domains.services import Actor, domain_create
 from domains.verification import (
     DnsPolicy,
@@ -105,7 +105,6 @@ async def _observe_claim(name: str, token: str, policy: DnsPolicy, client: dns.C
         return token_answer, seen, proxy
 
 
-@transaction.atomic
 def _grant_claim(
     actor: Actor,
     claim: DomainClaim,
@@ -115,12 +114,23 @@ def _grant_claim(
     policy: DnsPolicy,
 ) -> Verification:
     # Two verifications of one claim may prove it at once: the claim's row decides which
-    # one grants it; the other concludes on the granted domain.
-    claim.refresh_from_db(from_queryset=DomainClaim.objects.select_for_update())
-    if claim.domain is not None:
-        return conclude(
-            actor=actor, domain=claim.domain, seen=seen, proxy=proxy, now=now, policy=policy
-        )
+    # one grants it; the other concludes on the granted domain, after the claim's lock
+    # is released (a domain's lock is never taken under a claim's: domain_delete locks
+    # the domain, then its claims).
+    with transaction.atomic():
+        claim.refresh_from_db(from_queryset=DomainClaim.objects.select_for_update())
+        if claim.domain is None:
+            domain = _grant(actor, claim, now)
+            # Nobody else sees the new domain before this commits.
+            return conclude(
+                actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy
+            )
+    return conclude(
+        actor=actor, domain=claim.domain, seen=seen, proxy=proxy, now=now, policy=policy
+    )
+
+
+def _grant(actor: Actor, claim: DomainClaim, now: datetime) -> Domain:
     try:
         domain = domain_create(
             actor=actor,
@@ -138,4 +148,4 @@ def _grant_claim(
     claim.verified_at = now
     claim.result = "ownership proven"
     claim.save(update_fields=["domain", "verified_at", "checked_at", "result"])
-    return conclude(actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy)
+    return domain

@@ -9,6 +9,7 @@ from django.db import OperationalError
 from audit.services import audit_channel
 from domains.housekeeping import housekeeping_run
 from domains.models import Domain
+from domains.selectors import DomainNotFound
 from domains.verification import DnsPolicy, domain_verify
 from serweb.celery import app
 
@@ -31,7 +32,10 @@ def verify_domain(domain_id: int) -> str | None:
     if domain is None:
         return None
     with audit_channel("task"):
-        result = domain_verify(domain=domain)
+        try:
+            result = domain_verify(domain=domain)
+        except DomainNotFound:
+            return None  # deleted during the check
     return str(result.verdict)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -31,7 +31,7 @@ from domains.models import (
     HousekeepingRun,
 )
 from domains.names import NameKind
-from domains.services import Actor
+from domains.services import Actor, domains_lock
 from domains.verification import (
     COUNTER_FIELDS,
     OBSERVATION_FIELDS,
@@ -57,7 +57,8 @@ CHECKED_STATES = (
     DomainState.SUSPECT,
     DomainState.DISABLED,
 )
-# A second run of the same slot waits this long for the first to finish.
+# A run of a slot keeps other runs of it out this long at most (a worker killed in a run
+# cannot end it).
 RUN_LOCK = timedelta(hours=1)
 
 ClientFactory = Callable[[], Any]
@@ -132,6 +133,15 @@ def save_checks(checks: Iterable[DomainCheck], fields: list[str]) -> None:
     if rows:
         with connection.cursor() as cursor:
             cursor.executemany(statement, rows)
+
+
+def _checks_of(domain_ids: list[int]) -> dict[int, DomainCheck]:
+    """The check rows of these domains (locked by the caller), created where missing."""
+    checks = DomainCheck.objects.in_bulk(domain_ids)
+    missing = [DomainCheck(domain_id=i) for i in domain_ids if i not in checks]
+    DomainCheck.objects.bulk_create(missing)
+    checks.update((check.domain_id, check) for check in missing)
+    return checks
 
 
 def current_slot(now: datetime, policy: DnsPolicy) -> int:
@@ -263,37 +273,45 @@ class Housekeeping:
         return self._finish(HousekeepingRun.Status.COMPLETED, "")
 
     def _record_chunk(self, rows: list[Row], seen: list[Observation]) -> None:
-        ids = [row.domain_id for row in rows]
-        checks = DomainCheck.objects.in_bulk(ids)
-        missing = [DomainCheck(domain_id=i) for i in ids if i not in checks]
-        if missing:
-            DomainCheck.objects.bulk_create(missing, ignore_conflicts=True)
-            checks = DomainCheck.objects.in_bulk(ids)
-        positive_moves: list[tuple[Row, Observation]] = []
-        for row, observation in zip(rows, seen, strict=True):
-            check = checks[row.domain_id]
-            outcome = observation.outcome(self.policy)
-            self._count(row, observation, outcome, check)
-            record_observation(check, observation, outcome, self.now)
-            decision = decide(
-                state=row.state,
-                state_changed_at=row.state_changed_at,
-                counters=Counters.of(check),
-                outcome=outcome,
-                now=self.now,
-                policy=self.policy,
-            )
-            if outcome == Outcome.POSITIVE:
-                apply_counters(check, decision.counters)
-                published = observation.config and observation.config.status == dns.Status.ANSWER
-                if decision.to_state or published:
-                    positive_moves.append((row, observation))
-            elif outcome == Outcome.NEGATIVE:
-                self._hold(row, decision.counters, decision, observation, check)
-        save_checks(checks.values(), [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
-        with transaction.atomic():  # one reload for the chunk's changes
-            for row, observation in positive_moves:
-                self._apply_positive(row, observation)
+        # One transaction per chunk: a burst of changes costs one reload (domains_changed
+        # coalesces per transaction), and observations, counters and states land together.
+        # The domains are locked first, in id order, as by every writer of their checks
+        # (domain_delete cascades to them): a deletion during the run waits or is waited
+        # for, and what it deleted is skipped.
+        with transaction.atomic():
+            domains = domains_lock(row.domain_id for row in rows)
+            checks = _checks_of(list(domains))
+            positive_moves: list[tuple[Domain, Observation, str | None]] = []
+            for row, observation in zip(rows, seen, strict=True):
+                domain = domains.get(row.domain_id)
+                if domain is None or not checks[domain.pk].managed:
+                    continue  # deleted, or left to the operator, during the run
+                # The state as it is now, not as it was before the DNS work.
+                row = replace(row, state=domain.state, state_changed_at=domain.state_changed_at)
+                check = checks[domain.pk]
+                outcome = observation.outcome(self.policy)
+                self._count(row, observation, outcome, check)
+                record_observation(check, observation, outcome, self.now)
+                decision = decide(
+                    state=row.state,
+                    state_changed_at=row.state_changed_at,
+                    counters=Counters.of(check),
+                    outcome=outcome,
+                    now=self.now,
+                    policy=self.policy,
+                )
+                if outcome == Outcome.POSITIVE:
+                    apply_counters(check, decision.counters)
+                    published = (
+                        observation.config and observation.config.status == dns.Status.ANSWER
+                    )
+                    if decision.to_state or published:
+                        positive_moves.append((domain, observation, decision.to_state))
+                elif outcome == Outcome.NEGATIVE:
+                    self._hold(row, decision.counters, decision, observation, check)
+            save_checks(checks.values(), [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
+            for domain, observation, to_state in positive_moves:
+                self._apply_positive(domain, observation, to_state)
 
     def _count(self, row: Row, observation: Observation, outcome: Outcome, check) -> None:
         tally = self.tally
@@ -317,10 +335,11 @@ class Housekeeping:
         keep = observation if decision.to_state else None
         self.held.append(Held(row, counters, decision.to_state, decision.needs_authority, keep))
 
-    def _apply_positive(self, row: Row, observation: Observation) -> None:
-        domain = Domain.objects.get(pk=row.domain_id)
-        if domain.state != DomainState.ACTIVE:
-            self._move(domain, DomainState.ACTIVE, observation)
+    def _apply_positive(
+        self, domain: Domain, observation: Observation, to_state: str | None
+    ) -> None:
+        if to_state is not None:
+            self._move(domain, to_state, observation)
         if observation.config is not None and observation.config.status == dns.Status.ANSWER:
             result = import_dns_attributes(
                 actor=self.actor, domain=domain, config=observation.config
@@ -349,13 +368,16 @@ class Housekeeping:
     def _apply_held_batch(self, batch: list[Held], confirmations: dict) -> None:
         # One transaction per batch: a burst of changes costs one reload (domains_changed
         # coalesces per transaction), and counters and states land together.
-        ids = [held.row.domain_id for held in batch]
+        # The domains first, in id order, then their checks: the order of every writer.
         with transaction.atomic():
-            checks = DomainCheck.objects.select_for_update().in_bulk(ids)
-            domains = Domain.objects.select_for_update().in_bulk(ids)
+            domains = domains_lock(held.row.domain_id for held in batch)
+            checks = DomainCheck.objects.in_bulk(list(domains))
             for held in batch:
-                apply_counters(checks[held.row.domain_id], held.counters)
-                domain = domains[held.row.domain_id]
+                domain = domains.get(held.row.domain_id)
+                check = checks.get(held.row.domain_id)
+                if domain is None or check is None or check.checked_at != self.now:
+                    continue  # deleted, or checked again since (that check decided)
+                apply_counters(check, held.counters)
                 if held.to_state is None or held.observation is None:
                     continue
                 if domain.state != held.row.state:
@@ -421,6 +443,31 @@ class Housekeeping:
         return run
 
 
+def _claim_slot(slot: int, slots: int, now: datetime) -> HousekeepingRun | None:
+    """The slot's new running run, or None when another one runs it.
+
+    The claim is the insert itself: the database holds one running run per slot
+    (housekeepingrun_one_running_per_slot), so of two workers starting the slot at once,
+    one insert is refused. A run still marked running after RUN_LOCK died without saying
+    so (a killed worker) and is ended first.
+    """
+    HousekeepingRun.objects.filter(
+        slot=slot,
+        slots=slots,
+        status=HousekeepingRun.Status.RUNNING,
+        started_at__lt=timezone.now() - RUN_LOCK,
+    ).update(
+        status=HousekeepingRun.Status.ABORTED,
+        finished_at=timezone.now(),
+        message=f"still running after {RUN_LOCK}: taken as crashed",
+    )
+    try:
+        with transaction.atomic():
+            return HousekeepingRun.objects.create(slot=slot, slots=slots, started_at=now)
+    except IntegrityError:
+        return None
+
+
 def housekeeping_run(
     *,
     actor: Actor = None,
@@ -440,16 +487,9 @@ def housekeeping_run(
     slot = current_slot(now, policy) % slots if slot is None else slot
     if not 0 <= slot < slots:
         raise ValueError(f"slot {slot} is not between 0 and {slots - 1}")
-    with transaction.atomic():
-        busy = HousekeepingRun.objects.filter(
-            slot=slot,
-            slots=slots,
-            status=HousekeepingRun.Status.RUNNING,
-            started_at__gte=timezone.now() - RUN_LOCK,
-        ).exists()
-        if busy:
-            return None
-        run = HousekeepingRun.objects.create(slot=slot, slots=slots, started_at=now)
+    run = _claim_slot(slot, slots, now)
+    if run is None:
+        return None
     job = Housekeeping(
         run=run,
         policy=policy,

@@ -301,6 +301,15 @@ class HousekeepingRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            # The run lock: a worker starts a slot by inserting its running run, and a
+            # second worker's insert for the same slot is refused (housekeeping_run).
+            models.UniqueConstraint(
+                fields=["slot", "slots"],
+                condition=models.Q(status="running"),
+                name="housekeepingrun_one_running_per_slot",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"housekeeping {self.started_at:%Y-%m-%d %H:%M} {self.status}"

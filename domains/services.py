@@ -7,6 +7,7 @@ django.core.exceptions.ValidationError with a message meant for the person who t
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -116,6 +117,19 @@ def domain_lock(domain: Domain, *, deleting: bool = False) -> None:
         raise DomainNotFound(f"domain {domain.did} does not exist any more") from None
 
 
+def domains_lock(ids: Iterable[int]) -> dict[int, Domain]:
+    """Lock several domains' rows until the transaction ends, as domain_lock does, and
+    read them: those still there, by id.
+
+    In id order, the one order of every writer that locks more than one domain, so that
+    two of them wait for each other instead of deadlocking. Whoever also writes a row that
+    belongs to a domain (its check, names, subscribers) locks the domain first: so does
+    domain_delete, whose cascade reaches those rows.
+    """
+    locked = Domain.objects.select_for_update(no_key=True).filter(pk__in=set(ids)).order_by("pk")
+    return {domain.pk: domain for domain in locked}
+
+
 def _check_name_free(host: HostName, *, domain: Domain | None = None) -> None:
     owner = DomainName.objects.filter(name=host.value).select_related("domain").first()
     if owner is None:
@@ -188,9 +202,16 @@ def domain_create(
         domain = Domain.objects.create(
             did=clean_did, enabled=enabled, state=state, origin=origin, tenant=tenant
         )
+        # In sorted order, as a bulk import writes names: two creations sharing names wait
+        # for each other at the first one, never each for the other (a deadlock).
         DomainName.objects.bulk_create(
-            DomainName(domain=domain, name=h.value, kind=h.kind, is_canonical=i == 0)
-            for i, h in enumerate(hosts)
+            sorted(
+                (
+                    DomainName(domain=domain, name=h.value, kind=h.kind, is_canonical=i == 0)
+                    for i, h in enumerate(hosts)
+                ),
+                key=attrgetter("name"),
+            )
         )
         DomainAttribute.objects.bulk_create(
             DomainAttribute(
@@ -324,12 +345,25 @@ def _attribute_changed(
     _changed(domain)
 
 
-def _check_realm_is_the_tenants(domain: Domain, realm: str) -> None:
+def _realm_holder(realm: str) -> int | None:
+    """The id of the domain one of whose names is ``realm``."""
+    return DomainName.objects.filter(name=realm).values_list("domain_id", flat=True).first()
+
+
+def _check_realm_is_the_tenants(domain: Domain, realm: str, *, holder: int | None) -> None:
     """A tenant may name as realm only a name of its own domains: another's would let its
-    users' credentials be replayed against that realm."""
+    users' credentials be replayed against that realm.
+
+    ``holder``, the domain that held the name before the locks, is locked with this one:
+    neither can its name go nor can it move to another tenant or be deleted before this
+    change commits, and what happened to it before is seen here.
+    """
     if realm == domain.did:
         return
-    if not DomainName.objects.filter(name=realm, domain__tenant_id=domain.tenant_id).exists():
+    held = DomainName.objects.filter(
+        name=realm, domain_id=holder, domain__tenant_id=domain.tenant_id
+    )
+    if holder is None or not held.exists():
         raise ValidationError({"value": f"realm {realm} is not a name of one of your domains"})
 
 
@@ -349,10 +383,15 @@ def domain_attribute_set(
     if source not in AttributeSource.values:
         raise ValidationError(f"unknown attribute source {source!r}")
     # The realm and the rehash of stored passwords are decided under the domain's lock, so
-    # a subscriber created meanwhile cannot miss either.
+    # a subscriber created meanwhile cannot miss either; a tenant's realm naming another
+    # of its domains, under that domain's lock too (both in id order).
+    tenants_realm = key == "realm" and by_tenant
+    holder = _realm_holder(clean_value) if tenants_realm and clean_value != domain.did else None
+    if holder is not None and holder != domain.pk:
+        domains_lock([domain.pk, holder])
     domain_lock(domain)
-    if key == "realm" and by_tenant:
-        _check_realm_is_the_tenants(domain, clean_value)
+    if tenants_realm:
+        _check_realm_is_the_tenants(domain, clean_value, holder=holder)
     old_realm = domain_realm(domain)
     before = domain_snapshot(domain)
     attribute, _created = DomainAttribute.objects.update_or_create(
@@ -683,7 +722,10 @@ def tenant_set_active(
     if not domains:
         return []
     switch = domain_enable if active else domain_disable
+    locked = domains_lock(tenant.domains.filter(enabled=not active).values_list("pk", flat=True))
+    # Read again under the locks: moved or switched meanwhile, a domain is left alone.
     return [
         switch(actor=actor, domain=domain)
-        for domain in tenant.domains.select_for_update().filter(enabled=not active).order_by("did")
+        for domain in locked.values()
+        if domain.tenant_id == tenant.pk and domain.enabled != active
     ]

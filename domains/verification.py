@@ -35,9 +35,11 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName, NameKind, normalize_host
+from domains.selectors import DomainNotFound
 from domains.services import (
     Actor,
     domain_create,
+    domain_lock,
     domain_set_state,
 )
 
@@ -532,6 +534,8 @@ def checked_name(domain: Domain) -> str:
     for name in domain.names.all():
         if name.is_canonical and name.kind == NameKind.HOSTNAME:
             return name.name
+    if not Domain.objects.filter(pk=domain.pk).exists():
+        raise DomainNotFound(f"domain {domain.did} does not exist any more")
     raise ValidationError(f"domain {domain.did} has no host name to look up in DNS")
 
 
@@ -577,31 +581,52 @@ def conclude(
     client: dns.Client | None = None,
     run: HousekeepingRun | None = None,
 ) -> Verification:
-    """Record an observation of one domain and apply the transition it calls for."""
+    """Record an observation of one domain and apply the transition it calls for.
+
+    Raises DomainNotFound when the domain was deleted meanwhile.
+    """
     outcome = seen.outcome(policy)
-    check, _created = DomainCheck.objects.get_or_create(domain=domain)
-    decision = decide(
+    # A first look without a lock, to know whether the authoritative servers must be
+    # asked: no DNS question is asked under a lock.
+    known = DomainCheck.objects.filter(domain=domain).first()
+    first = decide(
         state=domain.state,
         state_changed_at=domain.state_changed_at,
-        counters=Counters.of(check),
+        counters=Counters.of(known) if known is not None else Counters(),
         outcome=outcome,
         now=now,
         policy=policy,
     )
-    if decision.needs_authority:
+    confirmed = None
+    if first.needs_authority:
         confirmed, authority = dns.run(
             _confirm(
                 seen.name, policy=policy, proxy=proxy, token=ownership_token(domain), client=client
             )
         )
         seen = replace(seen, authority=authority)
-        if not confirmed:
-            decision = replace(
-                decision, to_state=None, note="not disabled: the authoritative servers disagree"
-            )
-    from_state = domain.state
     with transaction.atomic():
-        check = DomainCheck.objects.select_for_update().get(pk=check.pk)
+        # The domain first, then its check: the order of every writer of checks
+        # (domain_delete cascades to them). The decision is made again on what the lock
+        # lets through.
+        domain_lock(domain)
+        check, _created = DomainCheck.objects.get_or_create(domain=domain)
+        decision = decide(
+            state=domain.state,
+            state_changed_at=domain.state_changed_at,
+            counters=Counters.of(check),
+            outcome=outcome,
+            now=now,
+            policy=policy,
+        )
+        if decision.needs_authority and not confirmed:
+            note = (
+                "not disabled: the authoritative servers disagree"
+                if confirmed is False
+                else "not disabled yet: the domain changed during the check"
+            )
+            decision = replace(decision, to_state=None, note=note)
+        from_state = domain.state
         fields = record_observation(check, seen, outcome, now)
         apply_counters(check, decision.counters)
         check.save(update_fields=fields + COUNTER_FIELDS)
@@ -619,7 +644,7 @@ def conclude(
     attributes = None
     if outcome == Outcome.POSITIVE and seen.config is not None:
         attributes = import_dns_attributes(actor=actor, domain=domain, config=seen.config)
-        _note_attributes(check, attributes)
+        _note_attributes(domain, now, attributes)
     return Verification(
         did=domain.did,
         name=seen.name,
@@ -646,9 +671,15 @@ async def _confirm(
         )
 
 
-def _note_attributes(check: DomainCheck, attributes: AttributeImport) -> None:
-    check.evidence = {**check.evidence, "attributes": attributes.to_evidence()}
-    check.save(update_fields=["evidence"])
+@transaction.atomic
+def _note_attributes(domain: Domain, checked_at: datetime, attributes: AttributeImport) -> None:
+    """Add what the attribute import did to the evidence of the check at ``checked_at``,
+    unless a newer check has replaced it meanwhile."""
+    domain_lock(domain)
+    check = DomainCheck.objects.filter(domain=domain, checked_at=checked_at).first()
+    if check is not None:
+        check.evidence = {**check.evidence, "attributes": attributes.to_evidence()}
+        check.save(update_fields=["evidence"])
 
 
 def name_check(
@@ -674,7 +705,8 @@ def domain_restore(*, actor: Actor, domain: Domain, **options: Any) -> Verificat
 def domain_dns_managed_set(*, actor: Actor, domain: Domain, managed: bool) -> DomainCheck:
     """Let housekeeping manage the domain's state, or not (the operator serves it anyway)."""
     with transaction.atomic():
-        check, _created = DomainCheck.objects.select_for_update().get_or_create(domain=domain)
+        domain_lock(domain)  # before its check, as every writer of checks
+        check, _created = DomainCheck.objects.get_or_create(domain=domain)
         if check.managed != managed:
             audit_record(
                 actor=actor,

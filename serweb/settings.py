@@ -283,7 +283,8 @@ SERWEB_PROXY_HTABLE = env_str("SERWEB_PROXY_HTABLE", "domattrs")
 SERWEB_PROXY_HOSTNAMES = env_list("SERWEB_PROXY_HOSTNAMES")
 SERWEB_PROXY_ADDRESSES = env_list("SERWEB_PROXY_ADDRESSES")
 
-# Keep subscribers' clear-text passwords (off: only the HA1 hashes are stored).
+# Keep subscribers' clear-text passwords (off: only the HA1 hashes are stored, and those
+# kept while it was on are forgotten).
 SERWEB_STORE_CLEAR_PASSWORDS = env_bool("SERWEB_STORE_CLEAR_PASSWORDS", False)
 SERWEB_MIN_PASSWORD_LENGTH = env_int("SERWEB_MIN_PASSWORD_LENGTH", 8, minimum=1)
 
@@ -354,6 +355,13 @@ CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
     "task": "domains.dns_tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
+}
+
+# Clear passwords kept while SERWEB_STORE_CLEAR_PASSWORDS was on are forgotten once it is
+# off (subscribers/services.py); without a broker, `serweb housekeeping` forgets them.
+CELERY_BEAT_SCHEDULE["subscribers-forget-clear-passwords"] = {
+    "task": "subscribers.tasks.forget_clear_passwords",
+    "schedule": 3600.0,
 }
 
 # Answers kept for Idempotency-Key retries expire after a day (api/services.py).

@@ -1,19 +1,20 @@
 """Bulk provisioning of subscribers: what ``import subscribers FILE.csv`` uses.
 
-The same all-or-nothing pipeline as domains.bulk: rows checked with the rules of
-subscriber_create, streamed into staging tables, conflicts found in SQL, then written with
-INSERT ... SELECT; one transaction, one audit entry and one reload per file.
+The same all-or-nothing pipeline as domains.bulk: the domains the file names locked
+first, then rows checked with the rules of subscriber_create, streamed into staging
+tables, conflicts found in SQL, and written with INSERT ... SELECT; one transaction and
+one audit entry per file.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.expressions import RawSQL
 
 from audit.services import audit_record
 from domains.bulk import (
@@ -27,14 +28,14 @@ from domains.bulk import (
     Staging,
     cell,
     checked,
-    concurrent_changes_refused,
     open_csv,
     parse_enabled,
     staging,
 )
-from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realms, domain_refs_by_names
+from domains.services import domains_lock
+from serweb.db import lost_race
 from subscribers.services import clean_email, credentials, validate_password
 
 SUBSCRIBER_COLUMNS = (
@@ -81,26 +82,39 @@ def _header_unknown(columns: Iterable[str]) -> list[str]:
     return problems
 
 
-class _DomainResolver:
-    """Any name of a domain, or its did, to the domain, as domain_get_by_name finds it;
-    looked up a chunk at a time and remembered for the rest of the file."""
+class _LockedDomains:
+    """The domains a file names (any of a domain's names, or its did, as
+    domain_get_by_name finds it), locked until the import commits, with their realms read
+    under the locks: a realm changed or a domain deleted before is seen, and neither can
+    happen before the import commits."""
 
-    def __init__(self) -> None:
-        self._known: dict[str, _DomainRef | None] = {}
+    def __init__(self, raws: Iterable[str]) -> None:
+        texts = sorted(set(raws))
+        refs: dict[str, tuple[int, str] | None] = {}
+        for chunk in _chunks(texts):
+            refs.update(domain_refs_by_names(chunk))
+        # Chunk after chunk in ascending id order: the whole set in id order, as every
+        # writer that locks several domains takes them.
+        locked: set[int] = set()
+        for chunk in _chunks(sorted({ref[0] for ref in refs.values() if ref is not None})):
+            locked.update(domains_lock(chunk))
+        realms: dict[int, str] = {}
+        for chunk in _chunks(sorted(locked)):
+            realms.update(domain_realms(chunk))
+        self._known = {
+            raw: _DomainRef(*ref, realm=realms.get(ref[0], ref[1]))
+            if ref is not None and ref[0] in locked
+            else None
+            for raw, ref in refs.items()
+        }
 
     def get(self, raw: str) -> _DomainRef | None:
         return self._known[raw]
 
-    def resolve(self, raws: set[str]) -> None:
-        new = raws - self._known.keys()
-        if not new:
-            return
-        found = domain_refs_by_names(new)
-        realms = domain_realms({ref[0] for ref in found.values() if ref is not None})
-        for raw, ref in found.items():
-            self._known[raw] = (
-                None if ref is None else _DomainRef(*ref, realm=realms.get(ref[0], ref[1]))
-            )
+
+def _chunks(items: list) -> Iterator[list]:
+    for start in range(0, len(items), CHUNK_ROWS):
+        yield items[start : start + CHUNK_ROWS]
 
 
 def _credentials(row: Mapping[str, Any], username: str, domain: _DomainRef) -> dict[str, str]:
@@ -166,15 +180,13 @@ STAGED_COLUMNS = "line, domain_id, username, ha1, ha1b, ha1_realm, password, ema
 
 
 class _SubscriberLoader:
-    """Validates rows a chunk at a time (one look-up for the chunk's new domain names) and
-    loads the good ones into the staging tables."""
+    """Validates rows a chunk at a time and loads the good ones into the staging tables."""
 
-    def __init__(self, tables: Staging) -> None:
+    def __init__(self, tables: Staging, domains: _LockedDomains) -> None:
         self.tables = tables
         self.errors: list[RowError] = []
         self.subscribers = self.valid_froms = 0
-        self.dids: set[str] = set()
-        self._domains = _DomainResolver()
+        self._domains = domains
         self._columns = ColumnCheck(unknown_subscriber_columns)
         tables.create(
             "bulk_subscriber",
@@ -195,7 +207,6 @@ class _SubscriberLoader:
         self._add_chunk(chunk)
 
     def _add_chunk(self, chunk: list[tuple[int, Mapping[str, Any]]]) -> None:
-        self._domains.resolve({cell(row, "domain") for _line, row in chunk})
         subscribers, valid_froms = [], []
         for line, row in chunk:
             problems = self._columns.problems(row)
@@ -208,22 +219,11 @@ class _SubscriberLoader:
                 continue
             subscribers.append((line, *columns))
             valid_froms.extend((line, i, user) for i, user in enumerate(extra_froms))
-            self.dids.add(domain.did)
         self.tables.load("bulk_subscriber", STAGED_COLUMNS, subscribers)
         self.tables.load("bulk_valid_from", "line, position, from_user", valid_froms)
         self.subscribers += len(subscribers)
         # Every subscriber's own name is a valid From identity too.
         self.valid_froms += len(subscribers) + len(valid_froms)
-
-
-def _lock_domains() -> None:
-    """Lock the domains the file adds subscribers to, as subscriber_create does, before
-    the conflicts are looked for: a user alias created meanwhile cannot take a user name
-    the file gives a subscriber. In id order, so that two imports wait for each other
-    instead of deadlocking."""
-    staged = RawSQL("SELECT domain_id FROM bulk_subscriber", ())
-    locked = Domain.objects.select_for_update(no_key=True).filter(pk__in=staged).order_by("pk")
-    list(locked.values_list("pk", flat=True))
 
 
 def _subscriber_conflicts(tables: Staging) -> list[RowError]:
@@ -274,14 +274,24 @@ def _write_subscribers(tables: Staging) -> None:
     )
 
 
+def _refuse_conflicts(tables: Staging) -> None:
+    errors = _subscriber_conflicts(tables)
+    if errors:
+        raise ImportRejected(errors)
+
+
 def _import_subscriber_rows(
-    *, actor: Actor, rows: NumberedRows, source: str
+    *, actor: Actor, open_rows: Callable[[], AbstractContextManager[NumberedRows]], source: str
 ) -> SubscriberImportSummary:
-    with concurrent_changes_refused(), transaction.atomic(), staging() as tables:
-        loader = _SubscriberLoader(tables)
-        loader.add(rows)
+    """``open_rows`` gives the rows each time it is called: they are read twice, first for
+    the domains they name, which are locked before anything about them is read."""
+    with transaction.atomic(), staging() as tables:
+        with open_rows() as rows:
+            domains = _LockedDomains(cell(row, "domain") for _line, row in rows)
+        loader = _SubscriberLoader(tables, domains)
+        with open_rows() as rows:
+            loader.add(rows)
         tables.analyze()
-        _lock_domains()
         errors = loader.errors + _subscriber_conflicts(tables)
         if errors:
             raise ImportRejected(errors)
@@ -289,7 +299,10 @@ def _import_subscriber_rows(
             subscribers=loader.subscribers, valid_froms=loader.valid_froms
         )
         if summary.subscribers:
-            _write_subscribers(tables)
+            # Under the domains' locks no service writes these user names; should anyone
+            # else have, the check run again names the row it took.
+            with lost_race(lambda: _refuse_conflicts(tables)):
+                _write_subscribers(tables)
         # Counts only: the file's hashes and passwords are secrets.
         audit_record(
             actor=actor,
@@ -305,10 +318,16 @@ def import_subscribers(
     *, actor: Actor, rows: Iterable[Mapping[str, Any]], source: str = "rows"
 ) -> SubscriberImportSummary:
     """Create every subscriber of ``rows`` (keys as the CSV columns), numbered from 1, or none."""
-    return _import_subscriber_rows(actor=actor, rows=enumerate(rows, start=1), source=source)
+    rows = list(rows)  # read twice
+    return _import_subscriber_rows(
+        actor=actor, open_rows=lambda: nullcontext(enumerate(rows, start=1)), source=source
+    )
 
 
 def import_subscribers_csv(*, actor: Actor, path: str | Path) -> SubscriberImportSummary:
     """Create every subscriber of a CSV file, or none; errors carry the file's line numbers."""
-    with open_csv(path, required=("username", "domain"), unknown=_header_unknown) as rows:
-        return _import_subscriber_rows(actor=actor, rows=rows, source=Path(path).name)
+    return _import_subscriber_rows(
+        actor=actor,
+        open_rows=lambda: open_csv(path, required=("username", "domain"), unknown=_header_unknown),
+        source=Path(path).name,
+    )

@@ -213,7 +213,8 @@ def subscribers_rehash_for_realm(*, domain: Domain, realm: str) -> int:
     """After a realm change: rehash the subscribers whose clear password is kept; return
     how many others hold hashes for another realm and so need a new password."""
     stale = Subscriber.objects.filter(domain=domain).exclude(ha1_realm=realm)
-    for subscriber in stale.exclude(password="").iterator():
+    # In id order, as subscriber_clear_passwords_forget locks them.
+    for subscriber in stale.exclude(password="").order_by("pk").iterator():
         for field, value in credentials(
             username=subscriber.username,
             did=domain.did,
@@ -223,6 +224,27 @@ def subscribers_rehash_for_realm(*, domain: Domain, realm: str) -> int:
             setattr(subscriber, field, value)
         subscriber.save(update_fields=["ha1", "ha1b", "ha1_realm", "password"])
     return stale.filter(password="").count()
+
+
+@transaction.atomic
+def subscriber_clear_passwords_forget(*, actor: Actor) -> int:
+    """Once SERWEB_STORE_CLEAR_PASSWORDS is off, empty the clear passwords kept while it
+    was on: a secret is not stored where it is not needed. One UPDATE and one audit entry
+    with the count; nothing when there is nothing left to forget. Returns the count."""
+    if settings.SERWEB_STORE_CLEAR_PASSWORDS:
+        return 0
+    # Rows locked in id order, as a realm change rehashing kept passwords takes them.
+    keeping = Subscriber.objects.exclude(password="").order_by("pk").select_for_update()
+    forgotten = Subscriber.objects.filter(pk__in=keeping.values("pk")).update(password="")
+    if forgotten:
+        audit_record(
+            actor=actor,
+            action="subscriber.clear_passwords_forget",
+            object_type="subscriber",
+            object_repr=f"{forgotten} subscriber(s)",
+            after={"clear_passwords_forgotten": forgotten},
+        )
+    return forgotten
 
 
 # --- valid From identities ----------------------------------------------------------------

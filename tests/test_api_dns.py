@@ -1,11 +1,16 @@
 """DNS work through the API: a tenant's claim from record to served domain, verification
 jobs, a domain's DNS evidence; reloads and proxy status for operators."""
 
+import json
+
 import pytest
 from django.utils import timezone
 
+from api import jobs
+from api.jobs import job_run
 from api.models import Job
-from domains.models import DomainState, Proxy
+from domains.models import DomainState, Proxy, Tenant
+from domains.services import domain_create, domain_delete
 from tests import dns_harness
 from tests.api_helpers import client_for, world  # noqa: F401
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -144,3 +149,53 @@ def test_lookup_for_operators(alice, bob, world):  # noqa: F811
     assert unknown["ours"] is False
     assert client.get("/api/v1/lookup/?host=bad_name").status_code == 400
     assert client_for(bob).get("/api/v1/lookup/?host=bob.example").status_code == 403
+
+
+# --- a job that fails says why, as any error answer does ---------------------------------------
+
+
+def test_a_failed_claim_verification_names_the_field(alice, bob, charlie, knot, dns_settings):
+    parent = knot.unique("parent")
+    client = client_for(bob)
+    claim = client.post("/api/v1/claims/", {"name": f"sip.{parent}"}, format="json").json()
+    # Meanwhile the operator serves the parent domain to another tenant.
+    domain_create(actor=alice, name=parent, tenant=Tenant.objects.get(owner=charlie))
+
+    job = client.post(f"/api/v1/claims/{claim['id']}/verify/").json()
+
+    message = f"sip.{parent} is not available; ask the operator"
+    assert job["state"] == "failed"
+    assert job["error"] == {"detail": message, "code": "invalid", "fields": {"name": [message]}}
+    assert client.get(f"/api/v1/jobs/{job['id']}/").json()["error"] == job["error"]
+
+
+def test_a_job_whose_domain_went_says_so(alice):
+    domain = domain_create(actor=alice, name="gone.test")
+    job = Job.objects.create(
+        user=alice, kind=Job.Kind.VERIFY_DOMAIN, target_id=domain.pk, target=domain.did
+    )
+    domain_delete(actor=alice, domain=domain)
+
+    job_run(job.pk)
+
+    job.refresh_from_db()
+    assert (job.state, job.error["code"]) == (Job.State.FAILED, "not_found")
+    assert job.error["detail"] == "domain gone.test does not exist any more"
+
+
+def test_an_unexpected_failure_is_logged_not_shown(alice, monkeypatch, caplog):
+    domain = domain_create(actor=alice, name="crash.test")
+
+    def crash(**kwargs):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(jobs, "domain_verify", crash)
+    job = Job.objects.create(
+        user=alice, kind=Job.Kind.VERIFY_DOMAIN, target_id=domain.pk, target=domain.did
+    )
+
+    job_run(job.pk)
+
+    job.refresh_from_db()
+    assert job.error["code"] == "error" and "internal detail" not in json.dumps(job.error)
+    assert "internal detail" in caplog.text

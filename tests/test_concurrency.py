@@ -8,21 +8,37 @@ answer must be a success or the 400 a serial request gets, naming its field; nev
 
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.error import HTTPError
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 
 from api.services import token_create
 from audit.models import AuditEntry
 from domains import services as domains
+from domains.bulk import ImportRejected, import_domains_csv
 from domains.claims import domain_claim_start, domain_claim_verify
-from domains.models import Domain, DomainClaim, DomainName, Proxy, Tenant
+from domains.housekeeping import housekeeping_run
+from domains.models import (
+    Domain,
+    DomainCheck,
+    DomainClaim,
+    DomainName,
+    DomainState,
+    HousekeepingRun,
+    Proxy,
+    Tenant,
+)
+from domains.selectors import domain_realm
+from domains.verification import DnsPolicy, domain_verify
+from subscribers import digest
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber, UserAlias, ValidFrom
@@ -35,6 +51,7 @@ ROUNDS = 8
 
 knot = dns_harness.knot
 dns_settings = dns_harness.dns_settings
+silent_port = dns_harness.silent_port
 
 
 def in_parallel(*calls: Callable[[], object]) -> list[tuple[str, object]]:
@@ -152,6 +169,18 @@ def _holders_of_100(domain: Domain) -> int:
     """How many subscribers and user aliases of the domain are called 100."""
     subscribers_called = Subscriber.objects.filter(domain=domain, username="100").count()
     return subscribers_called + UserAlias.objects.filter(domain=domain, username="100").count()
+
+
+def _waiting_for_a_lock() -> bool:
+    """Whether another connection to the test database waits for a lock."""
+    with connection.cursor() as cursor:
+        # Inside a transaction, the activity view is read once unless told otherwise.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def _names(domain: Domain) -> list[tuple[str, bool]]:
@@ -402,3 +431,257 @@ def test_parallel_unsets_of_an_attribute_record_one_change(alice):
         assert assert_clean(outcomes, serial_error="has no operator attribute") == 1
         unsets = AuditEntry.objects.filter(did=domain.did, action="domain.attr_unset")
         assert unsets.count() == 1
+
+
+# --- DNS housekeeping and verification ---------------------------------------------------
+
+
+def _lifecycle_domains(knot, alice, round_: int, count: int) -> tuple[list[Domain], set[int]]:
+    """Domains each with a check row: every other one points at us (pending: to become
+    active), the rest do not (active: to become suspect). Returns them and the pointing
+    ones' ids."""
+    made, pointing = [], set()
+    for index in range(count):
+        name = knot.unique(f"lc{round_}-")
+        if index % 2 == 0:
+            knot.srv(name, PROXY_HOSTNAMES[0])
+            domain = domains.domain_create(actor=alice, name=name, state=DomainState.PENDING)
+            pointing.add(domain.pk)
+        else:
+            domain = domains.domain_create(actor=alice, name=name)
+        made.append(domain)
+    DomainCheck.objects.bulk_create(DomainCheck(domain=domain) for domain in made)
+    return made, pointing
+
+
+def _one_by_one(call: Callable[[Domain], object], victims: list[Domain]) -> Callable[[], list]:
+    """``call`` on each domain in turn, each read again first; what each one did (a domain
+    deleted meanwhile is skipped, as a request for it gets 404)."""
+
+    def run() -> list:
+        done = []
+        for victim in victims:
+            try:
+                done.append(call(Domain.objects.get(pk=victim.pk)))
+            except ObjectDoesNotExist:
+                done.append("gone")
+        return done
+
+    return run
+
+
+def test_deletions_during_housekeeping_and_verifications(knot, dns_settings, alice):
+    # Small batches: many transactions that each lock checks and domains.
+    policy = replace(DnsPolicy.from_settings(), chunk_size=3, breaker_minimum=10**6)
+    for round_ in range(3):
+        made, pointing = _lifecycle_domains(knot, alice, round_, 30)
+        victims = made[1::3]
+        outcomes = in_parallel(
+            lambda: housekeeping_run(slot=0, slots=1, policy=policy),
+            _one_by_one(lambda d: domains.domain_delete(actor=alice, domain=d), victims[::-1]),
+            _one_by_one(lambda d: domain_verify(actor=alice, domain=d), victims),
+            _one_by_one(lambda d: domain_verify(actor=alice, domain=d), made[::-1]),
+        )
+        for kind, value in outcomes:
+            assert kind == "ok", repr(value)
+        (_kind, run), (_kind, deleted) = outcomes[:2]
+        assert run.status == HousekeepingRun.Status.COMPLETED, run.message
+        assert "gone" not in deleted
+        gone = {victim.pk for victim in victims}
+        assert not Domain.objects.filter(pk__in=gone).exists()
+        assert not DomainCheck.objects.filter(domain_id__in=gone).exists()
+        # Every other domain has what DNS said recorded, and moved as it says.
+        for domain in Domain.objects.filter(pk__in=[d.pk for d in made]):
+            check = DomainCheck.objects.get(domain=domain)
+            if domain.pk in pointing:
+                assert (domain.state, check.outcome) == (DomainState.ACTIVE, "positive")
+            else:
+                assert (domain.state, check.outcome) == (DomainState.SUSPECT, "negative")
+                assert check.negatives == 1
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda victim: housekeeping_run(slot=0, slots=1),
+        lambda victim: domain_verify(domain=Domain.objects.get(pk=victim.pk)),
+    ],
+    ids=["housekeeping", "verification"],
+)
+def test_a_deletion_under_way_is_waited_for_not_deadlocked(knot, dns_settings, alice, check):
+    # Active, and DNS says it is not ours: the check would make it suspect.
+    victim = domains.domain_create(actor=alice, name=knot.unique("gone"))
+    DomainCheck.objects.create(domain=victim)
+    with transaction.atomic():
+        # The deletion's first step: the domain's lock, held until this block commits.
+        domains.domain_lock(victim, deleting=True)
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.extend(in_parallel(lambda: check(victim))))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The rest, down to the check row: it must not be the check's waiting for us.
+        domains.domain_delete(actor=alice, domain=victim)
+    worker.join(timeout=30)
+    [(kind, value)] = outcome
+    assert kind in {"ok", "gone"}, repr(value)
+    assert not DomainCheck.objects.filter(domain_id=victim.pk).exists()
+
+
+def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):
+    # A resolver that never answers: each run lasts until its DNS lifetime is over.
+    settings.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
+    domains.domain_create(actor=alice, name="slow.example")
+    for _round in range(ROUNDS):
+        before = HousekeepingRun.objects.count()
+        run = lambda: housekeeping_run(slot=0, slots=1)  # noqa: E731
+        outcomes = in_parallel(run, run, run)
+        assert [kind for kind, _value in outcomes] == ["ok"] * 3, outcomes
+        started = [value for _kind, value in outcomes if value is not None]
+        assert len(started) == 1, started
+        assert HousekeepingRun.objects.count() == before + 1
+        assert started[0].status == HousekeepingRun.Status.COMPLETED
+
+
+# --- bulk imports against the one-by-one services -----------------------------------------
+
+DATABASE_WORDS = ("duplicate key", "violates", "constraint", "IntegrityError", "DETAIL")
+
+
+def assert_no_database_text(messages: list[str]) -> None:
+    for message in messages:
+        assert not any(word in message for word in DATABASE_WORDS), message
+
+
+def test_a_domain_imported_while_it_is_created(alice, tmp_path):
+    for round_ in range(ROUNDS):
+        name = f"r{round_}.example"
+        path = tmp_path / f"{round_}.csv"
+        path.write_text(f"name,aliases\nfirst{round_}.example,\n{name},sip.{name}\n")
+        outcomes = in_parallel(
+            lambda path=path: import_domains_csv(actor=alice, path=path),
+            # The same names in the other order.
+            lambda n=name: domains.domain_create(actor=alice, name=f"sip.{n}", aliases=[n]),
+        )
+        assert assert_clean(outcomes) == 1
+        for kind, value in outcomes:
+            if kind != "invalid":
+                continue
+            assert_no_database_text(value.messages)
+            if isinstance(value, ImportRejected):
+                assert {error.line for error in value.errors} == {3}, value.errors
+                serial = ("already belongs to domain", "is taken by another domain")
+                assert all(any(s in e.message for s in serial) for e in value.errors)
+        imported = outcomes[0][0] == "ok"
+        assert Domain.objects.filter(did=f"first{round_}.example").exists() == imported
+        assert DomainName.objects.filter(name__in=[name, f"sip.{name}"]).count() == 2
+
+
+def test_a_domain_imported_through_the_api_while_it_is_created(http):
+    for round_ in range(ROUNDS):
+        name = f"r{round_}.example"
+        answers = http.race(
+            ("POST", "/domains-bulk/", [{"name": f"first{round_}.example"}, {"name": name}]),
+            ("POST", "/domains/", {"name": name}),
+        )
+        (bulk_status, bulk), (create_status, created) = answers
+        assert {bulk_status, create_status} == {201, 400}, answers
+        refused = bulk if bulk_status == 400 else created
+        assert refused["code"] == "invalid"
+        assert set(refused["fields"]) == ({"1"} if bulk_status == 400 else {"name"}), refused
+        assert_no_database_text([m for ms in refused["fields"].values() for m in ms])
+
+
+def test_a_subscriber_import_while_the_realm_changes(alice):
+    for round_ in range(ROUNDS):
+        domain = _domain(alice, round_)
+        rows = [
+            {"username": f"u{i}", "domain": domain.did, "password": "x" * 12} for i in range(300)
+        ]
+        outcomes = in_parallel(
+            lambda rows=rows: import_subscribers(actor=alice, rows=rows),
+            fresh(
+                domain,
+                lambda d, r=round_: domains.domain_attribute_set(
+                    actor=alice, domain=d, name="realm", value=f"realm{r}.example"
+                ),
+            ),
+        )
+        # The realm changed first, or the import went first and the change, without
+        # consent to strand the new passwords, was refused.
+        assert assert_clean(outcomes) >= 1
+        realm = domain_realm(Domain.objects.get(pk=domain.pk))
+        users = Subscriber.objects.filter(domain=domain)
+        assert users.count() == (300 if outcomes[0][0] == "ok" else 0)
+        for user in users:
+            assert (user.ha1_realm, user.ha1) == (realm, digest.ha1(user.username, realm, "x" * 12))
+
+
+# --- a tenant's realm names a domain of its own -------------------------------------------
+
+
+def _bob_domains(alice, bob) -> tuple[Domain, Domain]:
+    tenant = bob.tenant
+    first = domains.domain_create(
+        actor=alice, name="d.example", aliases=["realm.d.example"], tenant=tenant
+    )
+    second = domains.domain_create(
+        actor=alice, name="e.example", aliases=["realm.e.example"], tenant=tenant
+    )
+    return first, second
+
+
+@pytest.mark.parametrize(
+    "take_away",
+    [
+        lambda alice, charlie, e: domains.domain_set_tenant(
+            actor=alice, domain=e, tenant=charlie.tenant
+        ),
+        lambda alice, charlie, e: domains.domain_name_remove(
+            actor=alice, domain=e, name="realm.e.example"
+        ),
+        lambda alice, charlie, e: domains.domain_delete(actor=alice, domain=e),
+    ],
+    ids=["moved", "name-removed", "deleted"],
+)
+def test_a_realm_naming_a_domain_taken_away_meanwhile_is_refused(alice, bob, charlie, take_away):
+    d, e = _bob_domains(alice, bob)
+    set_realm = fresh(
+        d,
+        lambda d: domains.domain_attribute_set(
+            actor=bob, domain=d, name="realm", value="realm.e.example"
+        ),
+    )
+    with transaction.atomic():
+        take_away(alice, charlie, e)  # holds e's lock until this block commits
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.extend(in_parallel(set_realm)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    worker.join(timeout=30)
+    [(kind, value)] = outcome
+    assert kind == "invalid", value
+    assert "is not a name of one of your domains" in value.messages[0]
+    assert not d.attributes.filter(name="realm").exists()
+
+
+def test_realms_naming_each_others_domains_set_in_parallel(alice, bob):
+    for _round in range(ROUNDS):
+        d, e = _bob_domains(alice, bob)
+
+        def realm(domain, value):
+            return fresh(
+                domain,
+                lambda x: domains.domain_attribute_set(
+                    actor=bob, domain=x, name="realm", value=value
+                ),
+            )
+
+        outcomes = in_parallel(realm(d, "realm.e.example"), realm(e, "realm.d.example"))
+        assert assert_clean(outcomes) == 2
+        assert domain_realm(d) == "realm.e.example" and domain_realm(e) == "realm.d.example"
+        for domain in (d, e):
+            domains.domain_delete(actor=alice, domain=domain)

@@ -267,6 +267,18 @@ def test_a_slot_that_is_running_is_not_run_twice(make_domain):
     assert housekeeping_run(slot=0, slots=1) is None
 
 
+def test_a_run_left_running_for_too_long_is_taken_over(make_domain):
+    make_domain()
+    stale = HousekeepingRun.objects.create(slot=0, slots=1, started_at=timezone.now() - 2 * HOUR)
+
+    run = housekeeping_run(slot=0, slots=1)
+
+    assert run is not None and run.status == HousekeepingRun.Status.COMPLETED
+    stale.refresh_from_db()
+    assert stale.status == HousekeepingRun.Status.ABORTED
+    assert "taken as crashed" in stale.message
+
+
 def test_attributes_are_imported_by_housekeeping(make_domain, knot):
     domain = make_domain()
     knot.add(f"_serweb-config.{domain.did}", "TXT", '"max_contacts=" "12"')

@@ -18,11 +18,17 @@ from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from api.services import token_create
+from audit.models import AuditEntry
 from domains.models import Domain
 from serweb.admin import FilterLookupsOnly
 from subscribers import digest
 from subscribers.models import Subscriber
-from subscribers.services import subscriber_create, user_alias_add
+from subscribers.services import (
+    subscriber_clear_passwords_forget,
+    subscriber_create,
+    user_alias_add,
+)
+from subscribers.tasks import forget_clear_passwords
 from tests.api_helpers import client_for, world  # noqa: F401
 from tests.test_cli import run
 
@@ -224,6 +230,70 @@ def test_secrets_are_kept_only_where_they_must_be(
             "api_apitoken.key_hash"
         }
         assert secret not in logs and secret not in pages
+
+
+# --- clear passwords kept while the setting was on --------------------------------------------
+
+
+@pytest.fixture
+def kept_passwords(alice, world, settings):  # noqa: F811
+    """Three subscribers of bob.example created while clear passwords were kept; the
+    setting turned off since."""
+    settings.SERWEB_STORE_CLEAR_PASSWORDS = True
+    for name in ("ann", "ben", "cid"):
+        subscriber_create(
+            actor=alice, domain=world["bob_domain"], username=name, password=f"{name}-password"
+        )
+    settings.SERWEB_STORE_CLEAR_PASSWORDS = False
+    return [f"{name}-password" for name in ("ann", "ben", "cid")]
+
+
+def _forget_entries():
+    return AuditEntry.objects.filter(action="subscriber.clear_passwords_forget")
+
+
+def test_clear_passwords_are_forgotten_once_the_setting_is_off(kept_passwords):
+    hashes = dict(Subscriber.objects.values_list("username", "ha1"))
+
+    assert subscriber_clear_passwords_forget(actor=None) == 3
+
+    texts = database_texts()
+    for password in kept_passwords:
+        assert where(password, texts) == set(), password
+    # The hashes stay: the subscribers still authenticate.
+    assert dict(Subscriber.objects.values_list("username", "ha1")) == hashes
+    [entry] = _forget_entries()
+    assert entry.after == {"clear_passwords_forgotten": 3} and entry.actor_name == "system"
+    # Idempotent: nothing left, no entry more.
+    assert subscriber_clear_passwords_forget(actor=None) == 0
+    assert _forget_entries().count() == 1
+
+
+def test_clear_passwords_are_kept_while_the_setting_is_on(kept_passwords, settings):
+    settings.SERWEB_STORE_CLEAR_PASSWORDS = True
+
+    assert subscriber_clear_passwords_forget(actor=None) == 0
+    assert sorted(Subscriber.objects.exclude(password="").values_list("password", flat=True)) == (
+        kept_passwords
+    )
+    assert not _forget_entries().exists()
+
+
+def test_beat_forgets_clear_passwords(kept_passwords, settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["subscribers-forget-clear-passwords"]
+    assert entry["task"] == forget_clear_passwords.name
+
+    assert forget_clear_passwords.apply().get() == 3
+    assert not Subscriber.objects.exclude(password="").exists()
+    assert _forget_entries().get().channel == "task"
+
+
+def test_the_housekeeping_command_forgets_clear_passwords(kept_passwords):
+    outcome = run("housekeeping", "--all")
+
+    assert "forgot the clear passwords of 3 subscriber(s)" in outcome.out
+    assert not Subscriber.objects.exclude(password="").exists()
+    assert _forget_entries().get().channel == "cli"
 
 
 # --- no page or list is an oracle -------------------------------------------------------------

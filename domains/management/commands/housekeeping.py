@@ -1,4 +1,5 @@
-"""housekeeping: re-verify domains in DNS and apply the lifecycle, as the beat task does."""
+"""housekeeping: re-verify domains in DNS and apply the lifecycle, as the beat task does;
+forget clear passwords no longer kept, as another beat task does."""
 
 import json
 from typing import Any
@@ -8,13 +9,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.services import audit_channel
 from domains.housekeeping import housekeeping_run
 from domains.models import HousekeepingRun
+from subscribers.services import subscriber_clear_passwords_forget
 
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
     help = (
         "Re-verify domains in DNS: the current slot of the schedule by default, every "
-        "domain with --all. Exits 1 when a canary or the circuit breaker stopped the run."
+        "domain with --all. Exits 1 when a canary or the circuit breaker stopped the run. "
+        "Also forgets clear passwords kept while SERWEB_STORE_CLEAR_PASSWORDS was on."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,13 +40,20 @@ class Command(BaseCommand):
                 run = housekeeping_run(slot=slot, slots=slots)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
+            # What beat does hourly with a broker; cron runs this command without one.
+            forgotten = subscriber_clear_passwords_forget(actor=None)
+        if forgotten and not options["json"]:
+            self.stdout.write(
+                f"forgot the clear passwords of {forgotten} subscriber(s), kept while "
+                "SERWEB_STORE_CLEAR_PASSWORDS was on"
+            )
         if run is None:
             raise CommandError("that slot is being run already", returncode=1)
-        self.report(run, as_json=options["json"])
+        self.report(run, as_json=options["json"], forgotten=forgotten)
         if run.status != HousekeepingRun.Status.COMPLETED:
             raise CommandError(f"{run.get_status_display()}: {run.message}", returncode=1)
 
-    def report(self, run: HousekeepingRun, *, as_json: bool) -> None:
+    def report(self, run: HousekeepingRun, *, as_json: bool, forgotten: int = 0) -> None:
         seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
         if as_json:
             data = {
@@ -56,6 +66,7 @@ class Command(BaseCommand):
                 "seconds": round(seconds, 3),
                 "message": run.message,
                 **run.summary,
+                "clear_passwords_forgotten": forgotten,
             }
             self.stdout.write(json.dumps(data, indent=2))
             return
