@@ -4,13 +4,49 @@
 
 ``fields`` is present on 400 answers and names the input field each message is about
 ("non_field_errors" for a message about the request as a whole).
+
+Every exception a request under /api/ can raise ends in this shape: DRF's views through
+``exception_handler``, and what happens before or outside them (a body over the limit,
+Django's own 400/403/404/405 pages) through api.middleware and serweb/views.py. Bad input
+the framework or the database refuses is the client's error, never a 500, and its answer
+carries no database text.
 """
 
+import logging
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import DataError, IntegrityError
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+
+def is_api_request(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self):
+        super().__init__(
+            f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+        )
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "a concurrent change conflicts with this request; try it again"
+    default_code = "conflict"
 
 
 def _flatten(detail) -> list[str]:
@@ -34,26 +70,65 @@ def django_validation_error(exc: DjangoValidationError, *, field: str | None = N
     return exceptions.ValidationError(as_serializer_error(exc))
 
 
-def exception_handler(exc, context):
+def _invalid(message: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({"non_field_errors": [message]})
+
+
+def api_exception(exc: Exception) -> exceptions.APIException | None:
+    """The API error for an exception DRF does not know, or None for a server error."""
+    if isinstance(exc, exceptions.APIException):
+        return exc
     if isinstance(exc, DjangoValidationError):
-        exc = django_validation_error(exc)
+        return django_validation_error(exc)
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    if response.status_code == status.HTTP_400_BAD_REQUEST:
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many fields, a bad Host header
+        return _invalid("the request is malformed")
+    if isinstance(exc, RecursionError):
+        return _invalid("the request is nested too deeply")
+    if isinstance(exc, UnicodeError):
+        return _invalid("the request is not valid UTF-8")
+    # The database refused what validation let through: a check is missing, and the
+    # message (the database's own words) stays in the log.
+    if isinstance(exc, IntegrityError):
+        logger.warning("the database refused a write as conflicting: %s", exc)
+        return Conflict()
+    if isinstance(exc, DataError):
+        logger.warning("the database refused a value: %s", exc)
+        return _invalid("a value is too long, out of range or contains a NUL character")
+    return None
+
+
+def error_body(exc: exceptions.APIException) -> dict:
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
         fields = _fields(exc.detail)
         messages = [m for ms in fields.values() for m in ms]
-        response.data = {
+        return {
             "detail": messages[0] if len(messages) == 1 else "invalid input",
             "code": "invalid",
             "fields": fields,
         }
-    else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        response.data = {
-            "detail": " ".join(_flatten(detail)),
-            "code": getattr(detail, "code", None) or getattr(exc, "default_code", "error"),
-        }
+    detail = exc.detail
+    return {
+        "detail": " ".join(_flatten(detail)),
+        "code": getattr(detail, "code", None) or exc.default_code,
+    }
+
+
+def json_error(exc: exceptions.APIException) -> JsonResponse:
+    """The answer for an error raised outside a DRF view."""
+    return JsonResponse(error_body(exc), status=exc.status_code)
+
+
+def exception_handler(exc, context):
+    api_exc = api_exception(exc)
+    if api_exc is None:
+        return None
+    response = drf_exception_handler(api_exc, context)
+    if response is not None:
+        response.data = error_body(api_exc)
     return response

@@ -8,6 +8,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from api import inputs
+from api.inputs import column_length
 from api.jobs import job_start
 from api.models import Job
 from api.permissions import IsOperator
@@ -130,7 +132,7 @@ class ClaimOutput(serializers.ModelSerializer):
 
 
 class ClaimInput(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = inputs.CharField(max_length=column_length(DomainClaim, "name"))
 
 
 def _claims_of(user):

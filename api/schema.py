@@ -21,9 +21,11 @@ class SerwebAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         codes = ERROR_CODES
         if self.method in ("POST", "PUT", "PATCH"):
-            codes += ("415",)
+            codes += ("413", "415")
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes += ("409",)  # a concurrent change came first
         if self.method == "POST":
-            codes += ("409", "422")
+            codes += ("422",)
         for code in codes:
             responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code))
         return responses

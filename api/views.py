@@ -9,10 +9,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, mixins, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api import inputs
 from api.exceptions import django_validation_error
+from api.filters import FLAG_ERROR, FilterSet, parse_flag
 from api.idempotency import idempotent
+from api.inputs import column_length
 from api.models import ApiToken
 from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
@@ -22,6 +26,19 @@ from audit.selectors import audit_entries_visible_to
 from audit.services import audit_channel
 from domains.models import Domain
 from domains.selectors import actor_is_operator, domains_visible_to
+
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def _refuse_nul_characters(path_parameters: dict, query) -> None:
+    """PostgreSQL text cannot hold a NUL character: the request is refused, naming the
+    parameter, before a lookup sends one (the body's fields refuse them on their own)."""
+    names = [name for name, value in path_parameters.items() if "\x00" in str(value)]
+    names += [
+        name for name, values in query.lists() if "\x00" in name or any("\x00" in v for v in values)
+    ]
+    if names:
+        raise ValidationError({name.replace("\x00", "\\x00"): [NUL_MESSAGE] for name in names})
 
 
 class ApiView(generics.GenericAPIView):
@@ -35,6 +52,20 @@ class ApiView(generics.GenericAPIView):
     def dispatch(self, request, *args, **kwargs):
         with audit_channel("api"):
             return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _refuse_nul_characters(kwargs, request.query_params)
+
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter; absent is false."""
+        raw = self.request.query_params.get(name)
+        if raw is None:
+            return False
+        flag = parse_flag(raw)
+        if flag is None:
+            raise ValidationError({name: [FLAG_ERROR]})
+        return flag
 
     def call(self, service: Callable[..., Any], *, field: str | None = None, **kwargs) -> Any:
         try:
@@ -70,7 +101,7 @@ class TokenOutput(serializers.ModelSerializer):
 
 
 class TokenCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = inputs.CharField(max_length=column_length(ApiToken, "name"))
 
 
 class TokenCreatedOutput(TokenOutput):
@@ -175,7 +206,7 @@ class AuditOutput(serializers.ModelSerializer):
         ]
 
 
-class AuditFilter(django_filters.FilterSet):
+class AuditFilter(FilterSet):
     did = django_filters.CharFilter(help_text="the did at the time, of any domain that held it")
     domain = django_filters.CharFilter(
         method="filter_domain", help_text="the history of the domain that holds this did now"

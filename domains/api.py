@@ -7,6 +7,7 @@ from rest_framework import filters, mixins, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from api.filters import BooleanFilter, FilterBackend, FilterSet
 from api.permissions import IsOperator
 from api.views import ApiView
 from domains import serializers as io
@@ -23,10 +24,10 @@ from domains.models import (
 from domains.selectors import actor_is_operator, domains_visible_to
 
 
-class DomainFilter(django_filters.FilterSet):
+class DomainFilter(FilterSet):
     state = django_filters.ChoiceFilter(choices=DomainState.choices)
     origin = django_filters.ChoiceFilter(choices=DomainOrigin.choices)
-    enabled = django_filters.BooleanFilter()
+    enabled = BooleanFilter()
     tenant = django_filters.CharFilter(field_name="tenant__name")
     name = django_filters.CharFilter(
         field_name="names__name", lookup_expr="exact", help_text="any name of the domain"
@@ -57,7 +58,7 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
     serializer_class = io.DomainOutput
     filterset_class = DomainFilter
     filter_backends = [
-        django_filters.rest_framework.DjangoFilterBackend,
+        FilterBackend,
         filters.SearchFilter,
         filters.OrderingFilter,
     ]
@@ -156,8 +157,7 @@ class DomainDetail(ApiView):
     )
     def delete(self, request, did: str):
         domain = self.visible_domain(did)
-        force = request.query_params.get("force", "").lower() in {"1", "true", "yes"}
-        self.call(services.domain_delete, domain=domain, force=force, field="force")
+        self.call(services.domain_delete, domain=domain, force=self.flag("force"), field="force")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -240,7 +240,7 @@ class DomainAttributeDetail(ApiView):
     )
     def delete(self, request, did: str, name: str):
         domain = self.visible_domain(did)
-        accept = request.query_params.get("accept_password_reset", "").lower() in {"1", "true"}
+        accept = self.flag("accept_password_reset")
         self.call(
             services.domain_attribute_unset,
             domain=domain,

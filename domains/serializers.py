@@ -1,9 +1,11 @@
 """What the API shows of domains, tenants and proxies, and what it accepts."""
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.inputs import StrictInput
+from api import inputs
+from api.inputs import StrictInput, column_length
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.models import (
     AttributeType,
@@ -18,8 +20,14 @@ from domains.models import (
 from domains.names import HostName
 from domains.reload import desired_state
 from domains.reload_status import pending_proxies, proxies_loaded_at
-from domains.selectors import actor_is_operator, domain_effective_attributes
+from domains.selectors import (
+    TenantNotFound,
+    actor_is_operator,
+    domain_effective_attributes,
+    tenant_get_by_name,
+)
 
+User = get_user_model()
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
 
 
@@ -111,34 +119,45 @@ class DomainOutput(serializers.ModelSerializer):
         return AttributeOutput(obj.attributes.all(), many=True, context=context).data
 
 
+NAME_LENGTH = column_length(DomainName, "name")
+VALUE_LENGTH = column_length(DomainAttribute, "value")
+
+
 class DomainCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=255, help_text="The canonical name")
+    name = inputs.CharField(max_length=NAME_LENGTH, help_text="The canonical name")
     aliases = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
+        child=inputs.CharField(max_length=NAME_LENGTH), required=False, default=list
     )
     attributes = serializers.DictField(
-        child=serializers.CharField(max_length=255, allow_blank=True),
+        child=inputs.CharField(max_length=VALUE_LENGTH, allow_blank=True),
         required=False,
         default=dict,
     )
-    did = serializers.CharField(max_length=64, required=False)
-    enabled = serializers.BooleanField(required=False, default=True)
-    tenant = serializers.SlugRelatedField(
-        slug_field="name",
-        queryset=Tenant.objects.all(),
+    did = inputs.CharField(max_length=column_length(Domain, "did"), required=False)
+    enabled = inputs.BooleanField(required=False, default=True)
+    tenant = inputs.CharField(
+        max_length=column_length(Tenant, "name"),
         required=False,
         allow_null=True,
-        help_text="Operators only: the owning tenant",
+        help_text="Operators only: the name of the owning tenant",
     )
+
+    def validate_tenant(self, name: str | None) -> Tenant | None:
+        if name is None:
+            return None
+        try:
+            return tenant_get_by_name(name)
+        except TenantNotFound as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class DomainUpdateInput(StrictInput):
-    enabled = serializers.BooleanField(required=False, help_text="Operators only")
+    enabled = inputs.BooleanField(required=False, help_text="Operators only")
     state = serializers.ChoiceField(
         choices=DomainState.choices, required=False, help_text="Operators only"
     )
-    tenant = serializers.CharField(
-        max_length=100,
+    tenant = inputs.CharField(
+        max_length=column_length(Tenant, "name"),
         required=False,
         allow_null=True,
         help_text="Operators only: give the domain to this tenant (null: to none)",
@@ -146,18 +165,18 @@ class DomainUpdateInput(StrictInput):
 
 
 class NameInput(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = inputs.CharField(max_length=NAME_LENGTH)
 
 
 class AttributeInput(StrictInput):
-    value = serializers.CharField(max_length=255, allow_blank=True)
+    value = inputs.CharField(max_length=VALUE_LENGTH, allow_blank=True)
     type = serializers.ChoiceField(
         choices=["integer", "string"],
         required=False,
         help_text="For attributes serweb does not know; known ones have a fixed type "
         f"({', '.join(sorted(KNOWN_ATTRIBUTES))})",
     )
-    accept_password_reset = serializers.BooleanField(required=False, default=False)
+    accept_password_reset = inputs.BooleanField(required=False, default=False)
 
 
 class TenantOutput(serializers.ModelSerializer):
@@ -170,9 +189,13 @@ class TenantOutput(serializers.ModelSerializer):
 
 
 class TenantCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    owner = serializers.CharField(max_length=150, help_text="Login name of the owner account")
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    name = inputs.CharField(max_length=column_length(Tenant, "name"))
+    owner = inputs.CharField(
+        max_length=column_length(User, "username"), help_text="Login name of the owner account"
+    )
+    email = inputs.EmailField(
+        max_length=column_length(User, "email"), required=False, allow_blank=True, default=""
+    )
 
 
 class ProxyOutput(serializers.ModelSerializer):
@@ -208,11 +231,11 @@ class ProxyOutput(serializers.ModelSerializer):
 
 
 class ProxyCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
+    name = inputs.CharField(max_length=column_length(Proxy, "name"))
     transport = serializers.ChoiceField(choices=ProxyTransport.choices)
-    address = serializers.CharField(max_length=255)
-    sip_address = serializers.CharField(
-        max_length=255,
+    address = inputs.CharField(max_length=column_length(Proxy, "address"))
+    sip_address = inputs.CharField(
+        max_length=column_length(Proxy, "sip_address"),
         required=False,
         default="",
         allow_blank=True,
@@ -221,15 +244,15 @@ class ProxyCreateInput(serializers.Serializer):
 
 
 class DomainBulkItem(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = inputs.CharField(max_length=NAME_LENGTH)
     aliases = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
+        child=inputs.CharField(max_length=NAME_LENGTH), required=False, default=list
     )
     attributes = serializers.DictField(
-        child=serializers.CharField(max_length=255), required=False, default=dict
+        child=inputs.CharField(max_length=VALUE_LENGTH), required=False, default=dict
     )
-    did = serializers.CharField(max_length=64, required=False)
-    enabled = serializers.BooleanField(required=False, default=True)
+    did = inputs.CharField(max_length=column_length(Domain, "did"), required=False)
+    enabled = inputs.BooleanField(required=False, default=True)
 
     def as_row(self, item: dict) -> dict[str, str]:
         """The item in the column form the bulk path shares with CSV files."""

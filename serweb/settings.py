@@ -56,6 +56,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Ahead of the rest, so every answer under /api/ passes it and no body is read before
+    # its size is checked.
+    "api.middleware.ApiErrorMiddleware",
     # Static files (admin, API docs) without a separate web server or a CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +72,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "serweb.urls"
+# The API's JSON answer under /api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "serweb.views.csrf_failure"
+# Requests with a larger body are refused (413 on the API) before anything reads them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SERWEB_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
 
 TEMPLATES = [
     {
@@ -217,14 +224,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsOperatorOrTenant"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.StableCursorPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env_str("SERWEB_API_RATE", "6000/min")},
     "NUM_PROXIES": SERWEB_HTTP_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "api.schema.SerwebAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "api.metadata.ResourceMetadata",
 }
 # A request with the Idempotency-Key of one still running waits this long for its answer,
 # then gets a 409 (api/idempotency.py).

@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("domains.urls")),
 ]
 
-# API clients get JSON errors even for paths no view matches.
+# API clients get JSON errors even for paths no view matches (serweb/views.py).
+handler400 = "serweb.views.bad_request"
+handler403 = "serweb.views.permission_denied"
 handler404 = "serweb.views.page_not_found"
 handler500 = "serweb.views.server_error"

@@ -1,12 +1,12 @@
 """REST resources for a domain's subscribers, their valid From identities and aliases."""
 
-import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import filters, mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from api.filters import FilterBackend
 from api.views import ApiView
 from domains.selectors import domain_realm
 from subscribers import serializers as io
@@ -17,7 +17,7 @@ from subscribers.models import Subscriber
 class SubscriberListCreate(mixins.ListModelMixin, ApiView):
     serializer_class = io.SubscriberOutput
     filter_backends = [
-        django_filters.rest_framework.DjangoFilterBackend,
+        FilterBackend,
         filters.SearchFilter,
         filters.OrderingFilter,
     ]

@@ -1,7 +1,27 @@
+from django.conf import settings
 from rest_framework import serializers
 
-from api.inputs import StrictInput
+from api import inputs
+from api.inputs import StrictInput, column_length
 from subscribers.models import Subscriber, UserAlias, ValidFrom
+from subscribers.services import MAX_PASSWORD_LENGTH
+
+USERNAME_LENGTH = column_length(Subscriber, "username")
+EMAIL_LENGTH = column_length(Subscriber, "email")
+
+
+class PasswordField(inputs.CharField):
+    """Write-only, taken as typed, SERWEB_MIN_PASSWORD_LENGTH to MAX_PASSWORD_LENGTH
+    characters (the setting is read whenever a serializer is made)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            write_only=True,
+            trim_whitespace=False,
+            min_length=settings.SERWEB_MIN_PASSWORD_LENGTH,
+            max_length=MAX_PASSWORD_LENGTH,
+            **kwargs,
+        )
 
 
 class SubscriberOutput(serializers.ModelSerializer):
@@ -34,18 +54,16 @@ class SubscriberOutput(serializers.ModelSerializer):
 
 
 class SubscriberCreateInput(serializers.Serializer):
-    username = serializers.CharField(max_length=64)
-    password = serializers.CharField(write_only=True, max_length=64, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    enabled = serializers.BooleanField(required=False, default=True)
+    username = inputs.CharField(max_length=USERNAME_LENGTH)
+    password = PasswordField()
+    email = inputs.EmailField(max_length=EMAIL_LENGTH, required=False, allow_blank=True, default="")
+    enabled = inputs.BooleanField(required=False, default=True)
 
 
 class SubscriberUpdateInput(StrictInput):
-    password = serializers.CharField(
-        write_only=True, max_length=64, required=False, trim_whitespace=False
-    )
-    email = serializers.EmailField(required=False, allow_blank=True)
-    enabled = serializers.BooleanField(required=False)
+    password = PasswordField(required=False)
+    email = inputs.EmailField(max_length=EMAIL_LENGTH, required=False, allow_blank=True)
+    enabled = inputs.BooleanField(required=False)
 
 
 class ValidFromOutput(serializers.ModelSerializer):
@@ -55,7 +73,7 @@ class ValidFromOutput(serializers.ModelSerializer):
 
 
 class ValidFromInput(serializers.Serializer):
-    from_user = serializers.CharField(max_length=64)
+    from_user = inputs.CharField(max_length=column_length(ValidFrom, "from_user"))
 
 
 class UserAliasOutput(serializers.ModelSerializer):
@@ -70,7 +88,9 @@ class UserAliasOutput(serializers.ModelSerializer):
 
 
 class UserAliasInput(serializers.Serializer):
-    username = serializers.CharField(max_length=64, help_text="The alias user name")
-    subscriber = serializers.CharField(
-        max_length=64, help_text="User name of the subscriber in the same domain"
+    username = inputs.CharField(
+        max_length=column_length(UserAlias, "username"), help_text="The alias user name"
+    )
+    subscriber = inputs.CharField(
+        max_length=USERNAME_LENGTH, help_text="User name of the subscriber in the same domain"
     )

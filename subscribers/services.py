@@ -52,6 +52,10 @@ def clean_email(email: str) -> str:
             validate_email(email)
         except ValidationError:
             raise ValidationError({"email": f"{email!r} is not an e-mail address"}) from None
+        # Django's validator takes up to 320 characters; the column holds fewer.
+        longest = Subscriber._meta.get_field("email").max_length
+        if len(email) > longest:
+            raise ValidationError({"email": f"an e-mail address has at most {longest} characters"})
     return email
 
 

@@ -7,6 +7,14 @@ from django.conf import settings
 from django.db import connection, connections
 
 
+def database_url() -> str:
+    """The URL of the test database, for a server process the test starts."""
+    db = connection.settings_dict
+    return (
+        f"postgres://{db.get('USER') or 'postgres'}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
 def proxy_relation(name: str) -> str:
     """The proxy-facing relation as SQL: schema-qualified on PostgreSQL."""
     if connection.vendor == "postgresql":

@@ -15,7 +15,6 @@ import redis
 from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth.signals import user_login_failed
 from django.core import checks
-from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -23,7 +22,7 @@ from api.models import ApiToken
 from serweb import auth_throttle
 from serweb.checks import warn_at_start
 from tests.api_helpers import client_for
-from tests.helpers import in_parallel
+from tests.helpers import database_url, in_parallel
 from tests.kamailio_harness import redis_reachable, scratch_dir
 from tests.portal_helpers import TOTP_SECRET, totp_code
 from tests.test_cli import postgres_only
@@ -235,11 +234,6 @@ def _sign_in_page(url: str, password: str) -> str:
 
 @postgres_only
 def test_two_server_processes_share_one_budget(transactional_db, redis_prefix, alice):
-    settings_dict = connection.settings_dict
-    database_url = (
-        f"postgres://{settings_dict.get('USER') or 'postgres'}@{settings_dict['HOST']}:"
-        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-    )
     environment = {
         "CACHE_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": redis_prefix,
@@ -250,7 +244,7 @@ def test_two_server_processes_share_one_budget(transactional_db, redis_prefix, a
         servers = []
         for name in ("one", "two"):
             (directory / name).mkdir()
-            server = Serweb(directory / name, database_url=database_url, environment=environment)
+            server = Serweb(directory / name, database_url=database_url(), environment=environment)
             servers.append(server)
         try:
             for server in servers:
