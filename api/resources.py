@@ -1,5 +1,5 @@
 """API resources for DNS work: verification jobs, tenant claims, a domain's DNS evidence,
-the proxy's lookup, and proxy reloads."""
+and the proxy's lookup."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -18,8 +18,6 @@ from api.views import ApiView
 from domains.claims import claim_record, domain_claim_start
 from domains.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
-from domains.reload import schedule_reload
-from domains.reload_status import proxy_status_list
 from domains.selectors import actor_is_operator, actor_tenant
 
 
@@ -187,57 +185,6 @@ class ClaimVerify(ApiView):
             actor=request.user, kind=Job.Kind.VERIFY_CLAIM, target_id=claim.pk, target=claim.name
         )
         return _answer_job(job)
-
-
-class ProxyStatusOutput(serializers.Serializer):
-    name = serializers.CharField()
-    transport = serializers.CharField()
-    address = serializers.CharField()
-    state = serializers.CharField(
-        help_text="live, pending, reloading, failing, no room or disabled"
-    )
-    applied_generation = serializers.IntegerField()
-    desired_generation = serializers.IntegerField()
-    pending_dids = serializers.ListField(child=serializers.CharField())
-    pending_count = serializers.IntegerField()
-    reload_count = serializers.IntegerField()
-    failures = serializers.IntegerField()
-    last_reload_at = serializers.DateTimeField(allow_null=True)
-    last_reload_seconds = serializers.FloatField(allow_null=True)
-    last_verified_at = serializers.DateTimeField(allow_null=True)
-    last_error = serializers.CharField(allow_blank=True)
-    last_error_at = serializers.DateTimeField(allow_null=True)
-    next_retry_at = serializers.DateTimeField(allow_null=True)
-    shm_free = serializers.IntegerField(allow_null=True)
-    shm_total = serializers.IntegerField(allow_null=True)
-
-
-class ProxyStatusList(ApiView):
-    """Per proxy: what is live and what still waits."""
-
-    permission_classes = [IsOperator]
-    serializer_class = ProxyStatusOutput
-    pagination_class = None
-
-    @extend_schema(responses=ProxyStatusOutput(many=True))
-    def get(self, request):
-        return Response(ProxyStatusOutput(proxy_status_list(), many=True).data)
-
-
-class Reload(ApiView):
-    """Ask every proxy that is behind to reload now (coalesced with one already queued)."""
-
-    permission_classes = [IsOperator]
-    serializer_class = ProxyStatusOutput
-    pagination_class = None
-
-    @extend_schema(request=None, responses={202: ProxyStatusOutput(many=True)})
-    def post(self, request):
-        schedule_reload()
-        return Response(
-            ProxyStatusOutput(proxy_status_list(), many=True).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
 
 
 class LookupOutput(serializers.Serializer):

@@ -6,6 +6,7 @@ from serweb.celery import app
 
 
 @app.task(
+    name=jobs.RUN_JOB_TASK,
     ignore_result=True,
     acks_late=True,
     autoretry_for=(OperationalError,),

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from api import resources
 from api import views as api_views
 from domains import api as domains
+from proxies import api as proxies
 from subscribers import api as subscribers
 
 DOMAIN = "domains/<str:did>"
@@ -19,12 +20,12 @@ urlpatterns = [
     path("claims/", resources.ClaimListCreate.as_view()),
     path("claims/<int:pk>/", resources.ClaimDetail.as_view()),
     path("claims/<int:pk>/verify/", resources.ClaimVerify.as_view()),
-    path("reload/", resources.Reload.as_view()),
+    path("reload/", proxies.Reload.as_view()),
     path("lookup/", resources.Lookup.as_view()),
-    path("proxy-status/", resources.ProxyStatusList.as_view()),
+    path("proxy-status/", proxies.ProxyStatusList.as_view()),
     path("tenants/", domains.TenantListCreate.as_view()),
-    path("proxies/", domains.ProxyListCreate.as_view()),
-    path("proxies/<str:name>/", domains.ProxyDetail.as_view()),
+    path("proxies/", proxies.ProxyListCreate.as_view()),
+    path("proxies/<str:name>/", proxies.ProxyDetail.as_view()),
     path("domains/", domains.DomainListCreate.as_view()),
     path("domains-bulk/", domains.DomainBulkCreate.as_view()),
     path(f"{DOMAIN}/", domains.DomainDetail.as_view()),

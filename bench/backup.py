@@ -50,7 +50,8 @@ def parse_arguments() -> argparse.Namespace:
 def fill(domains: int, subscribers: int) -> None:
     from domains.bulk import import_domains
     from domains.claims import domain_claim_start
-    from domains.services import proxy_create, tenant_create
+    from domains.services import tenant_create
+    from proxies.services import proxy_create
     from subscribers.bulk import import_subscribers
     from subscribers.models import Subscriber, UserAlias
 

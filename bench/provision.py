@@ -96,7 +96,7 @@ def quiesce() -> None:
 
 
 def generation() -> int:
-    from domains.models import ReloadState
+    from proxies.models import ReloadState
 
     return ReloadState.objects.get(pk=1).desired_generation
 

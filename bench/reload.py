@@ -12,7 +12,7 @@ rules in deploy/kamailio/README.md, and prints:
 - reload: domain.reload through serweb (proxy_reload, claim, shared memory check and
   OPTIONS probes included), and the bare RPC, medians of --repeat runs;
 - shm: what one copy of the tables took in Kamailio's shared memory (growth at the first
-  reload) against serweb's estimate (domains.reload.tables_size_estimate);
+  reload) against serweb's estimate (proxies.memory.tables_size_estimate);
 - live: commit to live for one more domain (domain_create, reloaded in-process after the
   commit, until an OPTIONS probe answers 200);
 - burst: --burst domain creations in one transaction, and the domain.reload calls they
@@ -54,8 +54,6 @@ from bench.common import admin_execute, configure_django, recreate_database  # n
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench_reload"
 ROLE = "serweb_bench_reload"
 MIB = 1024 * 1024
-# Shared memory one attribute row takes in the domain module (domains/reload.py).
-ATTRIBUTE_ROW_BYTES = 620
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -163,12 +161,13 @@ def stop_kamailio(kamailio) -> None:
 def measure(size: int, args: argparse.Namespace, directory: Path, results: dict) -> None:
     from django.db import connection, transaction
 
-    from domains import proxy as transport
-    from domains import reload
     from domains.bulk import import_domains_csv
-    from domains.models import Proxy
-    from domains.proxy_access import proxy_role_grant
-    from domains.services import domain_create, proxy_create
+    from domains.services import domain_create
+    from proxies import memory, reload, transport
+    from proxies.access import proxy_role_grant
+    from proxies.memory import ATTRIBUTE_ROW_BYTES
+    from proxies.models import Proxy
+    from proxies.services import proxy_create
     from tests.kamailio_harness import Kamailio, wait_until
 
     csv_path = directory / f"domains-{size}.csv"
@@ -187,7 +186,7 @@ def measure(size: int, args: argparse.Namespace, directory: Path, results: dict)
     attribute_rows = size if with_attributes else 0
     shm_mb, pkg_mb = kamailio_memory(
         2 * size + attribute_rows,
-        reload.tables_size_estimate() + attribute_rows * (ATTRIBUTE_ROW_BYTES + 40),
+        memory.tables_size_estimate() + attribute_rows * (ATTRIBUTE_ROW_BYTES + 40),
     )
     run_dir = directory / f"kamailio-{size}"
     run_dir.mkdir()
@@ -208,7 +207,7 @@ def measure(size: int, args: argparse.Namespace, directory: Path, results: dict)
         before = transport.shm_stats("fifo", kamailio.fifo, timeout=5)
         outcome = reload.proxy_reload(proxy.pk, force=True)
         after = transport.shm_stats("fifo", kamailio.fifo, timeout=5)
-        report_memory(before, after, reload.tables_size_estimate())
+        report_memory(before, after, memory.tables_size_estimate())
         if not outcome.ok:
             print(f"{'':>8} serweb did not reload: {outcome.status}: {outcome.detail}")
             return
@@ -280,7 +279,7 @@ def set_attribute_share(share: float) -> int:
 def compare_domain_attrs(kamailio, size: int, args: argparse.Namespace, results: dict) -> None:
     """Kamailio's own attribute load: bare domain.reload with the attribute rows in
     domain_attrs, cut off after --attr-timeout seconds."""
-    from domains import proxy as transport
+    from proxies import transport
 
     for share in sorted(args.attr_shares):
         rows = set_attribute_share(share)
@@ -321,10 +320,9 @@ def compare_htable(
     """The WITH_HTABLE_ATTRS variant: module htable loads domain_attrs_htable."""
     from django.conf import settings
 
-    from domains import proxy as transport
-    from domains import reload
-    from domains.models import Proxy
-    from domains.services import proxy_create
+    from proxies import reload, transport
+    from proxies.models import Proxy
+    from proxies.services import proxy_create
     from tests.kamailio_harness import Kamailio
 
     Proxy.objects.update(enabled=False)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from domains.models import Domain, DomainAttribute, DomainName, Proxy, Tenant
+from domains.models import Domain, DomainAttribute, DomainName, Tenant
 from serweb.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -25,8 +25,3 @@ class DomainAdmin(ReadOnlyAdmin):
 @admin.register(Tenant)
 class TenantAdmin(ReadOnlyAdmin):
     list_display = ["name", "owner", "created_at"]
-
-
-@admin.register(Proxy)
-class ProxyAdmin(ReadOnlyAdmin):
-    list_display = ["name", "transport", "address", "enabled", "applied_generation"]

@@ -1,7 +1,6 @@
-"""REST resources for domains, their names and attributes, tenants and proxies."""
+"""REST resources for domains, their names and attributes, and tenants."""
 
 import django_filters
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import filters, mixins, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -18,7 +17,6 @@ from domains.models import (
     Domain,
     DomainOrigin,
     DomainState,
-    Proxy,
     Tenant,
 )
 from domains.selectors import actor_is_operator, domains_visible_to
@@ -251,7 +249,7 @@ class DomainAttributeDetail(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- tenants and proxies: operators only --------------------------------------------------
+# --- tenants: operators only ----------------------------------------------------------
 
 
 class TenantListCreate(mixins.ListModelMixin, ApiView):
@@ -278,37 +276,3 @@ class TenantListCreate(mixins.ListModelMixin, ApiView):
             return Response(io.TenantOutput(tenant).data, status=status.HTTP_201_CREATED)
 
         return self.idempotent(create)
-
-
-class ProxyListCreate(mixins.ListModelMixin, ApiView):
-    permission_classes = [IsOperator]
-    serializer_class = io.ProxyOutput
-    error_field = "address"
-
-    def get_queryset(self):
-        return Proxy.objects.order_by("id")
-
-    def get(self, request):
-        return self.list(request)
-
-    @extend_schema(request=io.ProxyCreateInput, responses={201: io.ProxyOutput})
-    def post(self, request):
-        def create():
-            data = self.input(io.ProxyCreateInput)
-            proxy = self.call(services.proxy_create, **data)
-            return Response(io.ProxyOutput(proxy).data, status=status.HTTP_201_CREATED)
-
-        return self.idempotent(create)
-
-
-class ProxyDetail(ApiView):
-    permission_classes = [IsOperator]
-    serializer_class = io.ProxyOutput
-
-    def get(self, request, name: str):
-        return Response(io.ProxyOutput(get_object_or_404(Proxy, name=name)).data)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request, name: str):
-        self.call(services.proxy_delete, proxy=get_object_or_404(Proxy, name=name))
-        return Response(status=status.HTTP_204_NO_CONTENT)

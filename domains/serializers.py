@@ -1,4 +1,4 @@
-"""What the API shows of domains, tenants and proxies, and what it accepts."""
+"""What the API shows of domains and tenants, and what it accepts."""
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
@@ -13,19 +13,16 @@ from domains.models import (
     DomainAttribute,
     DomainName,
     DomainState,
-    Proxy,
-    ProxyTransport,
     Tenant,
 )
 from domains.names import HostName
-from domains.reload import desired_state
-from domains.reload_status import pending_proxies, proxies_loaded_at
 from domains.selectors import (
     TenantNotFound,
     actor_is_operator,
     domain_effective_attributes,
     tenant_get_by_name,
 )
+from proxies.status import pending_proxies, proxies_loaded_at
 
 User = get_user_model()
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
@@ -195,51 +192,6 @@ class TenantCreateInput(serializers.Serializer):
     )
     email = inputs.EmailField(
         max_length=column_length(User, "email"), required=False, allow_blank=True, default=""
-    )
-
-
-class ProxyOutput(serializers.ModelSerializer):
-    desired_generation = serializers.SerializerMethodField()
-    up_to_date = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Proxy
-        fields = [
-            "name",
-            "transport",
-            "address",
-            "sip_address",
-            "enabled",
-            "applied_generation",
-            "desired_generation",
-            "up_to_date",
-            "last_reload_at",
-            "last_error",
-            "last_error_at",
-        ]
-
-    def _desired(self) -> int:
-        if "desired" not in self.context:
-            self.context["desired"] = desired_state()[0]
-        return self.context["desired"]
-
-    def get_desired_generation(self, obj: Proxy) -> int:
-        return self._desired()
-
-    def get_up_to_date(self, obj: Proxy) -> bool:
-        return obj.applied_generation >= self._desired()
-
-
-class ProxyCreateInput(serializers.Serializer):
-    name = inputs.CharField(max_length=column_length(Proxy, "name"))
-    transport = serializers.ChoiceField(choices=ProxyTransport.choices)
-    address = inputs.CharField(max_length=column_length(Proxy, "address"))
-    sip_address = inputs.CharField(
-        max_length=column_length(Proxy, "sip_address"),
-        required=False,
-        default="",
-        allow_blank=True,
-        help_text="HOST:PORT where the proxy answers SIP, for the probes that confirm a reload",
     )
 
 

@@ -1,4 +1,4 @@
-"""Every write to domains, their names and attributes, and proxies.
+"""Every write to domains, their names and attributes, and tenants.
 
 Each function is atomic, validates before it writes, records an audit entry and sends
 ``domains_changed`` when the proxy's view of the data changes. Bad input raises
@@ -24,8 +24,6 @@ from domains.models import (
     DomainName,
     DomainOrigin,
     DomainState,
-    Proxy,
-    ProxyTransport,
     Tenant,
 )
 from domains.names import HostName, normalize_did, normalize_host
@@ -551,84 +549,6 @@ def domain_delete(*, actor: Actor, domain: Domain, force: bool = False) -> Delet
     domain.delete()
     domains_changed.send(sender=Domain, dids=[summary.did])
     return summary
-
-
-# --- proxies ------------------------------------------------------------------------------
-
-
-def _check_proxy_address(transport: str, address: str) -> str:
-    address = (address or "").strip()
-    if not address:
-        raise ValidationError("the proxy's address is empty")
-    if transport == ProxyTransport.FIFO:
-        if not address.startswith("/"):
-            raise ValidationError(f"{address!r}: a FIFO path must be absolute")
-    elif transport == ProxyTransport.UDP:
-        host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValidationError(f"{address!r}: expected HOST:PORT")
-    elif transport == ProxyTransport.HTTP:
-        if not address.startswith(("http://", "https://")):
-            raise ValidationError(f"{address!r}: expected an http:// or https:// URL")
-    else:
-        raise ValidationError(f"unknown transport {transport!r}")
-    return address
-
-
-def _check_proxy_name_free(name: str) -> None:
-    if Proxy.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"a proxy named {name} exists already"})
-
-
-@transaction.atomic
-def proxy_create(
-    *, actor: Actor, name: str, transport: str, address: str, sip_address: str = ""
-) -> Proxy:
-    """``sip_address`` (HOST:PORT, optional): where the proxy answers SIP over UDP, for the
-    OPTIONS probes that confirm a reload."""
-    clean_name = (name or "").strip()
-    if not clean_name or len(clean_name) > 64:
-        raise ValidationError({"name": "a proxy needs a name of 1 to 64 characters"})
-    _check_proxy_name_free(clean_name)
-    clean_address = _check_proxy_address(transport, address)
-    clean_sip = (sip_address or "").strip()
-    if clean_sip:
-        try:
-            clean_sip = _check_proxy_address(ProxyTransport.UDP, clean_sip)
-        except ValidationError as exc:
-            raise ValidationError({"sip_address": exc.messages}) from None
-    with lost_race(lambda: _check_proxy_name_free(clean_name), field="name"):
-        proxy = Proxy.objects.create(
-            name=clean_name, transport=transport, address=clean_address, sip_address=clean_sip
-        )
-    audit_record(
-        actor=actor,
-        action="proxy.create",
-        object_type="proxy",
-        object_repr=clean_name,
-        after={
-            "name": clean_name,
-            "transport": transport,
-            "address": clean_address,
-            "sip_address": clean_sip,
-        },
-    )
-    return proxy
-
-
-@transaction.atomic
-def proxy_delete(*, actor: Actor, proxy: Proxy) -> None:
-    # Locked first: of two concurrent deletions, the second finds nothing to delete.
-    if not Proxy.objects.select_for_update().filter(pk=proxy.pk).exists():
-        raise Proxy.DoesNotExist(f"proxy {proxy.name} does not exist any more")
-    audit_record(
-        actor=actor,
-        action="proxy.delete",
-        object_type="proxy",
-        object_repr=proxy.name,
-        before={"name": proxy.name, "transport": proxy.transport, "address": proxy.address},
-    )
-    proxy.delete()
 
 
 # --- tenants ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
-from domains.models import Domain, DomainClaim, Proxy, Tenant
+from domains.models import Domain, DomainClaim, Tenant
 from portability.checks import document_problems
 from portability.records import (
     Document,
@@ -35,6 +35,7 @@ from portability.records import (
 )
 from portability.snapshot import document_read
 from portability.writer import WriteSummary, concurrent_writes_refused, document_write
+from proxies.models import Proxy
 from subscribers.models import Subscriber
 
 Actor = AbstractBaseUser | None

@@ -12,16 +12,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from domains.attributes import is_default_value, validate_attribute
-from domains.models import (
-    AttributeSource,
-    CheckVerdict,
-    DomainOrigin,
-    DomainState,
-    ProxyTransport,
-)
+from domains.models import AttributeSource, CheckVerdict, DomainOrigin, DomainState
 from domains.names import MAX_NAME_LENGTH, normalize_did, normalize_host, validate_sip_user
-from domains.services import _check_proxy_address
 from portability.records import Document, DomainRecord, SubscriberRecord, TenantRecord
+from proxies.models import ProxyTransport
+from proxies.services import proxy_address_clean
 from subscribers.services import MAX_PASSWORD_LENGTH, clean_email
 
 HASH = re.compile(r"^[0-9a-fA-F]*$")
@@ -270,8 +265,8 @@ def _check_proxies(problems: Problems, document: Document) -> None:
         if proxy.transport not in ProxyTransport.values:
             problems.add(f"{path}.transport", f"{proxy.transport!r} is not a transport")
         else:
-            problems.check(f"{path}.address", _check_proxy_address, proxy.transport, proxy.address)
+            problems.check(f"{path}.address", proxy_address_clean, proxy.transport, proxy.address)
         if proxy.sip_address:
             problems.check(
-                f"{path}.sip_address", _check_proxy_address, ProxyTransport.UDP, proxy.sip_address
+                f"{path}.sip_address", proxy_address_clean, ProxyTransport.UDP, proxy.sip_address
             )

@@ -9,15 +9,7 @@ from collections import defaultdict
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from domains.models import (
-    Domain,
-    DomainAttribute,
-    DomainCheck,
-    DomainClaim,
-    DomainName,
-    Proxy,
-    Tenant,
-)
+from domains.models import Domain, DomainAttribute, DomainCheck, DomainClaim, DomainName, Tenant
 from portability.records import (
     AliasRecord,
     AttributeRecord,
@@ -32,6 +24,7 @@ from portability.records import (
     TenantRecord,
     ValidFromRecord,
 )
+from proxies.models import Proxy
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 
 CHECK_FIELDS = [

@@ -19,17 +19,10 @@ from django.db import IntegrityError, connection
 from django.db.models import Model
 
 from domains.bulk import Staging
-from domains.models import (
-    Domain,
-    DomainAttribute,
-    DomainCheck,
-    DomainClaim,
-    DomainName,
-    Proxy,
-    Tenant,
-)
+from domains.models import Domain, DomainAttribute, DomainCheck, DomainClaim, DomainName, Tenant
 from domains.signals import domains_changed
 from portability.records import Document
+from proxies.models import Proxy
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from domains.models import SERVED_STATES, Domain, DomainClaim, DomainOrigin, DomainState
-from domains.reload_status import ProxyStatus, proxy_status_list
 from domains.verification import Counters, DnsPolicy, disable_earliest_at
+from proxies.status import ProxyStatus, proxy_status_list
 
 LIST_LENGTH = 10
 

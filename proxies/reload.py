@@ -1,17 +1,17 @@
 """The reload pipeline: from a committed change to every proxy serving it.
 
-1. ``domains_changed`` bumps ``ReloadState.desired_generation`` inside the transaction
-   and calls ``schedule_reload()`` after the commit.
+1. ``domains_changed`` bumps the desired generation inside the transaction and calls
+   ``schedule_reload()`` after the commit (proxies/receivers.py).
 2. ``schedule_reload()`` queues at most one ``reload_proxy`` task per proxy: the
    ``reload_scheduled_at`` flag is set by a conditional UPDATE, and a change that finds it
    set rides on the queued task. With a broker the task waits for a quiet moment
-   (``SERWEB_RELOAD_QUIET`` seconds without a change, at most ``SERWEB_RELOAD_MAX_WAIT``),
+   (``SERWEB_RELOAD_QUIET_MS`` milliseconds without a change, at most ``SERWEB_RELOAD_MAX_WAIT``),
    so a burst of changes costs one reload per proxy.
 3. ``proxy_reload()`` claims the proxy (conditional UPDATE on ``reloading_since``, stale
    after ``SERWEB_RELOAD_CLAIM_TTL``), reads the desired generation, checks the proxy's
-   free shared memory, sends ``domain.reload`` (preceded by ``htable.reload`` when the
+   free shared memory (proxies/memory.py), sends ``domain.reload`` (preceded by ``htable.reload`` when the
    proxies load attributes with module htable, SERWEB_PROXY_ATTRIBUTES=htable), probes the
-   changed names with SIP OPTIONS and records the generation it read as applied. After
+   changed names with SIP OPTIONS (proxies/probes.py) and records the generation it read as applied. After
    releasing the claim it looks again: a change that arrived meanwhile gets one trailing
    reload. With a broker that is the next queued task, which waits for quiet like any
    other, with a max-wait window of its own: under a stream of changes a proxy sees one
@@ -22,7 +22,7 @@
    with exponential backoff until the proxy catches up. Without one (tasks run eagerly,
    in-process, after the commit) there is no timer: the next change, ``manage.py proxy
    reload`` or ``manage.py proxy status --check`` (the drift check, e.g. from cron) retries.
-5. ``drift_check()`` (periodic with a broker) schedules proxies that are behind, and
+5. ``drift_check()`` (proxies/drift.py; periodic with a broker) schedules proxies that are behind, and
    probes a sample of names on the others; a proxy that answers against the database is
    marked stale and reloaded.
 
@@ -33,56 +33,26 @@ at once, and nothing here should hold a transaction open across a network call.
 import logging
 import random
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
-from domains import proxy as transport
-from domains.models import Domain, Proxy, ReloadState
+from proxies import transport
+from proxies.config import attributes_in_htable, config
+from proxies.generation import desired_state
+from proxies.memory import room_check
+from proxies.models import Proxy
+from proxies.probes import changed_domains, probe_names
+from serweb.celery import task_named
 
 logger = logging.getLogger("serweb.reload")
 
-_RELOAD_STATE_PK = 1
-
-
-@dataclass(frozen=True)
-class ReloadConfig:
-    rpc_timeout: float
-    reload_timeout: float
-    claim_ttl: float
-    quiet: float
-    max_wait: float
-    retry_base: float
-    retry_max: float
-    probe_timeout: float
-    probe_names: int
-    shm_reserve: int
-    shm_safety: float
-
-
-def config() -> ReloadConfig:
-    def value(name: str, default: float) -> float:
-        return float(getattr(settings, name, default))
-
-    reload_timeout = value("SERWEB_RELOAD_TIMEOUT", 10.0)
-    return ReloadConfig(
-        rpc_timeout=value("SERWEB_PROXY_RPC_TIMEOUT", 3.0),
-        reload_timeout=reload_timeout,
-        claim_ttl=value("SERWEB_RELOAD_CLAIM_TTL", reload_timeout + 50.0),
-        quiet=value("SERWEB_RELOAD_QUIET", 0.5),
-        max_wait=value("SERWEB_RELOAD_MAX_WAIT", 10.0),
-        retry_base=value("SERWEB_RELOAD_RETRY_BASE", 1.0),
-        retry_max=value("SERWEB_RELOAD_RETRY_MAX", 30.0),
-        probe_timeout=value("SERWEB_PROBE_TIMEOUT", 2.0),
-        probe_names=int(value("SERWEB_PROBE_NAMES", 5)),
-        shm_reserve=int(value("SERWEB_PROXY_SHM_RESERVE", 4 * 1024 * 1024)),
-        shm_safety=value("SERWEB_PROXY_SHM_SAFETY", 1.25),
-    )
+# The task that brings one proxy up to date (proxies/tasks.py), queued by name: the task
+# module imports this one, never the other way round.
+RELOAD_TASK = "proxies.tasks.reload_proxy"
 
 
 class Status:
@@ -107,14 +77,7 @@ class ReloadOutcome:
         return self.status in (Status.APPLIED, Status.CURRENT)
 
 
-# --- desired state and scheduling ----------------------------------------------------------
-
-
-def desired_state() -> tuple[int, datetime | None]:
-    state = ReloadState.objects.filter(pk=_RELOAD_STATE_PK).first()
-    if state is None:
-        return 0, None
-    return state.desired_generation, state.changed_at
+# --- scheduling ----------------------------------------------------------------------------
 
 
 def schedule_reload() -> None:
@@ -138,8 +101,6 @@ def _schedule_ttl() -> timedelta:
 def reload_schedule(proxy_id: int) -> bool:
     """Queue a reload task for the proxy unless one is queued already. Returns whether
     this call queued it."""
-    from domains.tasks import reload_proxy
-
     now = timezone.now()
     queued = (
         Proxy.objects.filter(pk=proxy_id, enabled=True)
@@ -149,7 +110,7 @@ def reload_schedule(proxy_id: int) -> bool:
         .update(reload_scheduled_at=now)
     )
     if queued:
-        reload_proxy.apply_async((proxy_id,), countdown=config().quiet)
+        task_named(RELOAD_TASK).apply_async((proxy_id,), countdown=config().quiet)
     return bool(queued)
 
 
@@ -265,7 +226,7 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     cfg = config()
 
     try:
-        room = _check_room(proxy)
+        room = room_check(proxy)
     except transport.ProxyError as exc:
         return _failed(proxy, Status.RETRY, generation, f"before domain.reload: {exc}"), False
     if room is not None:
@@ -290,7 +251,7 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     seconds = time.monotonic() - started
     _count_reload(proxy)
 
-    wrong = probe_names(proxy, _changed_domains(proxy.applied_changed_at, changed_at))
+    wrong = probe_names(proxy, changed_domains(proxy.applied_changed_at, changed_at))
     if wrong:
         detail = "after domain.reload: " + "; ".join(wrong)
         return _failed(proxy, Status.RETRY, generation, detail), False
@@ -307,11 +268,6 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
     return ReloadOutcome(proxy_id, Status.APPLIED, generation), False
-
-
-def attributes_in_htable() -> bool:
-    """The proxies load per-domain attributes with module htable (SERWEB_PROXY_ATTRIBUTES)."""
-    return getattr(settings, "SERWEB_PROXY_ATTRIBUTES", "domain_attrs") == "htable"
 
 
 def reload_methods() -> list[str]:
@@ -350,185 +306,3 @@ def _failed(proxy: Proxy, status: str, generation: int, detail: str) -> ReloadOu
     )
     logger.warning("proxy %s: %s (%s)", proxy.name, detail, status)
     return ReloadOutcome(proxy.pk, status, generation, detail)
-
-
-# --- shared memory -------------------------------------------------------------------------
-
-# Measured on Debian's Kamailio 5.6 as free shared memory lost per row (the allocator's
-# overhead per fragment included): about 360 bytes plus the name and did per domain row,
-# about 620 bytes plus did, name and value per attribute row.
-_DOMAIN_ROW_BYTES = 360
-_ATTRIBUTE_ROW_BYTES = 620
-
-
-def tables_size_estimate() -> int:
-    """Bytes of shared memory one copy of the domain tables takes, from the relations the
-    proxy loads."""
-    schema = f'"{settings.SERWEB_PROXY_SCHEMA}".' if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(domain) + LENGTH(COALESCE(did, domain))), 0) "
-            f"FROM {schema}domain"
-        )
-        domains, domain_chars = cursor.fetchone()
-        cursor.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(did) + LENGTH(name) + LENGTH(value)), 0) "
-            f"FROM {schema}domain_attrs"
-        )
-        attributes, attribute_chars = cursor.fetchone()
-    return (
-        domains * _DOMAIN_ROW_BYTES
-        + domain_chars
-        + attributes * _ATTRIBUTE_ROW_BYTES
-        + attribute_chars
-    )
-
-
-def _check_room(proxy: Proxy) -> str | None:
-    """Ask the proxy for its free shared memory; a reason not to reload, or None.
-
-    Kamailio keeps two copies of the tables: the one serving, and the one the next reload
-    frees and refills. Until its first reload after a start only one exists, so the new
-    copy must fit beside everything in use; after that, the copy being refilled gives
-    back about what the new one takes. Either way some memory must stay free for calls
-    and registrations: a reload that runs out fails and leaves shared memory full, and
-    registrations fail until a reload that fits."""
-    cfg = config()
-    stats = transport.shm_stats(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
-    up_seconds = transport.uptime_seconds(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
-    now = timezone.now()
-    Proxy.objects.filter(pk=proxy.pk).update(
-        shm_total=stats.total, shm_free=stats.free, shm_checked_at=now
-    )
-    copy = tables_size_estimate()
-    started_at = now - timedelta(seconds=up_seconds)
-    # Only reloads serweb saw count; one by someone else just makes this err on the safe side.
-    two_copies = proxy.last_reload_at is not None and proxy.last_reload_at > started_at
-    need = int(copy * (cfg.shm_safety - 1 if two_copies else cfg.shm_safety))
-    reserve = max(cfg.shm_reserve, stats.total // 10)
-    if need + reserve <= stats.free:
-        return None
-    return (
-        f"shared memory: the domain tables take about {_mib(copy)} per copy, the reload "
-        f"needs {_mib(need)} beside {_mib(reserve)} kept free, and the proxy has "
-        f"{_mib(stats.free)} free of {_mib(stats.total)}; start Kamailio with a larger -m "
-        "(two copies of the tables, plus what calls and registrations need)"
-    )
-
-
-def _mib(size: int) -> str:
-    return f"{size / 1048576:.1f} MiB"
-
-
-# --- probes --------------------------------------------------------------------------------
-
-
-def _changed_domains(since: datetime | None, until: datetime | None) -> list[Domain]:
-    """The domains changed in the generations a reload brings in, newest first."""
-    domains = Domain.objects.prefetch_related("names").order_by("-updated_at")
-    if since is not None:
-        domains = domains.filter(updated_at__gt=since)
-    if until is not None:
-        domains = domains.filter(updated_at__lte=until)
-    return list(domains[: config().probe_names])
-
-
-def probe_names(proxy: Proxy, domains: Iterable[Domain], *, limit: int | None = None) -> list[str]:
-    """Ask the proxy about the names of ``domains``, at most ``limit`` of them (SIP
-    OPTIONS, answered by the reference configuration), and return what differs from the
-    database. A proxy without a SIP address is not probed."""
-    if not proxy.sip_address:
-        return []
-    cfg = config()
-    wrong: list[str] = []
-    budget = cfg.probe_names if limit is None else limit
-    for domain in domains:
-        expected = domain.did if domain.is_served else None
-        for name in domain.names.all():
-            if budget <= 0:
-                return wrong
-            budget -= 1
-            try:
-                answer = transport.sip_options(
-                    proxy.sip_address, name.name, timeout=cfg.probe_timeout
-                )
-            except transport.ProxyError as exc:
-                wrong.append(f"{name.name}: {exc}")
-                continue
-            problem = _probe_problem(name.name, answer, expected)
-            if problem:
-                wrong.append(problem)
-    return wrong
-
-
-def _probe_problem(name: str, answer: transport.SipAnswer, expected: str | None) -> str | None:
-    if answer.status not in (200, 404):
-        return f"{name} answered {answer.status} {answer.reason}"
-    did = answer.headers.get("x-serweb-did") if answer.status == 200 else None
-    if answer.status == 200 and did is None:
-        # A configuration other than the reference one may answer 200 without the did.
-        did = expected or "an unknown did"
-    if did == expected:
-        return None
-    return f"{name} is served as {did or 'nothing'}, expected {expected or 'nothing'}"
-
-
-# --- drift check ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    proxy: str
-    action: str  # "scheduled", "ok", "repaired", "unverified", "busy"
-    detail: str = ""
-
-
-def drift_check(*, sample: int = 5, reload_now: bool = False) -> list[DriftReport]:
-    """Find proxies that are behind or hold stale data, and reload them.
-
-    A proxy behind the desired generation is scheduled (or, with ``reload_now``, reloaded
-    here). The others are probed: recently changed domains plus a random sample; a
-    wrong answer marks the proxy stale (applied generation 0) and reloads it."""
-    reports = []
-    generation, _changed_at = desired_state()
-    for proxy in Proxy.objects.filter(enabled=True).order_by("name"):
-        if proxy.applied_generation < generation:
-            reports.append(_catch_up_later_or_now(proxy, reload_now, "behind"))
-            continue
-        if proxy.reloading_since is not None:
-            reports.append(DriftReport(proxy.name, "busy"))
-            continue
-        if not proxy.sip_address:
-            reports.append(DriftReport(proxy.name, "unverified", "no SIP address to probe"))
-            continue
-        wrong = probe_names(proxy, _drift_sample(proxy, sample), limit=2 * sample)
-        if not wrong:
-            Proxy.objects.filter(pk=proxy.pk).update(last_verified_at=timezone.now())
-            reports.append(DriftReport(proxy.name, "ok"))
-            continue
-        detail = "stale data: " + "; ".join(wrong)
-        logger.warning("proxy %s: %s; reloading", proxy.name, detail)
-        Proxy.objects.filter(pk=proxy.pk).update(
-            applied_generation=0,
-            applied_changed_at=None,
-            last_error=detail,
-            last_error_at=timezone.now(),
-        )
-        report = _catch_up_later_or_now(proxy, reload_now, detail)
-        reports.append(DriftReport(proxy.name, "repaired", f"{detail} -> {report.action}"))
-    return reports
-
-
-def _catch_up_later_or_now(proxy: Proxy, reload_now: bool, why: str) -> DriftReport:
-    if reload_now:
-        outcome = proxy_reload(proxy.pk)
-        return DriftReport(proxy.name, outcome.status, outcome.detail or why)
-    reload_schedule(proxy.pk)
-    return DriftReport(proxy.name, "scheduled", why)
-
-
-def _drift_sample(proxy: Proxy, size: int) -> list[Domain]:
-    recent = _changed_domains(proxy.last_verified_at, proxy.applied_changed_at)[:size]
-    ids = list(Domain.objects.values_list("pk", flat=True).order_by("?")[:size])
-    others = list(Domain.objects.prefetch_related("names").filter(pk__in=ids))
-    return recent + [d for d in others if d not in recent]

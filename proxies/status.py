@@ -6,8 +6,9 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
-from domains.models import Domain, Proxy
-from domains.reload import desired_state
+from domains.models import Domain
+from proxies.generation import desired_state
+from proxies.models import Proxy
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Reload tasks: small, idempotent, taking ids; the work is in domains.reload."""
+"""Reload tasks: small, idempotent, taking ids; the work is in proxies.reload and
+proxies.drift."""
 
-from domains import reload
+from proxies import drift, reload
 from serweb.celery import app
 
 
-@app.task(bind=True, ignore_result=True, max_retries=None, acks_late=True)
+@app.task(name=reload.RELOAD_TASK, bind=True, ignore_result=True, max_retries=None, acks_late=True)
 def reload_proxy(self, proxy_id: int) -> None:
     """Bring one proxy up to the desired generation; retry with backoff until it has.
 
@@ -36,12 +37,19 @@ def reload_proxy(self, proxy_id: int) -> None:
 
 
 @app.task(ignore_result=True)
-def reload_proxies() -> None:
-    """Queue a reload for every enabled proxy (each coalesces with one already queued)."""
-    reload.schedule_reload()
-
-
-@app.task(ignore_result=True)
 def proxy_drift_check() -> None:
     """Periodic: reload proxies that are behind or answer against the database."""
-    reload.drift_check()
+    drift.drift_check()
+
+
+# The names these tasks had in the domains app. A message queued under one before an
+# upgrade (a reload waiting for quiet or a retry, a drift check from beat) is forwarded,
+# not dropped as unregistered: a dropped reload would wait for the next drift check.
+@app.task(name="domains.tasks.reload_proxy", ignore_result=True)
+def reload_proxy_queued_as_domains_task(proxy_id: int) -> None:
+    reload_proxy.delay(proxy_id)
+
+
+@app.task(name="domains.tasks.proxy_drift_check", ignore_result=True)
+def proxy_drift_check_queued_as_domains_task() -> None:
+    proxy_drift_check.delay()

@@ -266,7 +266,7 @@ def _wait(fd: int, event: int, deadline: _Deadline) -> bool:
 def split_host_port(address: str) -> tuple[str, int]:
     """HOST:PORT or [IPv6]:PORT."""
     host, sep, port = address.strip().rpartition(":")
-    if not sep or not host or not port.isdigit():
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ProxyError(f"{address!r}: expected HOST:PORT")
     return host.strip("[]"), int(port)
 

@@ -9,3 +9,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # DNS verification and housekeeping tasks live beside the reload tasks.
 app.autodiscover_tasks(related_name="dns_tasks")
+
+
+def task_named(name: str):
+    """The task registered as ``name``, for the code its task module imports: that code
+    queues it by name instead of importing the task module back. Its ``apply_async`` and
+    ``delay`` run it in-process without a broker (``app.send_task`` never would)."""
+    if name not in app.tasks:
+        # A web request or a command imports no task module by itself: discover them.
+        app.loader.import_default_modules()
+    return app.tasks[name]

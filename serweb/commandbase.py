@@ -24,9 +24,9 @@ from django.db import OperationalError, ProgrammingError
 from audit.services import audit_acting, audit_channel
 from domains.models import Domain
 from domains.names import split_address, validate_sip_user
-from domains.reload_status import reload_waiting_note
 from domains.selectors import domain_get_by_name
 from domains.signals import domains_changed
+from proxies.status import reload_waiting_note
 from subscribers.models import Subscriber
 
 Handler = Callable[[dict[str, Any]], None]

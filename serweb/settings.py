@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "api",
     "audit",
     "domains",
+    "proxies",
     "subscribers",
     "portability",
 ]
@@ -371,7 +372,7 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "schedule": 3600.0,
 }
 
-# --- Proxy reloads (domains/reload.py) ------------------------------------------------------
+# --- Proxy reloads (proxies/reload.py) ------------------------------------------------------
 # Seconds: a domain.reload reply, any other RPC, one SIP OPTIONS probe.
 SERWEB_RELOAD_TIMEOUT = env_int("SERWEB_RELOAD_TIMEOUT", 10, minimum=1)
 SERWEB_PROXY_RPC_TIMEOUT = env_int("SERWEB_PROXY_RPC_TIMEOUT", 3, minimum=1)
@@ -384,6 +385,6 @@ SERWEB_RELOAD_RETRY_MAX = env_int("SERWEB_RELOAD_RETRY_MAX", 30, minimum=1)
 # The drift check: proxies behind or holding stale data are reloaded.
 SERWEB_DRIFT_CHECK_SECONDS = env_int("SERWEB_DRIFT_CHECK_SECONDS", 60, minimum=10)
 CELERY_BEAT_SCHEDULE["proxy-drift-check"] = {
-    "task": "domains.tasks.proxy_drift_check",
+    "task": "proxies.tasks.proxy_drift_check",
     "schedule": float(SERWEB_DRIFT_CHECK_SECONDS),
 }

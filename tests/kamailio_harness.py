@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from domains import proxy as transport
+from proxies import transport
 
 REPO = Path(__file__).resolve().parent.parent
 KAMAILIO_CFG = REPO / "deploy" / "kamailio" / "kamailio.cfg"
@@ -457,7 +457,7 @@ def proxy_login(django_db_blocker, role_prefix: str) -> Iterator[tuple[str, str]
     Yields the login's database URL and where the test database is (HOST:PORT/NAME)."""
     from django.db import connection
 
-    from domains.proxy_access import proxy_role_grant
+    from proxies.access import proxy_role_grant
 
     if connection.vendor != "postgresql":
         pytest.fail("the end-to-end tests need PostgreSQL: set DATABASE_URL")

@@ -13,8 +13,10 @@ from django.test.html import Element, parse_html
 from django.utils import timezone
 
 from domains.claims import domain_claim_start
-from domains.models import DomainCheck, DomainOrigin, DomainState, Proxy, ProxyTransport, Tenant
-from domains.services import domain_create, proxy_create
+from domains.models import DomainCheck, DomainOrigin, DomainState, Tenant
+from domains.services import domain_create
+from proxies.models import Proxy, ProxyTransport
+from proxies.services import proxy_create
 
 SIGN_IN = "/accounts/login/"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

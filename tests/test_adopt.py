@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from domains.models import AttributeType, Domain, DomainName, ReloadState
+from domains.models import AttributeType, Domain, DomainName
 from domains.services import domain_create
 from portability.adoption import AdoptionReport, adoption_plan, kamailio_adopt
 from portability.kamailio import kamailio_tables_read
 from portability.records import record_to_json
+from proxies.models import ReloadState
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from tests.helpers import in_parallel, proxy_rows

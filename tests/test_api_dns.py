@@ -9,8 +9,9 @@ from django.utils import timezone
 from api import jobs
 from api.jobs import job_run
 from api.models import Job
-from domains.models import DomainState, Proxy, Tenant
+from domains.models import DomainState, Tenant
 from domains.services import domain_create, domain_delete
+from proxies.models import Proxy
 from tests import dns_harness
 from tests.api_helpers import client_for, world  # noqa: F401
 from tests.dns_harness import PROXY_HOSTNAMES

@@ -149,7 +149,8 @@ def test_tenant_lists_only_its_own_domains_and_audit(world, bob, charlie):  # no
 def everything() -> dict:
     """All a refused change must leave as it was."""
     from audit.models import AuditEntry
-    from domains.models import Domain, DomainAttribute, DomainCheck, ReloadState
+    from domains.models import Domain, DomainAttribute, DomainCheck
+    from proxies.models import ReloadState
     from subscribers.models import Subscriber
 
     state = ReloadState.objects.filter(pk=1).first()

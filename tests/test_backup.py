@@ -17,23 +17,11 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from domains.bulk import import_domains
 from domains.claims import domain_claim_start
-from domains.models import (
-    AttributeSource,
-    Domain,
-    DomainCheck,
-    DomainClaim,
-    Proxy,
-    ReloadState,
-    Tenant,
-)
-from domains.services import (
-    domain_attribute_set,
-    domain_create,
-    domain_disable,
-    proxy_create,
-    tenant_create,
-)
+from domains.models import AttributeSource, Domain, DomainCheck, DomainClaim, Tenant
+from domains.services import domain_attribute_set, domain_create, domain_disable, tenant_create
 from portability.backup import backup_export, backup_restore
+from proxies.models import Proxy, ReloadState
+from proxies.services import proxy_create
 from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber
 from subscribers.services import (

@@ -27,9 +27,9 @@ from domains.models import (
     DomainAttribute,
     DomainName,
     DomainState,
-    ReloadState,
 )
 from domains.services import domain_attribute_set, domain_create, domain_set_state
+from proxies.models import ReloadState
 from subscribers.models import Subscriber, UserAlias
 from subscribers.services import subscriber_create, user_alias_add
 from tests.helpers import proxy_relation, proxy_rows

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from domains.models import Proxy, ReloadState
-from domains.proxy_access import PROXY_RELATIONS
 from domains.services import domain_create
+from proxies.access import PROXY_RELATIONS
+from proxies.models import Proxy, ReloadState
 from subscribers.services import subscriber_create
 from tests.test_cli import ON_POSTGRES, postgres_only, run, snapshot
 

@@ -33,11 +33,11 @@ from domains.models import (
     DomainName,
     DomainState,
     HousekeepingRun,
-    Proxy,
     Tenant,
 )
 from domains.selectors import domain_realm
 from domains.verification import DnsPolicy, domain_verify
+from proxies.models import Proxy
 from subscribers import digest
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers

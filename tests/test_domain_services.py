@@ -3,8 +3,9 @@ from django.core.exceptions import ValidationError
 
 from audit.models import AuditEntry
 from domains import services
-from domains.models import AttributeSource, Domain, DomainName, ReloadState
+from domains.models import AttributeSource, Domain, DomainName
 from domains.selectors import domain_get_by_name
+from proxies.models import ReloadState
 from subscribers.services import subscriber_create
 from tests.helpers import proxy_rows
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import pytest
 from django.core.management import call_command
 
-from domains import reload
-from domains.models import Proxy
-from domains.services import domain_create, proxy_create
+from domains.services import domain_create
+from proxies import reload
+from proxies.generation import desired_generation
+from proxies.models import Proxy
+from proxies.services import proxy_create
 from tests.kamailio_harness import Kamailio, Sipp, free_port, proxy_login, scratch_dir
 from tests.kamailio_stock import (
     add_rows_kamailio_refuses_to_load,
@@ -175,7 +177,7 @@ def test_an_adopted_kamailio_answers_every_scenario_as_before(
             # One transaction, one reload, and the proxy has it.
             assert kamailio.reloads_logged() == reloads + 1
             proxy = Proxy.objects.get(pk=proxy.pk)
-            assert proxy.applied_generation == reload.desired_state()[0]
+            assert proxy.applied_generation == desired_generation()
             sipp = Sipp(e2e_dir / "sipp-after", kamailio.sip_address)
             sipp.directory.mkdir()
             after = scenarios(sipp)

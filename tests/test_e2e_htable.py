@@ -8,9 +8,11 @@ empty attribute relation; serweb runs with ``SERWEB_PROXY_ATTRIBUTES=htable`` an
 
 import pytest
 
-from domains import reload
-from domains.models import Proxy
-from domains.services import domain_attribute_set, domain_create, proxy_create
+from domains.services import domain_attribute_set, domain_create
+from proxies import reload
+from proxies.generation import desired_generation
+from proxies.models import Proxy
+from proxies.services import proxy_create
 from subscribers.services import subscriber_create, subscriber_set_password
 from tests.kamailio_harness import Kamailio, Sipp, proxy_login, scratch_dir
 
@@ -115,7 +117,7 @@ def test_without_htable_reload_the_proxy_keeps_the_old_attribute(proxy, sipp, se
     domain_attribute_set(
         actor=None, domain=domain, name="realm", value="b.ht.test", accept_password_reset=True
     )
-    assert Proxy.objects.get(pk=proxy.pk).applied_generation == reload.desired_state()[0]
+    assert Proxy.objects.get(pk=proxy.pk).applied_generation == desired_generation()
     # The hashes now use the new realm, the challenge still the old one: no 200 here.
     assert challenge_realm(sipp, "finn", "stale.ht.test", "finn-secret", ok=False) == "a.ht.test"
 

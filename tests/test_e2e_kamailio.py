@@ -17,15 +17,12 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 import serweb.celery
-from domains import reload, reload_status
-from domains.models import Proxy
-from domains.services import (
-    domain_attribute_set,
-    domain_create,
-    domain_disable,
-    domain_enable,
-    proxy_create,
-)
+from domains.services import domain_attribute_set, domain_create, domain_disable, domain_enable
+from proxies import drift, reload
+from proxies.generation import desired_generation, desired_state
+from proxies.models import Proxy
+from proxies.services import proxy_create
+from proxies.status import proxy_status_list, reload_waiting_note
 from subscribers.services import (
     subscriber_create,
     subscriber_set_password,
@@ -171,7 +168,7 @@ def _forget_broker_connections(app) -> None:
 
 
 def desired() -> int:
-    return reload.desired_state()[0]
+    return desired_generation()
 
 
 def caught_up(proxy: Proxy) -> bool:
@@ -368,7 +365,7 @@ def test_no_reload_when_the_tables_would_not_fit(proxy, kamailio, settings):
     proxy.refresh_from_db()
     assert kamailio.reloads_logged() == before
     assert proxy.last_error.startswith("shared memory") and proxy.shm_total == 64 * 1024 * 1024
-    assert reload_status.proxy_status_list()[0].state == "no room"
+    assert proxy_status_list()[0].state == "no room"
 
 
 def test_the_drift_check_repairs_a_proxy_that_holds_stale_data(proxy, kamailio):
@@ -377,13 +374,13 @@ def test_the_drift_check_repairs_a_proxy_that_holds_stale_data(proxy, kamailio):
     # the proxy out of the change, then recording the generation as applied.
     Proxy.objects.filter(pk=proxy.pk).update(enabled=False)
     domain_create(actor=None, name="drift.e2e.test")
-    generation, changed_at = reload.desired_state()
+    generation, changed_at = desired_state()
     Proxy.objects.filter(pk=proxy.pk).update(
         enabled=True, applied_generation=generation, applied_changed_at=changed_at
     )
     assert kamailio.serves("drift.e2e.test") is None
 
-    [report] = reload.drift_check(reload_now=True)
+    [report] = drift.drift_check(reload_now=True)
     assert report.action == "repaired", report
     assert "drift.e2e.test is served as nothing" in report.detail
     assert kamailio.serves("drift.e2e.test") == "drift.e2e.test"
@@ -402,7 +399,7 @@ def test_without_a_broker_a_stopped_kamailio_slows_no_change(proxy, kamailio):
         proxy.refresh_from_db()
         # The first change found it down; the others, within the backoff, did not try.
         assert proxy.failures == 1 and "not running" in proxy.last_error
-        assert "kam" in reload_status.reload_waiting_note()
+        assert "kam" in reload_waiting_note()
     finally:
         kamailio.start()
     # No broker, no timer: cron or an operator runs the pending reloads.
@@ -471,7 +468,7 @@ class Changes:
         self.times: list[tuple[float, float]] = []
 
     def made(self) -> None:
-        _generation, changed_at = reload.desired_state()
+        _generation, changed_at = desired_state()
         self.times.append((changed_at.timestamp(), time.time()))
 
     def __len__(self) -> int:

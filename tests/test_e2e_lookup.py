@@ -22,9 +22,12 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from domains import reload
-from domains.models import Domain, DomainName, DomainOrigin, DomainState, Proxy
-from domains.services import domain_create, proxy_create
+from domains.models import Domain, DomainName, DomainOrigin, DomainState
+from domains.services import domain_create
+from proxies import reload
+from proxies.generation import desired_generation
+from proxies.models import Proxy
+from proxies.services import proxy_create
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.kamailio_harness import (
@@ -316,7 +319,7 @@ def test_a_domain_published_a_moment_ago_registers_without_an_operator(
     domain = Domain.objects.get(did=name)
     assert (domain.origin, domain.state) == (DomainOrigin.DNS, DomainState.ACTIVE)
     proxy.refresh_from_db()
-    assert proxy.applied_generation == reload.desired_state()[0]
+    assert proxy.applied_generation == desired_generation()
     assert kamailio.serves(name) == name
 
     subscriber_create(actor=None, domain=domain, username="alice", password="alice-secret")

@@ -10,9 +10,10 @@ from django.db import connection
 from audit.models import AuditEntry
 from domains import bulk as domain_bulk
 from domains.bulk import ImportRejected, RowError, import_domains, import_domains_csv
-from domains.models import Domain, DomainAttribute, DomainName, ReloadState
+from domains.models import Domain, DomainAttribute, DomainName
 from domains.services import domain_create
-from domains.signals import _after_commit
+from proxies.models import ReloadState
+from proxies.receivers import _after_commit
 from subscribers import bulk as subscriber_bulk
 from subscribers.bulk import import_subscribers, import_subscribers_csv
 from subscribers.models import Subscriber, UserAlias, ValidFrom

@@ -15,8 +15,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
-from domains.models import Proxy, Tenant
+from domains.models import Tenant
 from domains.services import domain_create
+from proxies.models import Proxy
 from tests.portal_helpers import add_world, totp_code
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from domains.proxy_access import PROXY_RELATIONS, proxy_role_grant
 from domains.services import domain_create
+from proxies.access import PROXY_RELATIONS, proxy_role_grant
 from subscribers.services import subscriber_create
 
 pytestmark = pytest.mark.postgres

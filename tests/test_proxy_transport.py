@@ -1,4 +1,4 @@
-"""domains.proxy against small stand-ins for Kamailio's jsonrpcs transports and SIP."""
+"""proxies.transport against small stand-ins for Kamailio's jsonrpcs transports and SIP."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from domains import proxy
+from proxies import transport
 
 Answer = Callable[[dict], dict | None]
 
@@ -156,7 +156,7 @@ def elapsed(func: Callable[[], object]) -> float:
     started = time.monotonic()
     try:
         func()
-    except proxy.ProxyError:
+    except transport.ProxyError:
         pass
     return time.monotonic() - started
 
@@ -166,7 +166,7 @@ def elapsed(func: Callable[[], object]) -> float:
 
 def test_fifo_call_returns_the_result_and_removes_the_reply_fifo(fifo_server, tmp_path):
     server = fifo_server(ok)
-    result = proxy.rpc_call("fifo", str(server.path), "domain.reload", timeout=2)
+    result = transport.rpc_call("fifo", str(server.path), "domain.reload", timeout=2)
     assert result == {"method": "domain.reload"}
     request = server.requests[0]
     assert request["jsonrpc"] == "2.0" and request["method"] == "domain.reload"
@@ -176,8 +176,8 @@ def test_fifo_call_returns_the_result_and_removes_the_reply_fifo(fifo_server, tm
 
 def test_fifo_error_reply_raises_rpc_error(fifo_server):
     server = fifo_server(refuse)
-    with pytest.raises(proxy.ProxyRpcError) as caught:
-        proxy.domain_reload("fifo", str(server.path), timeout=2)
+    with pytest.raises(transport.ProxyRpcError) as caught:
+        transport.domain_reload("fifo", str(server.path), timeout=2)
     assert caught.value.code == 400
     assert "Reload of domain tables failed" in str(caught.value)
 
@@ -186,36 +186,38 @@ def test_fifo_of_a_stopped_kamailio_fails_at_once(tmp_path):
     # A FIFO left behind with nobody reading: a blocking open would hang forever.
     stale = tmp_path / "kamailio_rpc.fifo"
     os.mkfifo(stale)
-    with pytest.raises(proxy.ProxyUnreachable):
-        proxy.rpc_call("fifo", str(stale), "core.uptime", timeout=5)
-    assert elapsed(lambda: proxy.rpc_call("fifo", str(stale), "core.uptime", timeout=5)) < 0.5
+    with pytest.raises(transport.ProxyUnreachable):
+        transport.rpc_call("fifo", str(stale), "core.uptime", timeout=5)
+    assert elapsed(lambda: transport.rpc_call("fifo", str(stale), "core.uptime", timeout=5)) < 0.5
 
 
 def test_missing_fifo_is_unreachable(tmp_path):
-    with pytest.raises(proxy.ProxyUnreachable):
-        proxy.rpc_call("fifo", str(tmp_path / "absent.fifo"), "core.uptime", timeout=5)
+    with pytest.raises(transport.ProxyUnreachable):
+        transport.rpc_call("fifo", str(tmp_path / "absent.fifo"), "core.uptime", timeout=5)
 
 
 def test_a_regular_file_is_not_taken_for_a_fifo(tmp_path):
     path = tmp_path / "not-a-fifo"
     path.write_text("")
-    with pytest.raises(proxy.ProxyError, match="not a FIFO"):
-        proxy.rpc_call("fifo", str(path), "core.uptime", timeout=1)
+    with pytest.raises(transport.ProxyError, match="not a FIFO"):
+        transport.rpc_call("fifo", str(path), "core.uptime", timeout=1)
     assert path.read_text() == ""
 
 
 def test_fifo_reader_that_never_answers_times_out(fifo_server, tmp_path):
     server = fifo_server(silent)
-    with pytest.raises(proxy.ProxyTimeout):
-        proxy.rpc_call("fifo", str(server.path), "domain.reload", timeout=0.3)
-    assert 0.25 < elapsed(lambda: proxy.rpc_call("fifo", str(server.path), "x", timeout=0.3)) < 1.5
+    with pytest.raises(transport.ProxyTimeout):
+        transport.rpc_call("fifo", str(server.path), "domain.reload", timeout=0.3)
+    assert (
+        0.25 < elapsed(lambda: transport.rpc_call("fifo", str(server.path), "x", timeout=0.3)) < 1.5
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kamailio_rpc.fifo"]
 
 
 def test_reply_to_another_request_is_refused(fifo_server):
     server = fifo_server(lambda request: {**ok(request), "id": request["id"] + 1000})
-    with pytest.raises(proxy.ProxyError, match="answers request"):
-        proxy.rpc_call("fifo", str(server.path), "core.uptime", timeout=1)
+    with pytest.raises(transport.ProxyError, match="answers request"):
+        transport.rpc_call("fifo", str(server.path), "core.uptime", timeout=1)
 
 
 def test_shm_stats_reads_core_shmmem(fifo_server):
@@ -224,8 +226,10 @@ def test_shm_stats_reads_core_shmmem(fifo_server):
         return {"jsonrpc": "2.0", "result": result, "id": request["id"]}
 
     server = fifo_server(shmmem)
-    stats = proxy.shm_stats("fifo", str(server.path), timeout=1)
-    assert stats == proxy.ShmStats(total=67108864, free=60000000, used=5000000, max_used=6000000)
+    stats = transport.shm_stats("fifo", str(server.path), timeout=1)
+    assert stats == transport.ShmStats(
+        total=67108864, free=60000000, used=5000000, max_used=6000000
+    )
     assert server.requests[0]["method"] == "core.shmmem"
 
 
@@ -234,7 +238,7 @@ def test_shm_stats_reads_core_shmmem(fifo_server):
 
 def test_udp_call_returns_the_result(udp_server):
     server = udp_server(rpc_over_udp(ok))
-    assert proxy.rpc_call("udp", server.address, "core.shmmem", timeout=1) == {
+    assert transport.rpc_call("udp", server.address, "core.shmmem", timeout=1) == {
         "method": "core.shmmem"
     }
     # The datagram transport takes the request without reply_name.
@@ -243,26 +247,26 @@ def test_udp_call_returns_the_result(udp_server):
 
 def test_udp_error_reply_raises_rpc_error(udp_server):
     server = udp_server(rpc_over_udp(refuse))
-    with pytest.raises(proxy.ProxyRpcError):
-        proxy.domain_reload("udp", server.address, timeout=1)
+    with pytest.raises(transport.ProxyRpcError):
+        transport.domain_reload("udp", server.address, timeout=1)
 
 
 def test_udp_port_without_listener_is_unreachable():
     address = f"127.0.0.1:{free_udp_port()}"
-    with pytest.raises(proxy.ProxyUnreachable):
-        proxy.rpc_call("udp", address, "core.uptime", timeout=2)
-    assert elapsed(lambda: proxy.rpc_call("udp", address, "core.uptime", timeout=2)) < 1
+    with pytest.raises(transport.ProxyUnreachable):
+        transport.rpc_call("udp", address, "core.uptime", timeout=2)
+    assert elapsed(lambda: transport.rpc_call("udp", address, "core.uptime", timeout=2)) < 1
 
 
 def test_udp_silence_times_out(udp_server):
     server = udp_server(rpc_over_udp(silent))
-    with pytest.raises(proxy.ProxyTimeout):
-        proxy.rpc_call("udp", server.address, "domain.reload", timeout=0.3)
+    with pytest.raises(transport.ProxyTimeout):
+        transport.rpc_call("udp", server.address, "domain.reload", timeout=0.3)
 
 
 def test_udp_address_needs_a_port():
-    with pytest.raises(proxy.ProxyError, match="HOST:PORT"):
-        proxy.rpc_call("udp", "127.0.0.1", "core.uptime", timeout=1)
+    with pytest.raises(transport.ProxyError, match="HOST:PORT"):
+        transport.rpc_call("udp", "127.0.0.1", "core.uptime", timeout=1)
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -307,13 +311,15 @@ def http_server() -> Iterator[Callable[[Answer], str]]:
 
 def test_http_call_returns_the_result(http_server):
     url = http_server(ok)
-    assert proxy.rpc_call("http", url, "domain.reload", timeout=2) == {"method": "domain.reload"}
+    assert transport.rpc_call("http", url, "domain.reload", timeout=2) == {
+        "method": "domain.reload"
+    }
 
 
 def test_http_error_status_carries_the_rpc_error(http_server):
     url = http_server(refuse)
-    with pytest.raises(proxy.ProxyRpcError) as caught:
-        proxy.domain_reload("http", url, timeout=2)
+    with pytest.raises(transport.ProxyRpcError) as caught:
+        transport.domain_reload("http", url, timeout=2)
     assert caught.value.code == 400
 
 
@@ -321,14 +327,14 @@ def test_http_refused_connection_is_unreachable():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(proxy.ProxyUnreachable):
-        proxy.rpc_call("http", f"http://127.0.0.1:{port}/RPC", "core.uptime", timeout=2)
+    with pytest.raises(transport.ProxyUnreachable):
+        transport.rpc_call("http", f"http://127.0.0.1:{port}/RPC", "core.uptime", timeout=2)
 
 
 def test_http_silence_times_out(http_server):
     url = http_server(silent)
-    with pytest.raises(proxy.ProxyTimeout):
-        proxy.rpc_call("http", url, "domain.reload", timeout=0.3)
+    with pytest.raises(transport.ProxyTimeout):
+        transport.rpc_call("http", url, "domain.reload", timeout=0.3)
 
 
 # --- SIP OPTIONS ---------------------------------------------------------------------------
@@ -361,7 +367,7 @@ def sip_responder(served: dict[str, str], *, drop_first: int = 0) -> Callable[[b
 
 def test_options_probe_reports_the_did(udp_server):
     server = udp_server(sip_responder({"sip.alpha.test": "alpha.test"}))
-    answer = proxy.sip_options(server.address, "sip.alpha.test", timeout=1)
+    answer = transport.sip_options(server.address, "sip.alpha.test", timeout=1)
     assert answer.status == 200
     assert answer.headers["x-serweb-did"] == "alpha.test"
     request = server.received[0].decode()
@@ -370,21 +376,21 @@ def test_options_probe_reports_the_did(udp_server):
 
 def test_options_probe_of_an_unserved_name_gets_404(udp_server):
     server = udp_server(sip_responder({}))
-    assert proxy.sip_options(server.address, "gone.test", timeout=1).status == 404
+    assert transport.sip_options(server.address, "gone.test", timeout=1).status == 404
 
 
 def test_options_probe_retransmits_a_lost_request(udp_server):
     server = udp_server(sip_responder({"alpha.test": "alpha.test"}, drop_first=1))
-    assert proxy.sip_options(server.address, "alpha.test", timeout=2).status == 200
+    assert transport.sip_options(server.address, "alpha.test", timeout=2).status == 200
     assert len(server.received) == 2
 
 
 def test_options_probe_times_out(udp_server):
     server = udp_server(lambda data: [])
-    with pytest.raises(proxy.ProxyTimeout):
-        proxy.sip_options(server.address, "alpha.test", timeout=0.3)
+    with pytest.raises(transport.ProxyTimeout):
+        transport.sip_options(server.address, "alpha.test", timeout=0.3)
 
 
 def test_options_probe_without_listener_is_unreachable():
-    with pytest.raises(proxy.ProxyUnreachable):
-        proxy.sip_options(f"127.0.0.1:{free_udp_port()}", "alpha.test", timeout=2)
+    with pytest.raises(transport.ProxyUnreachable):
+        transport.sip_options(f"127.0.0.1:{free_udp_port()}", "alpha.test", timeout=2)

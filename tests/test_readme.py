@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from domains.models import DomainClaim, DomainName, NameKind, Proxy, Tenant
+from domains.models import DomainClaim, DomainName, NameKind, Tenant
+from proxies.models import Proxy
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from tests.test_cli import script_env
 

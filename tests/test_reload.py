@@ -1,4 +1,4 @@
-"""The reload pipeline (domains.reload, domains.tasks) against a stand-in proxy.
+"""The reload pipeline (proxies.reload, proxies.drift, proxies.tasks) against a stand-in proxy.
 
 The stand-in loads the proxy-facing ``domain`` relation when told to reload and answers
 probes from what it loaded, as the reference Kamailio configuration does. Changes go
@@ -17,11 +17,13 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
-from domains import proxy as transport
-from domains import reload, reload_status
-from domains.models import Proxy, ReloadState
 from domains.services import domain_create, domain_disable, domain_name_add
-from domains.tasks import reload_proxy
+from proxies import drift, memory, reload, transport
+from proxies.config import config
+from proxies.generation import desired_generation
+from proxies.models import Proxy, ReloadState
+from proxies.status import domain_pending_proxies, proxy_status_list, reload_waiting_note
+from proxies.tasks import reload_proxy
 from tests.helpers import proxy_rows
 
 MIB = 1024 * 1024
@@ -91,7 +93,7 @@ def kam1(transactional_db) -> Proxy:
 
 
 def desired() -> int:
-    return reload.desired_state()[0]
+    return desired_generation()
 
 
 def fresh(proxy: Proxy) -> Proxy:
@@ -140,16 +142,16 @@ def test_a_proxy_that_is_down_fails_nothing_and_catches_up_later(kamailio, kam1)
     assert kam1.failures == 1
     assert "not running" in kam1.last_error and kam1.last_error_at is not None
     assert kam1.reload_scheduled_at is None and kam1.reloading_since is None
-    assert reload_status.domain_pending_proxies(domain) == ["kam1"]
-    assert "kam1" in reload_status.reload_waiting_note()
+    assert domain_pending_proxies(domain) == ["kam1"]
+    assert "kam1" in reload_waiting_note()
 
     kamailio.up = True
     outcome = reload.proxy_reload(kam1.pk)
     assert outcome.status == reload.Status.APPLIED
     kam1 = fresh(kam1)
     assert kam1.applied_generation == desired() and kam1.failures == 0
-    assert reload_status.domain_pending_proxies(domain) == []
-    assert reload_status.reload_waiting_note() is None
+    assert domain_pending_proxies(domain) == []
+    assert reload_waiting_note() is None
 
 
 def test_without_a_broker_changes_during_the_backoff_do_not_try_again(kamailio, kam1):
@@ -170,7 +172,7 @@ def test_the_drift_check_retries_a_proxy_that_was_down(kamailio, kam1):
     domain_create(actor=None, name="alpha.test")
     kamailio.up = True
     Proxy.objects.filter(pk=kam1.pk).update(next_retry_at=timezone.now())  # the backoff is over
-    reports = reload.drift_check()
+    reports = drift.drift_check()
     assert [(r.proxy, r.action) for r in reports] == [("kam1", "scheduled")]
     assert fresh(kam1).applied_generation == desired()
     assert kamailio.served == {"alpha.test": "alpha.test"}
@@ -180,7 +182,7 @@ def test_the_drift_check_from_cron_retries_at_once(kamailio, kam1):
     kamailio.up = False
     domain_create(actor=None, name="alpha.test")
     kamailio.up = True
-    [report] = reload.drift_check(reload_now=True)
+    [report] = drift.drift_check(reload_now=True)
     assert report.action == reload.Status.APPLIED
     assert fresh(kam1).applied_generation == desired() and kam1.next_retry_at is None
 
@@ -236,7 +238,7 @@ def test_no_reload_when_the_tables_would_not_fit(kamailio, kam1, caplog):
     assert kam1.last_error.startswith("shared memory")
     assert kam1.shm_free == 1 * MIB and kam1.shm_total == 8 * MIB
     assert "larger -m" in caplog.text
-    [status] = reload_status.proxy_status_list()
+    [status] = proxy_status_list()
     assert status.state == "no room"
 
 
@@ -249,7 +251,7 @@ def test_a_second_copy_must_fit_only_until_the_first_reload_after_a_start(kamail
             domain_create(
                 actor=None, name=f"d{number}.example.test", aliases=[f"sip.d{number}.test"]
             )
-    copy = reload.tables_size_estimate()
+    copy = memory.tables_size_estimate()
     kamailio.shm_free = int(copy * 0.25 + MIB // 10 + copy * 0.5)
     kamailio.up = True
     # Kamailio was up before serweb's first reload: the new copy goes beside the old.
@@ -263,15 +265,15 @@ def test_a_second_copy_must_fit_only_until_the_first_reload_after_a_start(kamail
     kamailio.started = time.monotonic()  # restarted: one copy again
     domain_create(actor=None, name="one-more.test")
     assert kamailio.reloads == 1
-    assert reload_status.proxy_status_list()[0].state == "no room"
+    assert proxy_status_list()[0].state == "no room"
 
 
 def test_size_estimate_grows_with_names_and_attributes(transactional_db):
-    empty = reload.tables_size_estimate()
+    empty = memory.tables_size_estimate()
     domain_create(actor=None, name="alpha.test", aliases=["sip.alpha.test"])
-    with_names = reload.tables_size_estimate()
+    with_names = memory.tables_size_estimate()
     domain_create(actor=None, name="beta.test", attributes={"realm": "realm.beta.test"})
-    assert empty == 0 < with_names < reload.tables_size_estimate()
+    assert empty == 0 < with_names < memory.tables_size_estimate()
 
 
 def test_a_refused_reload_is_recorded_and_not_retried(kamailio, kam1):
@@ -280,7 +282,7 @@ def test_a_refused_reload_is_recorded_and_not_retried(kamailio, kam1):
     kam1 = fresh(kam1)
     assert kam1.applied_generation == 0
     assert "400" in kam1.last_error
-    [status] = reload_status.proxy_status_list()
+    [status] = proxy_status_list()
     assert status.state == "failing" and status.pending_dids == ["alpha.test"]
 
 
@@ -322,7 +324,7 @@ def test_a_proxy_answering_without_the_did_is_judged_by_served_or_not(kamailio, 
 def test_the_drift_check_repairs_a_proxy_with_stale_data(kamailio, kam1):
     domain_create(actor=None, name="alpha.test", aliases=["sip.alpha.test"])
     del kamailio.served["sip.alpha.test"]  # e.g. it reloaded from a lagging replica
-    [report] = reload.drift_check()
+    [report] = drift.drift_check()
     assert report.action == "repaired" and "sip.alpha.test" in report.detail
     assert kamailio.reloads == 2
     assert kamailio.served["sip.alpha.test"] == "alpha.test"
@@ -331,7 +333,7 @@ def test_the_drift_check_repairs_a_proxy_with_stale_data(kamailio, kam1):
 
 def test_the_drift_check_leaves_a_healthy_proxy_alone(kamailio, kam1):
     domain_create(actor=None, name="alpha.test")
-    assert [r.action for r in reload.drift_check()] == ["ok"]
+    assert [r.action for r in drift.drift_check()] == ["ok"]
     assert kamailio.reloads == 1
 
 
@@ -343,7 +345,7 @@ def test_status_shows_what_is_live_and_what_is_pending(kamailio, kam1):
     kamailio.up = False
     domain_create(actor=None, name="beta.test")
     domain_create(actor=None, name="gamma.test")
-    [status] = reload_status.proxy_status_list()
+    [status] = proxy_status_list()
     assert status.state == "failing"
     assert status.applied_generation == 1 and status.desired_generation == 3
     assert status.pending_dids == ["gamma.test", "beta.test"] and status.pending_count == 2
@@ -352,7 +354,7 @@ def test_status_shows_what_is_live_and_what_is_pending(kamailio, kam1):
 
     kamailio.up = True
     reload.proxy_reload(kam1.pk)
-    [status] = reload_status.proxy_status_list()
+    [status] = proxy_status_list()
     assert status.state == "live" and status.pending_dids == [] and status.last_error == ""
 
 
@@ -374,7 +376,7 @@ def queued(monkeypatch) -> list[tuple]:
 def test_one_task_is_queued_per_proxy_however_many_changes(kamailio, kam1, queued):
     for number in range(5):
         domain_create(actor=None, name=f"d{number}.test")
-    assert queued == [((kam1.pk,), reload.config().quiet)]
+    assert queued == [((kam1.pk,), config().quiet)]
     assert fresh(kam1).reload_scheduled_at is not None
 
 

@@ -1,4 +1,4 @@
-from domains.models import ReloadState
+from proxies.models import ReloadState
 
 
 def test_migrations_create_the_reload_state_row(db):

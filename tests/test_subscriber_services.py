@@ -145,7 +145,7 @@ def test_no_secret_in_the_audit_trail(carol, alice):
 
 def test_subscriber_writes_reload_no_proxy(example, alice, django_capture_on_commit_callbacks):
     """auth_db, uri_db and alias_db read per request: these changes are live at commit."""
-    from domains.models import ReloadState
+    from proxies.models import ReloadState
 
     def generation() -> int:
         return ReloadState.objects.get(pk=1).desired_generation

@@ -1,8 +1,8 @@
 from django.shortcuts import render
 
-from domains.reload_status import proxy_status_list
 from portal import selectors
 from portal.access import operator_required
+from proxies.status import proxy_status_list
 
 
 @operator_required

@@ -5,10 +5,12 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection
 
-from domains import reload, reload_status
-from domains.models import Proxy, ProxyTransport, ReloadState
-from domains.proxy_access import PROXY_RELATIONS, proxy_role_grant
-from domains.services import proxy_create, proxy_delete
+from proxies import drift, reload
+from proxies.access import PROXY_RELATIONS, proxy_role_grant
+from proxies.generation import desired_generation
+from proxies.models import Proxy, ProxyTransport
+from proxies.services import proxy_create, proxy_delete
+from proxies.status import ProxyStatus, proxy_status_list
 from serweb.commandbase import SubcommandCommand, add_password_options
 
 # The Kamailio modules that read serweb's relations, each with its own db_url.
@@ -20,11 +22,6 @@ def proxy_named(name: str) -> Proxy:
     if proxy is None:
         raise CommandError(f"no proxy named {name!r}")
     return proxy
-
-
-def desired_generation() -> int:
-    state = ReloadState.objects.filter(pk=1).first()
-    return state.desired_generation if state is not None else 0
 
 
 def kamailio_db_url(role: str) -> str:
@@ -187,10 +184,10 @@ class Command(SubcommandCommand):
 
     def handle_status(self, options: dict[str, Any]) -> None:
         if options["check"]:
-            for report in reload.drift_check(reload_now=True):
+            for report in drift.drift_check(reload_now=True):
                 detail = f": {report.detail}" if report.detail else ""
                 self.stdout.write(f"check {report.proxy}: {report.action}{detail}")
-        statuses = reload_status.proxy_status_list()
+        statuses = proxy_status_list()
         if options["json"]:
             self.write_json([status.as_dict() for status in statuses])
             return
@@ -214,7 +211,7 @@ def _when(value) -> str:
     return value.isoformat(timespec="seconds") if value else "never"
 
 
-def _status_text(status: reload_status.ProxyStatus) -> str:
+def _status_text(status: ProxyStatus) -> str:
     line = (
         f"{status.name} ({status.transport} {status.address}): {status.state}, "
         f"generation {status.applied_generation} of {status.desired_generation}"

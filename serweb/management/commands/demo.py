@@ -8,13 +8,10 @@ from django.db import transaction
 
 from audit.services import audit_acting, audit_channel
 from domains.claims import domain_claim_start
-from domains.models import Domain, DomainOrigin, ProxyTransport, Tenant
-from domains.services import (
-    domain_create,
-    proxy_create,
-    tenant_create,
-    tenant_set_password,
-)
+from domains.models import Domain, DomainOrigin, Tenant
+from domains.services import domain_create, tenant_create, tenant_set_password
+from proxies.models import ProxyTransport
+from proxies.services import proxy_create
 from subscribers.services import subscriber_create, user_alias_add, valid_from_add
 
 OPERATOR = "operator"

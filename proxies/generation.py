@@ -1,0 +1,34 @@
+"""The desired generation: the version of the proxy-facing data every proxy should have
+loaded. Bumped once per transaction that changes what a proxy caches; each proxy records
+the generation it last applied."""
+
+from datetime import datetime
+
+from django.db.models import F
+from django.utils import timezone
+
+from proxies.models import ReloadState
+
+# The one row (created by domains migration 0002).
+_STATE_PK = 1
+
+
+def desired_state() -> tuple[int, datetime | None]:
+    """The desired generation and when it was made (None before any change)."""
+    state = ReloadState.objects.filter(pk=_STATE_PK).first()
+    if state is None:
+        return 0, None
+    return state.desired_generation, state.changed_at
+
+
+def desired_generation() -> int:
+    return desired_state()[0]
+
+
+def generation_bump() -> None:
+    """One more generation, inside the caller's transaction."""
+    updated = ReloadState.objects.filter(pk=_STATE_PK).update(
+        desired_generation=F("desired_generation") + 1, changed_at=timezone.now()
+    )
+    if not updated:
+        ReloadState.objects.create(pk=_STATE_PK, desired_generation=1)

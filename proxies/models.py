@@ -1,0 +1,78 @@
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from proxies import transport
+
+
+class ProxyTransport(models.TextChoices):
+    FIFO = transport.FIFO, "JSON-RPC over the local FIFO"
+    UDP = transport.UDP, "JSON-RPC over UDP (datagram)"
+    HTTP = transport.HTTP, "JSON-RPC over HTTP"
+
+
+class Proxy(models.Model):
+    """A Kamailio instance that reads the proxy-facing relations and must be reloaded."""
+
+    name = models.CharField(max_length=64, unique=True)
+    transport = models.CharField(max_length=8, choices=ProxyTransport.choices)
+    # FIFO path, HOST:PORT or URL, by transport.
+    address = models.CharField(max_length=255)
+    enabled = models.BooleanField(default=True)
+    # HOST:PORT where the proxy answers SIP over UDP; serweb sends it an OPTIONS per
+    # changed name after a reload to confirm what is live. Empty: no probe.
+    sip_address = models.CharField(max_length=255, blank=True, default="")
+
+    # What the proxy has loaded: the generation, and when that generation was made, so
+    # the domains changed since then are the pending ones.
+    applied_generation = models.BigIntegerField(default=0)
+    applied_changed_at = models.DateTimeField(null=True, blank=True)
+    last_reload_at = models.DateTimeField(null=True, blank=True)
+    last_reload_seconds = models.FloatField(null=True, blank=True)
+    # domain.reload calls serweb has sent; a burst of changes should add one, not many.
+    reload_count = models.BigIntegerField(default=0)
+    # When the proxy last answered the probes as the database says it should.
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+
+    # A reload task is queued for this proxy: later changes ride on it (one per proxy).
+    reload_scheduled_at = models.DateTimeField(null=True, blank=True)
+    # The claim: a reload is running against this proxy since then. Set and cleared with
+    # conditional UPDATEs so that one runs at a time (concurrent domain.reload calls have
+    # crashed Kamailio).
+    reloading_since = models.DateTimeField(null=True, blank=True)
+
+    # Failed attempts since the last success, for the retry backoff.
+    failures = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    # Shared memory as the proxy last reported it (core.shmmem), in bytes.
+    shm_total = models.BigIntegerField(null=True, blank=True)
+    shm_free = models.BigIntegerField(null=True, blank=True)
+    shm_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        # Created by the domains app before proxies had one of their own; the data stayed.
+        db_table = "domains_proxy"
+        ordering = ["name"]
+        verbose_name_plural = "proxies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReloadState(models.Model):
+    """A single row: the generation of proxy-facing data every proxy should have loaded.
+
+    Read and bumped in proxies/generation.py only."""
+
+    desired_generation = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "domains_reloadstate"
+
+    def __str__(self) -> str:
+        return f"generation {self.desired_generation}"
