@@ -1,5 +1,5 @@
-"""The reload pipeline's settings, read at each use (tests and ``settings`` overrides change
-them at run time)."""
+"""The reload pipeline's settings (serweb/settings.py), read at each use so that a changed
+setting (a test's override) takes effect at once."""
 
 from dataclasses import dataclass
 
@@ -22,25 +22,26 @@ class ReloadConfig:
 
 
 def config() -> ReloadConfig:
-    def value(name: str, default: float) -> float:
-        return float(getattr(settings, name, default))
-
-    reload_timeout = value("SERWEB_RELOAD_TIMEOUT", 10.0)
     return ReloadConfig(
-        rpc_timeout=value("SERWEB_PROXY_RPC_TIMEOUT", 3.0),
-        reload_timeout=reload_timeout,
-        claim_ttl=value("SERWEB_RELOAD_CLAIM_TTL", reload_timeout + 50.0),
-        quiet=value("SERWEB_RELOAD_QUIET", 0.5),
-        max_wait=value("SERWEB_RELOAD_MAX_WAIT", 10.0),
-        retry_base=value("SERWEB_RELOAD_RETRY_BASE", 1.0),
-        retry_max=value("SERWEB_RELOAD_RETRY_MAX", 30.0),
-        probe_timeout=value("SERWEB_PROBE_TIMEOUT", 2.0),
-        probe_names=int(value("SERWEB_PROBE_NAMES", 5)),
-        shm_reserve=int(value("SERWEB_PROXY_SHM_RESERVE", 4 * 1024 * 1024)),
-        shm_safety=value("SERWEB_PROXY_SHM_SAFETY", 1.25),
+        rpc_timeout=float(settings.SERWEB_PROXY_RPC_TIMEOUT),
+        reload_timeout=float(settings.SERWEB_RELOAD_TIMEOUT),
+        claim_ttl=float(settings.SERWEB_RELOAD_CLAIM_TTL),
+        quiet=float(settings.SERWEB_RELOAD_QUIET),
+        max_wait=float(settings.SERWEB_RELOAD_MAX_WAIT),
+        retry_base=float(settings.SERWEB_RELOAD_RETRY_BASE),
+        retry_max=float(settings.SERWEB_RELOAD_RETRY_MAX),
+        probe_timeout=float(settings.SERWEB_PROBE_TIMEOUT),
+        probe_names=int(settings.SERWEB_PROBE_NAMES),
+        shm_reserve=int(settings.SERWEB_PROXY_SHM_RESERVE),
+        shm_safety=float(settings.SERWEB_PROXY_SHM_SAFETY),
     )
 
 
 def attributes_in_htable() -> bool:
     """The proxies load per-domain attributes with module htable (SERWEB_PROXY_ATTRIBUTES)."""
-    return getattr(settings, "SERWEB_PROXY_ATTRIBUTES", "domain_attrs") == "htable"
+    return settings.SERWEB_PROXY_ATTRIBUTES == "htable"
+
+
+def htable_name() -> str:
+    """The name of that hash table in the proxies' configuration (SERWEB_PROXY_HTABLE)."""
+    return settings.SERWEB_PROXY_HTABLE

@@ -36,12 +36,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
 from proxies import transport
-from proxies.config import attributes_in_htable, config
+from proxies.config import attributes_in_htable, config, htable_name
 from proxies.generation import desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
@@ -283,8 +282,7 @@ def reload_methods() -> list[str]:
 
 def _send_reload(proxy: Proxy, method: str, *, timeout: float) -> None:
     if method == "htable.reload":
-        table = getattr(settings, "SERWEB_PROXY_HTABLE", "domattrs")
-        transport.htable_reload(proxy.transport, proxy.address, table, timeout=timeout)
+        transport.htable_reload(proxy.transport, proxy.address, htable_name(), timeout=timeout)
     else:
         transport.domain_reload(proxy.transport, proxy.address, timeout=timeout)
 

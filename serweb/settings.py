@@ -10,7 +10,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from serweb.env import env_bool, env_int, env_list, env_secret_key, env_str, load_env_file
+from serweb.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret_key,
+    env_str,
+    load_env_file,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # KEY=VALUE lines of .env (if any) fill in what the environment does not set.
@@ -382,6 +390,25 @@ SERWEB_PROBE_TIMEOUT = env_int("SERWEB_PROBE_TIMEOUT", 2, minimum=1)
 SERWEB_RELOAD_QUIET = env_int("SERWEB_RELOAD_QUIET_MS", 500, minimum=0) / 1000
 SERWEB_RELOAD_MAX_WAIT = env_int("SERWEB_RELOAD_MAX_WAIT", 10, minimum=0)
 SERWEB_RELOAD_RETRY_MAX = env_int("SERWEB_RELOAD_RETRY_MAX", 30, minimum=1)
+# The first retry waits about RETRY_BASE seconds, each further one twice as long.
+SERWEB_RELOAD_RETRY_BASE = env_int("SERWEB_RELOAD_RETRY_BASE", 1, minimum=1)
+# A reload's claim on its proxy (one reload at a time) is taken over after this many
+# seconds: a worker killed mid-reload must not block the proxy for ever, and a reload that
+# still runs in Kamailio must not get a second one beside it.
+SERWEB_RELOAD_CLAIM_TTL = env_int("SERWEB_RELOAD_CLAIM_TTL", SERWEB_RELOAD_TIMEOUT + 50, minimum=1)
+if SERWEB_RELOAD_CLAIM_TTL <= SERWEB_RELOAD_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SERWEB_RELOAD_CLAIM_TTL={SERWEB_RELOAD_CLAIM_TTL}: must be longer than "
+        f"SERWEB_RELOAD_TIMEOUT ({SERWEB_RELOAD_TIMEOUT})"
+    )
+# After a reload, at most this many names of the changed domains are probed (SIP OPTIONS);
+# 0: none.
+SERWEB_PROBE_NAMES = env_int("SERWEB_PROBE_NAMES", 5, minimum=0)
+# A reload goes ahead only if the proxy's free shared memory holds the estimated tables
+# times SAFETY (less the copy the reload frees, once there is one) beside RESERVE bytes (or
+# a tenth of the total, if more) kept free for calls and registrations (proxies/memory.py).
+SERWEB_PROXY_SHM_RESERVE = env_int("SERWEB_PROXY_SHM_RESERVE", 4 * 1024 * 1024, minimum=0)
+SERWEB_PROXY_SHM_SAFETY = env_float("SERWEB_PROXY_SHM_SAFETY", 1.25, minimum=1.0)
 # The drift check: proxies behind or holding stale data are reloaded.
 SERWEB_DRIFT_CHECK_SECONDS = env_int("SERWEB_DRIFT_CHECK_SECONDS", 60, minimum=10)
 CELERY_BEAT_SCHEDULE["proxy-drift-check"] = {
