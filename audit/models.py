@@ -7,7 +7,7 @@ from django.utils import timezone
 class ActorRole(models.TextChoices):
     OPERATOR = "operator", "operator"
     TENANT = "tenant", "tenant"
-    # Housekeeping and other tasks: nobody logged in.
+    # Housekeeping and other tasks. A command is an operator's, whoever runs it.
     SYSTEM = "system", "system"
 
 
@@ -24,8 +24,9 @@ class AuditEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    # Kept when the user is deleted; "system" for housekeeping, the operating-system login
-    # running a command, else the user's login.
+    # Kept when the user is deleted: the user's login (a command run with --as records that
+    # operator as the user); without a user, the operating-system login running a command,
+    # "system" for tasks and housekeeping (audit.services.audit_acting).
     actor_name = models.CharField(max_length=150)
     # What the actor was at the time, so a tenant can be told "operator" instead of a login.
     actor_role = models.CharField(

@@ -24,6 +24,7 @@ from proxies.generation import desired_generation
 from proxies.models import Proxy, ReloadState
 from proxies.status import domain_pending_proxies, proxy_status_list, reload_waiting_note
 from proxies.tasks import reload_proxy
+from serweb.celery import app, task_named
 from tests.helpers import proxy_rows
 
 MIB = 1024 * 1024
@@ -470,6 +471,38 @@ def test_retry_delay_grows_and_is_capped(kam1, settings):
         delays.append(reload.retry_delay(kam1.pk))
     assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and 2 <= delays[2] <= 4
     assert 15 <= delays[3] <= 30
+
+
+# --- the tasks, by name --------------------------------------------------------------------
+
+
+def test_every_proxy_task_is_run_by_something(settings):
+    app.loader.import_default_modules()  # every task module, as a worker imports them
+    registered = {name for name in app.tasks if name.startswith(("proxies.", "domains.tasks."))}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    # Messages queued under the names of before the move to proxies/.
+    forwarded = {"domains.tasks.reload_proxy", "domains.tasks.proxy_drift_check"}
+
+    assert registered - scheduled - {reload.RELOAD_TASK} - forwarded == set()
+    assert scheduled <= set(app.tasks)
+    assert "proxies.tasks.proxy_drift_check" in scheduled
+
+
+def test_tasks_queued_under_their_old_names_run_as_the_new_ones(kamailio, kam1):
+    # A reload task is on its way (queued under the old name): the change rides on it.
+    Proxy.objects.filter(pk=kam1.pk).update(reload_scheduled_at=timezone.now())
+    domain_create(actor=None, name="alpha.test")
+    assert kamailio.reloads == 0
+
+    task_named("domains.tasks.reload_proxy").delay(kam1.pk)
+
+    assert kamailio.reloads == 1
+    assert fresh(kam1).applied_generation == desired() and kam1.reload_scheduled_at is None
+
+    kamailio.served.clear()  # the proxy lost its data behind serweb's back
+    task_named("domains.tasks.proxy_drift_check").delay()
+
+    assert kamailio.reloads == 2 and "alpha.test" in kamailio.served
 
 
 # --- manage.py proxy reload / status -------------------------------------------------------
