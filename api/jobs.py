@@ -17,7 +17,6 @@ from domains.claims import domain_claim_verify
 from domains.models import Domain, DomainClaim
 from domains.selectors import DomainNotFound
 from domains.verification import Verification, domain_verify
-from serweb.celery import task_named
 
 # The task that runs a job (api/tasks.py), queued by name: the task module imports this
 # one, never the other way round.
@@ -29,8 +28,15 @@ logger = logging.getLogger(__name__)
 @transaction.atomic
 def job_start(*, actor: AbstractBaseUser, kind: str, target_id: int, target: str) -> Job:
     job = Job.objects.create(user=actor, kind=kind, target_id=target_id, target=target)
-    transaction.on_commit(lambda: task_named(RUN_JOB_TASK).delay(job.pk))
+    transaction.on_commit(lambda: _enqueue(job.pk))
     return job
+
+
+def _enqueue(job_id: int) -> None:
+    # Celery loads here, when a job is queued, not at every command's start.
+    from serweb.celery import task_named
+
+    task_named(RUN_JOB_TASK).delay(job_id)
 
 
 def job_run(job_id: int) -> Job | None:

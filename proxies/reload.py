@@ -45,7 +45,6 @@ from proxies.generation import desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
 from proxies.probes import changed_domains, probe_names
-from serweb.celery import task_named
 
 logger = logging.getLogger("serweb.reload")
 
@@ -109,6 +108,9 @@ def reload_schedule(proxy_id: int) -> bool:
         .update(reload_scheduled_at=now)
     )
     if queued:
+        # Celery loads here, when a reload is queued, not at every command's start.
+        from serweb.celery import task_named
+
         task_named(RELOAD_TASK).apply_async((proxy_id,), countdown=config().quiet)
     return bool(queued)
 
