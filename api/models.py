@@ -54,12 +54,16 @@ class IdempotencyRecord(models.Model):
 
 
 class Job(models.Model):
-    """Work started by an API call and done by a worker (in-process without a broker),
-    which the caller polls: a DNS verification, a claim's check."""
+    """Work started from the API or a page and done by a worker (in-process without a
+    broker), which the caller polls: a DNS verification, a claim's check, a proxy's reload,
+    an import."""
 
     class Kind(models.TextChoices):
         VERIFY_DOMAIN = "verify_domain", "verify a domain in DNS"
         VERIFY_CLAIM = "verify_claim", "check a tenant's claim in DNS"
+        RELOAD_PROXY = "reload_proxy", "reload a proxy"
+        IMPORT_DOMAINS = "import_domains", "import domains"
+        IMPORT_SUBSCRIBERS = "import_subscribers", "import subscribers"
 
     class State(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -76,6 +80,9 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     # Why it failed, in the API's error shape ({"detail", "code", "fields"}); None if not.
     error = models.JSONField(null=True, blank=True)
+    # How far a long job has got (rows of an import), for a progress bar; 0 of 0 if unknown.
+    progress_done = models.PositiveIntegerField(default=0, db_default=0)
+    progress_total = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import (
     BaseCommand,
     CommandError,
@@ -27,6 +27,7 @@ from domains.names import split_address, validate_sip_user
 from domains.selectors import domain_get_by_name
 from domains.signals import domains_changed
 from proxies.status import reload_waiting_note
+from serweb.errors import error_line
 from subscribers.models import Subscriber
 
 Handler = Callable[[dict[str, Any]], None]
@@ -38,19 +39,6 @@ def system_login() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid {os.getuid()}"
-
-
-def error_text(exc: ValidationError) -> str:
-    """All of a ValidationError's messages on one line; dict-style ones as ``field: message``."""
-    if hasattr(exc, "error_dict"):
-        parts = [
-            message if field == NON_FIELD_ERRORS else f"{field}: {message}"
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    else:
-        parts = exc.messages
-    return " ".join("; ".join(parts).split("\n"))
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
@@ -166,7 +154,7 @@ class SubcommandCommand(BaseCommand):
             with audit_channel("cli"), audit_acting(**self.acting(options)):
                 handler(options)
         except ValidationError as exc:
-            raise CommandError(error_text(exc), returncode=1) from None
+            raise CommandError(error_line(exc), returncode=1) from None
         except ObjectDoesNotExist as exc:
             raise CommandError(str(exc), returncode=1) from None
         except (OperationalError, ProgrammingError) as exc:

@@ -33,11 +33,11 @@ from domains.services import (
 )
 from serweb.commandbase import (
     SubcommandCommand,
-    error_text,
     parse_assignment,
     parse_assignments,
     plural,
 )
+from serweb.errors import error_line
 
 
 def describe_deletion(summary: DeletionSummary) -> str:
@@ -56,7 +56,7 @@ def realm_consent_hint() -> Iterator[None]:
     except ValidationError as exc:
         if getattr(exc, "code", None) != REALM_CONSENT_CODE:
             raise
-        raise CommandError(f"{error_text(exc)} (--accept-password-reset)") from None
+        raise CommandError(f"{error_line(exc)} (--accept-password-reset)") from None
 
 
 def domain_details(domain: Domain) -> dict[str, Any]:
@@ -211,7 +211,7 @@ class Command(SubcommandCommand):
         except ValidationError as exc:
             # Tell what --force would take with it.
             would_go = describe_deletion(domain_deletion_summary(domain))
-            raise CommandError(f"{error_text(exc)} (--force deletes {would_go})") from None
+            raise CommandError(f"{error_line(exc)} (--force deletes {would_go})") from None
         self.stdout.write(f"deleted domain {summary.did}: {describe_deletion(summary)}")
 
     def handle_show(self, options: dict[str, Any]) -> None:
