@@ -1,41 +1,25 @@
-"""Query parameters the API's lists and deletes read: a value that is not one of the
-parameter's is a 400 naming it (django-filter would ignore a bad boolean and list all)."""
+"""How the API's lists and deletes read their query parameters: through a FilterSet (a
+value that is not one of the parameter's is a 400 naming it), whose ordering, if it has
+one, the cursor pagination follows."""
 
-import django_filters
-from django import forms
-from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
-from django_filters.rest_framework import FilterSet as RestFilterSet
 
-FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-FLAG_ERROR = "expected true or false"
+from serweb.filters import FLAG_ERROR, BooleanFilter, FilterSet, OrderingFilter, parse_flag
 
-
-def parse_flag(raw: str) -> bool | None:
-    """True or False for one of FLAGS' spellings, None for anything else."""
-    return FLAGS.get(raw.lower())
-
-
-class _FlagField(forms.Field):
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        flag = parse_flag(value)
-        if flag is None:
-            raise forms.ValidationError(FLAG_ERROR, code="invalid")
-        return flag
-
-
-class BooleanFilter(django_filters.BooleanFilter):
-    field_class = _FlagField
-
-
-class FilterSet(RestFilterSet):
-    FILTER_DEFAULTS = {
-        **RestFilterSet.FILTER_DEFAULTS,
-        models.BooleanField: {"filter_class": BooleanFilter},
-    }
+__all__ = ["FLAG_ERROR", "BooleanFilter", "FilterBackend", "FilterSet", "parse_flag"]
 
 
 class FilterBackend(DjangoFilterBackend):
     filterset_base = FilterSet
+
+
+class OrderingFilterSetBackend(FilterBackend):
+    """For a view whose FilterSet orders the list too (an ``ordering`` OrderingFilter):
+    the cursor pagination asks it for the ordering, as it would ask DRF's OrderingFilter."""
+
+    def get_ordering(self, request, queryset, view) -> list[str] | None:
+        filterset_class = self.get_filterset_class(view, queryset)
+        ordering = filterset_class.base_filters.get("ordering") if filterset_class else None
+        if not isinstance(ordering, OrderingFilter):
+            return None
+        return ordering.order_by(request.query_params.get("ordering"))

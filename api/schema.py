@@ -1,6 +1,7 @@
 """OpenAPI generation: every operation documents the API's error answers too, so a client
 (and the schema fuzzing in the test suite) knows their shape."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
@@ -29,3 +30,20 @@ class SerwebAutoSchema(AutoSchema):
         for code in codes:
             responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code))
         return responses
+
+
+class FilterSetParameters(DjangoFilterExtension):
+    """A FilterSet's search and ordering parameters documented as DRF's SearchFilter and
+    OrderingFilter document theirs (serweb/filters.py), the other filters as django-filter's."""
+
+    target_class = "api.filters.FilterBackend"
+    match_subclasses = True
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        documented = getattr(filter_field, "openapi_parameter", None)
+        if documented is not None:
+            return [dict(documented)]
+        return super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )

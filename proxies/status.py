@@ -1,10 +1,11 @@
 """What each proxy serves and what still waits for it: reads for the status command,
 the API and the notes shown after a change."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 
 from domains.models import Domain
 from proxies.generation import desired_state
@@ -50,24 +51,12 @@ def proxy_status_list(*, pending_limit: int = 10) -> list[ProxyStatus]:
     ]
 
 
-def _pending_filter(proxy: Proxy) -> Q | None:
-    """The domains changed after the data the proxy loaded (all, if it loaded none)."""
-    if proxy.applied_changed_at is None:
-        return None
-    return Q(updated_at__gt=proxy.applied_changed_at)
-
-
-def _pending(proxy: Proxy) -> QuerySet[Domain]:
-    where = _pending_filter(proxy)
-    return Domain.objects.filter(where) if where is not None else Domain.objects.all()
-
-
 def _pending_counts(behind: list[Proxy]) -> dict[int, int]:
     """The number of domains each of these proxies has not loaded, in one query."""
     if not behind:
         return {}
     counts = Domain.objects.aggregate(
-        **{f"proxy_{proxy.pk}": Count("pk", filter=_pending_filter(proxy)) for proxy in behind}
+        **{f"proxy_{proxy.pk}": Count("pk", filter=pending_on([proxy])) for proxy in behind}
     )
     return {proxy.pk: counts[f"proxy_{proxy.pk}"] for proxy in behind}
 
@@ -78,7 +67,7 @@ def _status_of(
     behind = proxy.applied_generation < generation
     pending_dids = []
     if behind and pending_limit > 0:
-        pending = _pending(proxy).order_by("-updated_at")
+        pending = Domain.objects.filter(pending_on([proxy])).order_by("-updated_at")
         pending_dids = list(pending.values_list("did", flat=True)[:pending_limit])
     erring = proxy.last_error_at is not None and (
         proxy.last_reload_at is None or proxy.last_error_at > proxy.last_reload_at
@@ -130,6 +119,16 @@ def pending_proxies(domain: Domain, loaded: list[tuple[str, datetime | None]]) -
     """Of ``loaded`` (proxies_loaded_at()), the proxies that do not serve the domain's
     latest change yet; for many domains, read ``loaded`` once."""
     return [name for name, at in loaded if at is None or at < domain.updated_at]
+
+
+def pending_on(proxies: Iterable[Proxy]) -> Q:
+    """The domains (a condition on Domain) that one of these proxies has not loaded yet."""
+    loaded = [proxy.applied_changed_at for proxy in proxies]
+    if not loaded:
+        return Q(pk__in=[])
+    if None in loaded:  # a proxy that loaded nothing yet waits for every domain
+        return Q(pk__isnull=False)
+    return Q(updated_at__gt=min(loaded))
 
 
 def domain_pending_proxies(domain: Domain) -> list[str]:
