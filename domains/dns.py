@@ -31,6 +31,7 @@ from domains.dns_client import (
     Client,
     Status,
     UdpClient,
+    server_text,
     sorted_records,
 )
 from domains.dns_wire import Naptr, Srv
@@ -176,11 +177,11 @@ class ResolverClient:
             return Answer(name, rdtype, Status.UNKNOWN, error=f"network error: {exc}")
         qname = dns.name.from_text(name)
         cnames = () if result.canonical_name == qname else (to_text(result.canonical_name),)
+        server = server_text(result.nameserver, result.port) if result.nameserver else ""
         if result.rrset is None:
-            return Answer(name, rdtype, Status.NODATA, cnames=cnames)
-        return Answer(
-            name, rdtype, Status.ANSWER, _records(result.rrset, rdtype), result.rrset.ttl, cnames
-        )
+            return Answer(name, rdtype, Status.NODATA, cnames=cnames, server=server)
+        records = _records(result.rrset, rdtype)
+        return Answer(name, rdtype, Status.ANSWER, records, result.rrset.ttl, cnames, server=server)
 
 
 class CountingClient:

@@ -48,6 +48,8 @@ class Answer:
     # CNAMEs followed from ``name``, in order; the last one owns the records.
     cnames: tuple[str, ...] = ()
     error: str = ""
+    # The nameserver that gave this answer, "address:port"; empty when none did.
+    server: str = ""
 
     @property
     def owner(self) -> str:
@@ -61,6 +63,8 @@ class Answer:
             shown["cnames"] = list(self.cnames)
         if self.error:
             shown["error"] = self.error
+        if self.server:
+            shown["server"] = self.server
         return shown
 
 
@@ -254,7 +258,7 @@ class UdpClient:
         qname = name.lower().rstrip(".") or "."
         cnames: list[str] = []
         for _ in range(MAX_CNAME_HOPS):
-            response, error = await self._exchange(qname, rdtype, deadline)
+            response, error, server = await self._exchange(qname, rdtype, deadline)
             if response is None:
                 return Answer(name, rdtype, Status.UNKNOWN, cnames=tuple(cnames), error=error)
             reading = read_response(qname, rdtype, response)
@@ -268,6 +272,7 @@ class UdpClient:
                     reading.ttl,
                     tuple(cnames),
                     reading.error,
+                    server,
                 )
             # The server gave the CNAME but not its target (another zone): ask for it.
             qname = reading.follow
@@ -277,13 +282,14 @@ class UdpClient:
 
     async def _exchange(
         self, qname: str, rdtype: str, deadline: float
-    ) -> tuple[wire.Message | None, str]:
-        """Ask the nameservers in turn until one gives an answer that means something."""
+    ) -> tuple[wire.Message | None, str, str]:
+        """Ask the nameservers in turn until one gives an answer that means something:
+        the answer, or why there is none, and the server that gave it."""
         loop = asyncio.get_running_loop()
         try:
             qname_wire = _qname_wire(qname)
         except wire.WireError as exc:
-            return None, f"bad name: {exc}"
+            return None, f"bad name: {exc}", ""
         errors: list[str] = []
         servers = list(self.nameservers)
         while servers:
@@ -291,7 +297,7 @@ class UdpClient:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     errors.append("lifetime exceeded")
-                    return None, "; ".join(dict.fromkeys(errors))
+                    return None, "; ".join(dict.fromkeys(errors)), ""
                 response, error = await self._ask(
                     qname, qname_wire, rdtype, address, port, min(self.timeout, remaining)
                 )
@@ -299,12 +305,12 @@ class UdpClient:
                     errors.append(f"{error} from {address}")
                     continue
                 if response.rcode in (wire.RCODE_NOERROR, wire.RCODE_NXDOMAIN):
-                    return response, ""
+                    return response, "", server_text(address, port)
                 rcode = wire.RCODE_NAMES.get(response.rcode, f"rcode {response.rcode}")
                 errors.append(f"{rcode} from {address}")
                 # SERVFAIL and REFUSED are final for that server; timeouts are retried.
                 servers.remove((address, port))
-        return None, "; ".join(dict.fromkeys(errors))
+        return None, "; ".join(dict.fromkeys(errors)), ""
 
     async def _ask(
         self, qname: str, qname_wire: bytes, rdtype: str, address: str, port: int, timeout: float
@@ -377,6 +383,11 @@ class UdpClient:
         ):
             return None, "answer to another question (TCP)"
         return response, ""
+
+
+def server_text(address: str, port: int) -> str:
+    """A nameserver as evidence shows it: ``address:port``, ``[v6]:port``."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _expire(future: asyncio.Future) -> None:

@@ -149,6 +149,15 @@ def current_slot(now: datetime, policy: DnsPolicy) -> int:
     return int(now.timestamp() // every) % policy.slots
 
 
+def next_check_at(domain_id: int, now: datetime, policy: DnsPolicy) -> datetime:
+    """When the next run of the domain's slot is due: the start of the next interval after
+    ``now`` that current_slot gives to it (beat starts it during that interval)."""
+    every = policy.housekeeping_every.total_seconds()
+    period = int(now.timestamp() // every)
+    ahead = (domain_id % policy.slots - period) % policy.slots or policy.slots
+    return datetime.fromtimestamp((period + ahead) * every, tz=now.tzinfo)
+
+
 def _slice(slot: int, slots: int):
     names = DomainName.objects.filter(
         is_canonical=True, kind=NameKind.HOSTNAME, domain__state__in=CHECKED_STATES

@@ -213,6 +213,8 @@ class Observation:
     config: dns.Answer | None = None
     queries: int = 0
     authority: dict[str, Any] | None = None
+    # What "us" was for this check: the values a target had to match.
+    proxy: dns.ProxyIdentity | None = None
 
     def outcome(self, policy: DnsPolicy) -> Outcome:
         verdict = self.sip.verdict
@@ -243,6 +245,11 @@ class Observation:
             evidence["config"] = self.config.to_evidence()
         if self.authority is not None:
             evidence["authority"] = self.authority
+        if self.proxy is not None:
+            evidence["expected"] = {
+                "hostnames": sorted(self.proxy.hostnames),
+                "addresses": sorted(self.proxy.addresses),
+            }
         return evidence
 
 
@@ -277,7 +284,7 @@ async def observe(
     )
     queries = sip.queries
     if not _pointing(sip, policy):
-        return Observation(name, sip, queries=queries)
+        return Observation(name, sip, queries=queries, proxy=targets.proxy)
     asking = records_client or client
     ownership, detail = Ownership.NOT_REQUIRED, ""
     if token is not None:
@@ -296,7 +303,7 @@ async def observe(
     if want_config and policy.import_attributes:
         config = await asking.query(f"{policy.config_label}.{name}", "TXT")
         queries += 1
-    return Observation(name, sip, ownership, detail, config, queries)
+    return Observation(name, sip, ownership, detail, config, queries, proxy=targets.proxy)
 
 
 async def _observe_fresh(
