@@ -7,6 +7,7 @@ orders by what the page shows.
 """
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
@@ -129,8 +130,14 @@ class DomainPageFilter(DomainFilter):
         super().__init__(*args, **kwargs)
         for name, label in PAGE_LABELS.items():
             self.filters[name].label = label
-        for name in ("state", "origin", "verdict", "pending"):
+        for name in ("state", "origin", "verdict"):
             self.filters[name].extra["empty_label"] = "any"
+        self.filters["pending"].extra.update(choices=_pending_choices(), empty_label="no matter")
+        self.filters["enabled"].extra["widget"] = forms.Select(
+            choices=[("", "any"), ("true", "yes"), ("false", "no")]
+        )
+        self.filters["ordering"].extra["widget"] = forms.Select(choices=list(PAGE_ORDERINGS.items()))
+        self.filters["search"].extra["widget"] = forms.TextInput(attrs={"type": "search"})
 
     def filter_verdict(self, queryset: QuerySet[Domain], name: str, value: str) -> QuerySet:
         if value == NEVER_CHECKED:

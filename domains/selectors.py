@@ -3,7 +3,8 @@
 from collections.abc import Iterable
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from domains.models import AttributeSource, Domain, DomainAttribute, DomainName, Tenant
 from domains.names import normalize_host
@@ -79,6 +80,29 @@ def domain_list(*, state: str | None = None) -> QuerySet[Domain]:
     if state:
         domains = domains.filter(state=state)
     return domains
+
+
+def domain_rows(domains: QuerySet[Domain]) -> QuerySet[Domain]:
+    """Domains as a list shows them, all in the query of the list itself: the canonical
+    name and its kind as ``listed_name`` and ``listed_kind``, how many other names
+    (``other_names``), the tenant and the latest DNS check (without its evidence)."""
+    others = (
+        DomainName.objects.filter(domain=OuterRef("pk"), is_canonical=False)
+        .order_by()
+        .values("domain")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        domains.annotate(
+            canonical=FilteredRelation("names", condition=Q(names__is_canonical=True)),
+            listed_name=F("canonical__name"),
+            listed_kind=F("canonical__kind"),
+            other_names=Coalesce(Subquery(others), 0),
+        )
+        .select_related("tenant", "dns_check")
+        .defer("dns_check__evidence")
+    )
 
 
 def domain_effective_attributes(domain: Domain) -> dict[str, DomainAttribute]:
