@@ -136,7 +136,9 @@ class DomainPageFilter(DomainFilter):
         self.filters["enabled"].extra["widget"] = forms.Select(
             choices=[("", "any"), ("true", "yes"), ("false", "no")]
         )
-        self.filters["ordering"].extra["widget"] = forms.Select(choices=list(PAGE_ORDERINGS.items()))
+        self.filters["ordering"].extra["widget"] = forms.Select(
+            choices=list(PAGE_ORDERINGS.items())
+        )
         self.filters["search"].extra["widget"] = forms.TextInput(attrs={"type": "search"})
 
     def filter_verdict(self, queryset: QuerySet[Domain], name: str, value: str) -> QuerySet:

@@ -3,8 +3,6 @@ number of queries), bulk actions confirmed against the filter, a new domain, and
 domain's page with every change to its names, attributes, tenant and state, its
 deletion, and its DNS panel; what a tenant and an anonymous visitor get."""
 
-import re
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -366,7 +364,10 @@ def test_the_domain_page_shows_names_attributes_tenant_and_subscribers(operator,
         domain=example, name="max_contacts", type=0, value="9", source=AttributeSource.DNS
     )
     text = page_text(operator.get(f"/domain/{example.did}/"))
-    assert '<h1><span class="name-text" title="xn--strae-oqa.example">straße.example</span></h1>' in text
+    assert (
+        '<h1><span class="name-text" title="xn--strae-oqa.example">straße.example</span></h1>'
+        in text
+    )
     assert "sip.straße.example" in text and "192.0.2.7" in text and "IPv4 literal" in text
     assert "<code>max_contacts</code>" in text and "no, the operator's wins" in text
     assert "Belongs to <strong>bob-corp</strong>" in text
@@ -379,7 +380,9 @@ def test_the_domain_page_shows_names_attributes_tenant_and_subscribers(operator,
 def test_disable_and_enable_say_which_proxies_wait(operator, example, edge):
     answer = operator.post(f"/domain/{example.did}/disable/", follow=True)
     assert not Domain.objects.get(pk=example.pk).enabled
-    assert "Domain xn--strae-oqa.example disabled; not live yet on proxy edge-1" in page_text(answer)
+    assert "Domain xn--strae-oqa.example disabled; not live yet on proxy edge-1" in page_text(
+        answer
+    )
     Proxy.objects.update(enabled=False)
     answer = operator.post(f"/domain/{example.did}/enable/", follow=True)
     assert Domain.objects.get(pk=example.pk).enabled
@@ -400,7 +403,9 @@ def test_names_are_added_made_canonical_and_removed(operator, example):
     assert canonical.name == "sip.xn--strae-oqa.example"
     assert Domain.objects.get(pk=example.pk).did == "xn--strae-oqa.example"  # the did stays
 
-    answer = operator.post(f"{url}/names/remove/", {"name": "sip.xn--strae-oqa.example"}, follow=True)
+    answer = operator.post(
+        f"{url}/names/remove/", {"name": "sip.xn--strae-oqa.example"}, follow=True
+    )
     assert "became its canonical name" in page_text(answer)
     assert DomainName.objects.get(domain=example, is_canonical=True).name == "xn--strae-oqa.example"
 
@@ -422,9 +427,7 @@ def test_names_are_added_made_canonical_and_removed(operator, example):
         ("tenant/", {"tenant": "999"}, "id_tenant", "Select a valid choice"),
     ],
 )
-def test_bad_changes_are_refused_next_to_their_field(
-    operator, example, path, data, where, message
-):
+def test_bad_changes_are_refused_next_to_their_field(operator, example, path, data, where, message):
     before = AuditEntry.objects.count()
     names = sorted(DomainName.objects.values_list("name", "is_canonical"))
     answer = operator.post(f"/domain/{example.did}/{path}", data)
@@ -446,7 +449,9 @@ def test_the_last_name_cannot_be_removed(operator, alice):
 def test_attributes_are_set_and_unset(operator, example, edge):
     url = f"/domain/{example.did}"
     answer = operator.post(
-        f"{url}/attributes/", {"attr-name": "custom_flag", "attr-value": "7", "attr-as_int": "integer"}, follow=True
+        f"{url}/attributes/",
+        {"attr-name": "custom_flag", "attr-value": "7", "attr-as_int": "integer"},
+        follow=True,
     )
     attribute = DomainAttribute.objects.get(domain=example, name="custom_flag")
     assert (attribute.type, attribute.value, attribute.source) == (0, "7", "operator")
@@ -498,7 +503,10 @@ def test_deleting_names_what_goes_and_needs_consent_for_subscribers(operator, ex
     assert not Domain.objects.filter(pk=example.pk).exists()
     assert answer.redirect_chain[-1][0] == "/domains/"
     text = page_text(answer)
-    assert "Domain xn--strae-oqa.example deleted with its 3 name(s), 1 attribute(s), 1 subscriber(s)" in text
+    assert (
+        "Domain xn--strae-oqa.example deleted with its 3 name(s), 1 attribute(s), 1 subscriber(s)"
+        in text
+    )
     assert "not live yet on proxy edge-1" in text
 
 
@@ -518,7 +526,12 @@ def test_selected_domains_are_disabled_after_a_confirmation(operator, alice, edg
     query = "search=example"
     review = operator.post(
         "/domains/bulk/",
-        {"action": "disable", "scope": "selected", "did": ["a.example", "b.example"], "query": query},
+        {
+            "action": "disable",
+            "scope": "selected",
+            "did": ["a.example", "b.example"],
+            "query": query,
+        },
     )
     assert review.status_code == 200
     text = page_text(review)
@@ -548,7 +561,9 @@ def test_selected_domains_are_disabled_after_a_confirmation(operator, alice, edg
 
 def test_every_matching_domain_is_rechecked_on_confirmation(operator, alice):
     for name in ["s1.example", "s2.example", "keep.example"]:
-        domain_create(actor=alice, name=name, state=DomainState.SUSPECT if name[0] == "s" else "active")
+        domain_create(
+            actor=alice, name=name, state=DomainState.SUSPECT if name[0] == "s" else "active"
+        )
     data = {"action": "disable", "scope": "every", "query": "state=suspect"}
     review = operator.post("/domains/bulk/", data)
     assert "Disable 2 domains?" in page_text(review)
@@ -596,7 +611,11 @@ def test_a_bad_bulk_request_is_refused_next_to_its_field(operator, alice, data, 
     domain_create(actor=alice, name="a.example")
     answer = operator.post("/domains/bulk/", {"query": "search=a", **data})
     assert answer.status_code == 400
-    errors = list(elements(page_tree(answer), "small", id=where if where == "bulk-scope" else f"{where}_error"))
+    errors = list(
+        elements(
+            page_tree(answer), "small", id=where if where == "bulk-scope" else f"{where}_error"
+        )
+    )
     if where == "bulk-scope":
         errors = list(elements(page_tree(answer), "small", id="bulk-scope-error"))
     assert message in " ".join(text_of(e) for e in errors)
