@@ -31,13 +31,9 @@ from domains.services import (
     domain_name_remove,
     domain_set_tenant,
 )
-from serweb.commandbase import (
-    SubcommandCommand,
-    parse_assignment,
-    parse_assignments,
-    plural,
-)
+from serweb.commandbase import SubcommandCommand, parse_assignment, parse_assignments
 from serweb.errors import error_line
+from serweb.text import plural
 
 
 def describe_deletion(summary: DeletionSummary) -> str:
