@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditChannelMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -134,10 +135,18 @@ LOGIN_REDIRECT_URL = "portal:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
-# Nobody signs up yet (the adapter closes sign-up): operators create tenants and their
-# logins (`tenant add`), with the e-mail address a password reset is sent to.
-ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = "none"
+# Tenants sign up themselves (portal/forms/signup.py: an account and its tenant at once)
+# unless SERWEB_TENANT_SIGNUP is off; operators also create tenants (`tenant add`, the
+# tenants page). A new tenant signs in at once and can do nothing until it follows the
+# link mailed to its address ("optional" here: allauth's "mandatory" would also lock out
+# every account made without an address, operators included; the tenant pages hold the
+# line instead, portal/access.py).
+SERWEB_TENANT_SIGNUP = env_bool("SERWEB_TENANT_SIGNUP", True)
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_FORMS = {"signup": "portal.forms.signup.SignUpForm"}
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env_int("SERWEB_SIGNUP_CONFIRMATION_DAYS", 3, minimum=1)
 # A reset asked for an address nobody has sends nothing (and says the same as for a known one).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[serweb] "
@@ -145,7 +154,12 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[serweb] "
 # (serweb/auth_throttle.py; the API's tokens have one of their own); allauth's limits on them
 # are off so that one rule answers. Its others (reset e-mails, password changes) stay, in
 # the same cache.
-ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+ACCOUNT_RATE_LIMITS = {
+    "login": None,
+    "login_failed": None,
+    # A client address signs up at most this often (a burst of 5, then one every 12 minutes).
+    "signup": env_str("SERWEB_SIGNUP_RATE", "5/h/ip"),
+}
 # Optional authenticator-app codes (TOTP) and recovery codes; the previous and the next
 # 30-second step are accepted too, for clocks that drift (RFC 6238, section 5.2).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
