@@ -374,6 +374,10 @@ SERWEB_LOOKUP_DNS_MS = env_int("SERWEB_LOOKUP_DNS_MS", 1000, minimum=1)
 SERWEB_LOOKUP_DNS_AT_ONCE = env_int("SERWEB_LOOKUP_DNS_AT_ONCE", 1, minimum=0)
 # Who may ask (the proxies), as addresses or networks.
 SERWEB_LOOKUP_CLIENTS = env_list("SERWEB_LOOKUP_CLIENTS", "127.0.0.1/32,::1/128")
+# Who may read /health and /metrics (load balancers, Prometheus): they name the proxies.
+SERWEB_MONITORING_CLIENTS = env_list("SERWEB_MONITORING_CLIENTS", "127.0.0.1/32,::1/128")
+# prometheus-client reads it itself, from the environment, in every process (serweb/metrics.py).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
 CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {

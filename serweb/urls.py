@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from portal.views.home import not_here
 from portal.views.signup import sign_up
+from serweb.views import health, metrics
 
 urlpatterns = [
     path("", include("portal.urls")),
@@ -15,6 +16,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("", include("domains.urls")),
+    # For load balancers and monitoring, from SERWEB_MONITORING_CLIENTS only.
+    path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
 ]
 
 # API clients get JSON errors even for paths no view matches (serweb/views.py).

@@ -48,6 +48,8 @@ NOT_WALKED = {
     "api/v1/schema/": "public description of the API",
     "api/v1/docs/": "public description of the API",
     "proxy/lookup": "answers proxies by client address (tests/test_lookup.py)",
+    "health": "answers monitoring by client address (tests/test_health.py)",
+    "metrics": "answers monitoring by client address (tests/test_health.py)",
 }
 
 # Addresses of one world's objects, by URL parameter; the "missing" world names nothing.
