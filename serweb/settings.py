@@ -37,6 +37,32 @@ SECRET_KEY = env_secret_key(
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
+# --- HTTPS and the browser's protections -----------------------------------------------------
+# A deployment (DATABASE_URL set, DEBUG off) is served over HTTPS: cookies only go over
+# it, plain HTTP is redirected, and browsers are told to stay on HTTPS (HSTS). The embedded
+# default and development runs stay on plain HTTP. The proxy's lookup and the monitoring
+# endpoints are asked over plain HTTP on a private network and are never redirected.
+SERWEB_HTTPS = env_bool("SERWEB_HTTPS", bool(env_str("DATABASE_URL")) and not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SERWEB_HTTPS
+SECURE_SSL_REDIRECT = SERWEB_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^proxy/lookup$", r"^health$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SERWEB_HSTS_SECONDS", 31_536_000 if SERWEB_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SERWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+# Asking browsers' preload lists to hard-code HTTPS for the whole registrable domain is the
+# domain owner's decision, not a default: off, and its reminder silenced.
+SECURE_HSTS_PRELOAD = env_bool("SERWEB_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Pages load their scripts and styles from serweb alone and run no inline code
+# (serweb/security.py sends the policy).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -65,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "serweb.security.ContentSecurityPolicyMiddleware",
     # Ahead of the rest, so every answer under /api/ passes it and no body is read before
     # its size is checked.
     "api.middleware.ApiErrorMiddleware",
@@ -237,6 +264,10 @@ SERWEB_AUTH_FAILURE_WINDOW = env_int("SERWEB_AUTH_FAILURE_WINDOW", 300, minimum=
 SERWEB_HTTP_PROXIES = env_int("SERWEB_HTTP_PROXIES", 0, minimum=0)
 # allauth's own limits (password reset e-mails) count the same client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = SERWEB_HTTP_PROXIES
+# Behind trusted reverse proxies that end TLS, their X-Forwarded-Proto says whether the
+# client came over HTTPS (deploy/nginx sets it; a header anyone sends is not believed).
+if SERWEB_HTTP_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
