@@ -8,8 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from domains import dns, services
-from domains.claims import domain_claim_start, domain_claim_verify
+from domains import services
+from domains.dns.claims import domain_claim_start, domain_claim_verify
+from domains.dns.client import Answer, Client, Status
+from domains.dns.lifecycle import Counters, decide
+from domains.dns.observation import Outcome, token_published
+from domains.dns.policy import DnsPolicy
+from domains.dns.sip import Verdict
+from domains.dns.verification import domain_dns_managed_set, domain_restore, domain_verify
 from domains.models import (
     AttributeSource,
     CheckVerdict,
@@ -21,16 +27,6 @@ from domains.models import (
 )
 from domains.selectors import domain_effective_attributes
 from domains.signals import domains_changed
-from domains.verification import (
-    Counters,
-    DnsPolicy,
-    Outcome,
-    decide,
-    domain_dns_managed_set,
-    domain_restore,
-    domain_verify,
-    token_published,
-)
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -64,7 +60,7 @@ def pointing(knot, dns_settings, alice):
 
 
 def test_verdicts_match_the_stored_choices():
-    assert {str(v) for v in dns.Verdict} == set(CheckVerdict.values)
+    assert {str(v) for v in Verdict} == set(CheckVerdict.values)
 
 
 # --- one domain now -------------------------------------------------------------------------
@@ -73,7 +69,7 @@ def test_verdicts_match_the_stored_choices():
 def test_a_domain_that_points_at_us_stays_active_with_its_evidence(pointing):
     result = domain_verify(domain=pointing)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.outcome == Outcome.POSITIVE
     check = DomainCheck.objects.get(domain=pointing)
     assert check.verdict == "ours"
@@ -92,7 +88,7 @@ def test_the_first_negative_makes_the_domain_suspect_but_still_served(pointing, 
     result = domain_verify(domain=pointing)
 
     pointing.refresh_from_db()
-    assert result.verdict == dns.Verdict.ABSENT
+    assert result.verdict == Verdict.ABSENT
     assert pointing.state == DomainState.SUSPECT
     assert pointing.is_served
     transition = DomainTransition.objects.get(domain=pointing)
@@ -175,7 +171,7 @@ class StaleResolver:
     """A resolver that says the domain's SIP records are gone while its authoritative
     server still has them (a stale negative cache)."""
 
-    def __init__(self, client: dns.Client, domain: str) -> None:
+    def __init__(self, client: Client, domain: str) -> None:
         self.client = client
         self.domain = domain
         self.queries = 0
@@ -187,10 +183,10 @@ class StaleResolver:
     async def __aexit__(self, *exc_info):
         await self.client.__aexit__(*exc_info)
 
-    async def query(self, name: str, rdtype: str) -> dns.Answer:
+    async def query(self, name: str, rdtype: str) -> Answer:
         self.queries += 1
         if rdtype in ("NAPTR", "SRV") and name.endswith(self.domain):
-            return dns.Answer(name, rdtype, dns.Status.NXDOMAIN)
+            return Answer(name, rdtype, Status.NXDOMAIN)
         return await self.client.query(name, rdtype)
 
 
@@ -551,7 +547,7 @@ def test_a_tenant_domain_whose_token_goes_away_turns_suspect(tenant, knot, dns_s
     knot.remove(f"_serweb-challenge.{name}", "TXT")
     result = domain_verify(domain=claim.domain)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.outcome == Outcome.NEGATIVE
     assert result.to_state == DomainState.SUSPECT
     assert "token is not in TXT" in result.observation.reason
