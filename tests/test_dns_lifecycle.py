@@ -76,6 +76,56 @@ class Domain:
         return decision
 
 
+@pytest.mark.parametrize(
+    ("state", "outcome", "to_state"),
+    [
+        ("active", Outcome.POSITIVE, None),
+        ("suspect", Outcome.POSITIVE, "active"),
+        ("disabled", Outcome.POSITIVE, "active"),
+        ("pending", Outcome.POSITIVE, "active"),
+        ("active", Outcome.NEGATIVE, "suspect"),
+        ("pending", Outcome.NEGATIVE, None),
+        ("active", Outcome.UNKNOWN, None),
+        ("suspect", Outcome.UNKNOWN, None),
+        ("disabled", Outcome.UNKNOWN, None),
+        ("suspect", Outcome.NEUTRAL, None),
+    ],
+)
+def test_each_state_and_outcome_decides_one_transition(state, outcome, to_state):
+    counters = Counters(5, T0 - 100 * HOUR, T0 - 10 * HOUR)
+    decision = decide(
+        state=state,
+        state_changed_at=T0 - 40 * DAY,
+        counters=counters,
+        outcome=outcome,
+        now=T0,
+        policy=POLICY,
+    )
+    assert decision.to_state == to_state
+    if outcome == Outcome.POSITIVE:
+        assert decision.counters == Counters()
+    if outcome in (Outcome.UNKNOWN, Outcome.NEUTRAL):
+        assert decision.counters == counters
+
+
+def test_suspect_to_disabled_needs_the_count_the_age_and_the_authority():
+    def suspect(counters: Counters):
+        return decide(
+            state="suspect",
+            state_changed_at=T0,
+            counters=counters,
+            outcome=Outcome.NEGATIVE,
+            now=T0,
+            policy=POLICY,
+        )
+
+    young = suspect(Counters(5, T0 - 70 * HOUR, T0 - 7 * HOUR))
+    few = suspect(Counters(1, T0 - 80 * HOUR, T0 - 7 * HOUR))
+    due = suspect(Counters(2, T0 - 80 * HOUR, T0 - 7 * HOUR))
+    assert young.to_state is None and few.to_state is None
+    assert due.to_state == "disabled" and due.needs_authority
+
+
 def test_negatives_move_a_domain_to_suspect_disabled_and_removed_over_the_graces():
     domain = Domain()
 

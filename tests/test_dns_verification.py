@@ -11,7 +11,6 @@ from audit.models import AuditEntry
 from domains import services
 from domains.dns.claims import domain_claim_start, domain_claim_verify
 from domains.dns.client import Answer, Client, Status
-from domains.dns.lifecycle import Counters, decide
 from domains.dns.observation import Outcome, token_published
 from domains.dns.policy import DnsPolicy
 from domains.dns.sip import Verdict
@@ -218,91 +217,6 @@ def test_the_operator_can_take_a_domain_out_of_housekeeping(pointing, alice):
 
     assert check.managed is False
     assert AuditEntry.objects.get(action="domain.dns_managed").after == {"dns_managed": False}
-
-
-# --- the lifecycle as a function --------------------------------------------------------------
-
-
-def policy_for_decisions() -> DnsPolicy:
-    return DnsPolicy(
-        nameservers=(("127.0.0.1", 53),),
-        timeout=1,
-        lifetime=1,
-        concurrency=1,
-        authority_port=53,
-        proxy_hostnames=(),
-        proxy_addresses=(),
-        reserved_suffixes=(),
-        label="serweb",
-        allow_partial=False,
-        auto_learn=False,
-        import_attributes=True,
-        negatives_to_disable=3,
-        negative_spacing=6 * HOUR,
-        disable_grace=72 * HOUR,
-        remove_grace=timedelta(days=30),
-        check_interval=6 * HOUR,
-        housekeeping_every=timedelta(minutes=15),
-        unknown_alert=8,
-        canaries=(),
-        breaker_percent=1,
-        breaker_minimum=20,
-        chunk_size=100,
-    )
-
-
-@pytest.mark.parametrize(
-    ("state", "outcome", "to_state"),
-    [
-        ("active", Outcome.POSITIVE, None),
-        ("suspect", Outcome.POSITIVE, "active"),
-        ("disabled", Outcome.POSITIVE, "active"),
-        ("pending", Outcome.POSITIVE, "active"),
-        ("active", Outcome.NEGATIVE, "suspect"),
-        ("pending", Outcome.NEGATIVE, None),
-        ("active", Outcome.UNKNOWN, None),
-        ("suspect", Outcome.UNKNOWN, None),
-        ("disabled", Outcome.UNKNOWN, None),
-        ("suspect", Outcome.NEUTRAL, None),
-    ],
-)
-def test_decisions(state, outcome, to_state):
-    now = timezone.now()
-    counters = Counters(5, now - 100 * HOUR, now - 10 * HOUR)
-    decision = decide(
-        state=state,
-        state_changed_at=now - 40 * 24 * HOUR,
-        counters=counters,
-        outcome=outcome,
-        now=now,
-        policy=policy_for_decisions(),
-    )
-    assert decision.to_state == to_state
-    if outcome == Outcome.POSITIVE:
-        assert decision.counters == Counters()
-    if outcome in (Outcome.UNKNOWN, Outcome.NEUTRAL):
-        assert decision.counters == counters
-
-
-def test_suspect_to_disabled_needs_the_count_the_age_and_the_authority():
-    now = timezone.now()
-    policy = policy_for_decisions()
-
-    def suspect(counters: Counters):
-        return decide(
-            state="suspect",
-            state_changed_at=now,
-            counters=counters,
-            outcome=Outcome.NEGATIVE,
-            now=now,
-            policy=policy,
-        )
-
-    young = suspect(Counters(5, now - 70 * HOUR, now - 7 * HOUR))
-    few = suspect(Counters(1, now - 80 * HOUR, now - 7 * HOUR))
-    due = suspect(Counters(2, now - 80 * HOUR, now - 7 * HOUR))
-    assert young.to_state is None and few.to_state is None
-    assert due.to_state == "disabled" and due.needs_authority
 
 
 # --- attributes from DNS ----------------------------------------------------------------------
