@@ -168,7 +168,7 @@ class DomainAttribute(models.Model):
 
 
 class CheckVerdict(models.TextChoices):
-    # The values of domains.dns.Verdict.
+    # The values of domains.dns.sip.Verdict.
     OURS = "ours", "points at us"
     PARTIAL = "partial", "partly points at us"
     FOREIGN = "foreign", "points elsewhere"

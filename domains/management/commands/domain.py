@@ -330,8 +330,9 @@ class Command(SubcommandCommand):
 
     def handle_verify(self, options: dict[str, Any]) -> None:
         # DNS code (dnspython, asyncio) is loaded by the commands that ask DNS only.
+        from domains.dns.policy import DnsPolicy
+        from domains.dns.verification import domain_verify, name_check
         from domains.management.verify_report import verification_lines, write_check
-        from domains.verification import DnsPolicy, domain_verify, name_check
 
         try:
             domain = domain_get_by_name(options["name"])
@@ -348,8 +349,8 @@ class Command(SubcommandCommand):
         write_check(self, lines, seen, outcome)
 
     def handle_restore(self, options: dict[str, Any]) -> None:
+        from domains.dns.verification import domain_restore
         from domains.management.verify_report import verification_lines, write_check
-        from domains.verification import domain_restore
 
         domain = domain_get_by_name(options["name"])
         # Removed means "kept for a while, restorable": the did, names, attributes and

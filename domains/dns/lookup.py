@@ -38,9 +38,11 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from domains.dns.observation import Outcome
+from domains.dns.policy import DnsPolicy
+from domains.dns.verification import domain_learn
 from domains.models import SERVED_STATES, DomainName
 from domains.names import normalize_host
-from domains.verification import DnsPolicy, Outcome, domain_learn
 
 logger = logging.getLogger("serweb.lookup")
 
