@@ -23,7 +23,7 @@ from api.jobs import job_start
 from api.models import ApiToken, Job
 from api.services import token_create
 from audit.models import AuditEntry
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import (
     Domain,
     DomainAttribute,
