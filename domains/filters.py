@@ -95,10 +95,11 @@ PAGE_LABELS = {
     "pending": "Not loaded by",
     "ordering": "Sort by",
 }
-# What the page sorts by, for the rows of domains.selectors.domain_rows().
+# What the page sorts by: columns of the domain itself, so that keyset pages read an index
+# range at any depth (the canonical name is the did unless another name was made canonical).
 PAGE_ORDERINGS = {
-    "name": "canonical name",
-    "-name": "canonical name, Z to A",
+    "did": "domain id",
+    "-did": "domain id, Z to A",
     "-created_at": "newest first",
     "created_at": "oldest first",
     "-updated_at": "last changed first",
@@ -113,13 +114,8 @@ class DomainPageFilter(DomainFilter):
     )
     pending = django_filters.ChoiceFilter(choices=_pending_choices, method="filter_pending")
     ordering = OrderingFilter(
-        fields={
-            "name": "listed_name",
-            "created_at": "created_at",
-            "updated_at": "updated_at",
-            "state": "state",
-        },
-        default=["name"],
+        fields={field: field for field in ("did", "created_at", "updated_at", "state")},
+        default=["did"],
         unique="id",
     )
 

@@ -551,78 +551,6 @@ def domain_delete(*, actor: Actor, domain: Domain, force: bool = False) -> Delet
     return summary
 
 
-# --- many domains at once -----------------------------------------------------------------
-
-# The most domains one bulk action changes: each is locked, changed and audited on its own,
-# in one transaction.
-BULK_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class DeletionTotals:
-    domains: int
-    names: int
-    subscribers: int
-    user_aliases: int
-    attributes: int
-
-
-def domains_bulk_ids(domains: Iterable[int]) -> list[int]:
-    """The ids a bulk action takes, in id order, or the reason it takes none of them."""
-    ids = sorted(set(domains))
-    if not ids:
-        raise ValidationError({"domains": "no domain is selected"})
-    if len(ids) > BULK_LIMIT:
-        raise ValidationError(
-            {"domains": f"{len(ids)} domains: at most {BULK_LIMIT} at once; narrow the selection"}
-        )
-    return ids
-
-
-def domains_deletion_totals(domains: Iterable[int]) -> DeletionTotals:
-    """What deleting these domains (ids) deletes with them, in five queries."""
-    ids = sorted(set(domains))
-
-    def rows_of(relation: str) -> int:
-        model = Domain._meta.get_field(relation).related_model
-        return model.objects.filter(domain_id__in=ids).count()
-
-    return DeletionTotals(
-        domains=Domain.objects.filter(pk__in=ids).count(),
-        names=rows_of("names"),
-        subscribers=rows_of("subscribers"),
-        user_aliases=rows_of("user_aliases"),
-        attributes=rows_of("attributes"),
-    )
-
-
-@transaction.atomic
-def domains_set_enabled(*, actor: Actor, domains: Iterable[int], enabled: bool) -> list[Domain]:
-    """Switch these domains (ids) on or off, each as domain_enable or domain_disable does,
-    under their locks in id order; those gone or already so are left alone. Returns the
-    domains that changed."""
-    domain_fields_check(actor=actor, fields=["enabled"])
-    switch = domain_enable if enabled else domain_disable
-    locked = domains_lock(domains_bulk_ids(domains))
-    return [
-        switch(actor=actor, domain=domain)
-        for domain in locked.values()
-        if domain.enabled != enabled
-    ]
-
-
-@transaction.atomic
-def domains_delete(
-    *, actor: Actor, domains: Iterable[int], force: bool = False
-) -> list[DeletionSummary]:
-    """Delete these domains (ids) as domain_delete does, all or none: one that still has
-    subscribers refuses all unless forced. Those already gone are left out."""
-    ids = domains_bulk_ids(domains)
-    # The key lock domain_delete takes, taken in id order first.
-    locked = Domain.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    return [domain_delete(actor=actor, domain=domain, force=force) for domain in locked]
-
-
 # --- tenants ------------------------------------------------------------------------------
 
 
@@ -637,10 +565,17 @@ def _check_tenant_free(name: str, owner_username: str) -> None:
 
 @transaction.atomic
 def tenant_create(
-    *, actor: Actor, name: str, owner_username: str, email: str = "", password: str | None = None
+    *,
+    actor: Actor,
+    name: str,
+    owner_username: str,
+    email: str = "",
+    password: str | None = None,
+    confirmed: bool = True,
 ) -> Tenant:
     """A tenant with a new owner account, which logs in with ``password`` (without one, it
-    gets a password or an API token from an operator later)."""
+    gets a password or an API token from an operator later). An unconfirmed one waits for
+    its owner to prove its e-mail address (domains/signup.py)."""
     from django.contrib.auth import get_user_model
 
     users = get_user_model()
@@ -657,7 +592,9 @@ def tenant_create(
     # they are: a concurrent creation of either makes this one the serial refusal.
     with lost_race(lambda: _check_tenant_free(clean_name, username), field="name"):
         owner = users.objects.create_user(username=username, email=email or "")
-        tenant = Tenant.objects.create(name=clean_name, owner=owner)
+        tenant = Tenant.objects.create(
+            name=clean_name, owner=owner, confirmed_at=timezone.now() if confirmed else None
+        )
     audit_record(
         actor=actor,
         action="tenant.create",

@@ -9,10 +9,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from domains.housekeeping import CHECKED_STATES, next_check_at
+from domains.dns.policy import DnsPolicy
+from domains.dns.slots import CHECKED_STATES, next_check_at
 from domains.models import Domain, DomainCheck, DomainTransition
 from domains.names import NameKind
-from domains.verification import DnsPolicy
 
 TRANSITIONS_SHOWN = 20
 # RFC 3263: the SRV names looked up without NAPTR, by the transport they offer.

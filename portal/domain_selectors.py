@@ -4,23 +4,21 @@ domains a bulk action is about, one domain with everything that belongs to it.""
 
 import hashlib
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from django.db.models import QuerySet
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 
 from api.models import Job
 from domains.attributes import KNOWN_ATTRIBUTES
+from domains.bulk_actions import BULK_LIMIT
 from domains.filters import DomainPageFilter
 from domains.models import Domain, DomainAttribute, DomainCheck, DomainName
 from domains.selectors import domain_effective_attributes, domain_rows, domains_visible_to
-from domains.services import BULK_LIMIT
 from portal.dns_panel import DnsPanel, dns_panel
-from portal.paging import BadCursor, KeysetPage, keyset_page
+from portal.paging import Page, keyset_page, query_with
 from proxies.status import pending_proxies, proxies_loaded_at
 
 PAGE_SIZE = 50
-CURSORS = ("after", "before")
 # The names of the domains a bulk action's confirmation lists; the rest are counted.
 BULK_NAMES_SHOWN = 20
 
@@ -35,54 +33,31 @@ class DomainRow:
 class DomainListPage:
     filters: DomainPageFilter
     rows: list[DomainRow]
-    page: KeysetPage
-    # The filter's parameters without the cursor: what the links to other pages keep.
+    page: Page
+    # The filter's parameters without the cursor: what a bulk action re-applies.
     query: str
-
-    def _link(self, cursor: str, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return "?" + "&".join(part for part in (self.query, urlencode({cursor: value})) if part)
-
-    @property
-    def next_link(self) -> str | None:
-        return self._link("after", self.page.next_cursor)
-
-    @property
-    def previous_link(self) -> str | None:
-        return self._link("before", self.page.previous_cursor)
-
-    @property
-    def first_link(self) -> str:
-        return "?" + self.query
 
 
 def domain_filters(actor, params: QueryDict) -> DomainPageFilter:
     return DomainPageFilter(params, queryset=domain_rows(domains_visible_to(actor)))
 
 
-def _without_cursor(params: QueryDict) -> str:
-    kept = params.copy()
-    for name in CURSORS:
-        kept.pop(name, None)
-    return kept.urlencode()
-
-
 def domain_list_page(actor, params: QueryDict, *, size: int | None = None) -> DomainListPage:
-    size = size or PAGE_SIZE
+    """A page of the list the parameters ask for: filtered, searched, sorted, and from
+    its cursor on (keyset_page: one query however deep)."""
     filters = domain_filters(actor, params)
-    try:
-        page = keyset_page(
-            filters.qs, size=size, after=params.get("after"), before=params.get("before")
-        )
-    except BadCursor:  # a link this list never gave: its first page
-        page = keyset_page(filters.qs, size=size)
+    ordering = filters.filters["ordering"].order_by(
+        getattr(filters.form, "cleaned_data", {}).get("ordering") if filters.is_valid() else None
+    )
+    asked = HttpRequest()
+    asked.GET = params
+    page = keyset_page(filters.qs, asked, ordering=ordering, size=size or PAGE_SIZE)
     loaded = proxies_loaded_at()
     return DomainListPage(
         filters=filters,
-        rows=[DomainRow(domain, pending_proxies(domain, loaded)) for domain in page.rows],
+        rows=[DomainRow(domain, pending_proxies(domain, loaded)) for domain in page.items],
         page=page,
-        query=_without_cursor(params),
+        query=query_with(params)[1:],
     )
 
 
@@ -107,10 +82,10 @@ def bulk_targets(actor, *, query: str, every: bool, dids: list[str]) -> BulkTarg
     than a bulk action takes, so that too many can be refused) or those of ``dids``."""
     filters = domain_filters(actor, QueryDict(query))
     found: QuerySet[Domain] = filters.qs if every else filters.qs.filter(did__in=dids)
-    rows = list(found.order_by("listed_name", "pk").values_list("pk", "did")[: BULK_LIMIT + 1])
+    rows = list(found.order_by("did").values_list("pk", "did")[: BULK_LIMIT + 1])
     ids = [pk for pk, _did in rows]
     shown = list(domain_rows(Domain.objects.filter(pk__in=ids[:BULK_NAMES_SHOWN])))
-    shown.sort(key=lambda domain: domain.listed_name or domain.did)
+    shown.sort(key=lambda domain: domain.did)
     digest = hashlib.sha256(" ".join(did for _pk, did in sorted(rows)).encode()).hexdigest()
     return BulkTargets(filters, ids, len(ids), shown, digest[:32])
 

@@ -3,6 +3,7 @@ from django.urls import path
 from portal.views.home import home
 from portal.views.operator import domain, domains
 from portal.views.operator.dashboard import dashboard
+from portal.views.tenant.account import resend_confirmation
 from portal.views.tenant.domains import domain_list
 
 app_name = "portal"
@@ -15,7 +16,6 @@ urlpatterns = [
     path("dashboard/", dashboard, name="dashboard"),
     path("domains/", domains.domain_list, name="domains"),
     path("domains/new/", domains.domain_create, name="domain-create"),
-    path("domains/bulk/", domains.domains_bulk, name="domains-bulk"),
     path(DOMAIN, domain.domain_detail, name="domain"),
     path(f"{DOMAIN}enable/", domain.domain_switch, {"enabled": True}, name="domain-enable"),
     path(f"{DOMAIN}disable/", domain.domain_switch, {"enabled": False}, name="domain-disable"),
@@ -32,4 +32,5 @@ urlpatterns = [
     path(f"{DOMAIN}delete/", domain.domain_delete, name="domain-delete"),
     # A tenant's own pages.
     path("my/domains/", domain_list, name="tenant-domains"),
+    path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),
 ]

@@ -85,7 +85,7 @@ PAGES = [
     "/domain/xn--strae-oqa.example/delete/",
 ]
 ACTIONS = [
-    "/domains/bulk/",
+    "/domains/",
     "/domain/xn--strae-oqa.example/enable/",
     "/domain/xn--strae-oqa.example/disable/",
     "/domain/xn--strae-oqa.example/names/",
@@ -137,7 +137,7 @@ def test_every_form_has_a_csrf_token_and_needs_it(operator, example):
             if (attrs_of(form).get("method") or "get").lower() == "post":
                 assert len(list(elements(form, "input", name="csrfmiddlewaretoken"))) == 1, url
                 actions.add(attrs_of(form)["action"])
-    assert {"/domains/bulk/", "/domains/new/", f"/domain/{example.did}/verify/"} <= actions
+    assert {"/domains/", "/domains/new/", f"/domain/{example.did}/verify/"} <= actions
     for action in actions:
         assert strict.post(action, {}).status_code == 403, action
 
@@ -182,7 +182,7 @@ def test_the_list_shows_each_domain_at_a_glance(operator, alice, example, edge):
         ("pending=any", ["op.example", "other-id"]),
         ("name=SIP.Straße.example", ["xn--strae-oqa.example"]),
         ("", ["op.example", "other-id", "xn--strae-oqa.example"]),  # by canonical name
-        ("ordering=-name", ["xn--strae-oqa.example", "other-id", "op.example"]),
+        ("ordering=-did", ["xn--strae-oqa.example", "other-id", "op.example"]),
         ("ordering=-created_at", ["other-id", "op.example", "xn--strae-oqa.example"]),
         ("ordering=state", ["xn--strae-oqa.example", "op.example", "other-id"]),
         ("ordering=bogus", ["op.example", "other-id", "xn--strae-oqa.example"]),
@@ -525,7 +525,7 @@ def test_selected_domains_are_disabled_after_a_confirmation(operator, alice, edg
         domain_create(actor=alice, name=name)
     query = "search=example"
     review = operator.post(
-        "/domains/bulk/",
+        "/domains/",
         {
             "action": "disable",
             "scope": "selected",
@@ -540,7 +540,7 @@ def test_selected_domains_are_disabled_after_a_confirmation(operator, alice, edg
     confirmed = attrs_of(next(elements(page_tree(review), "input", name="confirmed")))["value"]
 
     done = operator.post(
-        "/domains/bulk/",
+        "/domains/",
         {
             "action": "disable",
             "scope": "selected",
@@ -565,36 +565,36 @@ def test_every_matching_domain_is_rechecked_on_confirmation(operator, alice):
             actor=alice, name=name, state=DomainState.SUSPECT if name[0] == "s" else "active"
         )
     data = {"action": "disable", "scope": "every", "query": "state=suspect"}
-    review = operator.post("/domains/bulk/", data)
+    review = operator.post("/domains/", data)
     assert "Disable 2 domains?" in page_text(review)
     confirmed = attrs_of(next(elements(page_tree(review), "input", name="confirmed")))["value"]
 
     # Meanwhile another domain turns suspect: the confirmation was not for it.
     Domain.objects.filter(did="keep.example").update(state=DomainState.SUSPECT)
-    again = operator.post("/domains/bulk/", {**data, "confirmed": confirmed})
+    again = operator.post("/domains/", {**data, "confirmed": confirmed})
     assert again.status_code == 400
     text = page_text(again)
     assert "The filter finds other domains now" in text and "Disable 3 domains?" in text
     assert not Domain.objects.filter(enabled=False).exists()
 
     confirmed = attrs_of(next(elements(page_tree(again), "input", name="confirmed")))["value"]
-    assert operator.post("/domains/bulk/", {**data, "confirmed": confirmed}).status_code == 302
+    assert operator.post("/domains/", {**data, "confirmed": confirmed}).status_code == 302
     assert Domain.objects.filter(enabled=False).count() == 3
 
 
 def test_bulk_delete_names_what_goes_and_needs_consent(operator, alice, example):
     domain_create(actor=alice, name="other.example")
     data = {"action": "delete", "scope": "every", "query": ""}
-    review = operator.post("/domains/bulk/", data)
+    review = operator.post("/domains/", data)
     text = page_text(review)
     assert "Delete 2 domains?" in text and "4 names" in text and "1 subscriber," in text
     confirmed = attrs_of(next(elements(page_tree(review), "input", name="confirmed")))["value"]
 
-    refused = operator.post("/domains/bulk/", {**data, "confirmed": confirmed})
+    refused = operator.post("/domains/", {**data, "confirmed": confirmed})
     assert refused.status_code == 400 and "still has 1 subscriber(s)" in page_text(refused)
     assert Domain.objects.count() == 2
 
-    operator.post("/domains/bulk/", {**data, "confirmed": confirmed, "force": "on"})
+    operator.post("/domains/", {**data, "confirmed": confirmed, "force": "on"})
     assert Domain.objects.count() == 0
 
 
@@ -609,7 +609,7 @@ def test_bulk_delete_names_what_goes_and_needs_consent(operator, alice, example)
 )
 def test_a_bad_bulk_request_is_refused_next_to_its_field(operator, alice, data, where, message):
     domain_create(actor=alice, name="a.example")
-    answer = operator.post("/domains/bulk/", {"query": "search=a", **data})
+    answer = operator.post("/domains/", {"query": "search=a", **data})
     assert answer.status_code == 400
     errors = list(
         elements(
@@ -624,13 +624,13 @@ def test_a_bad_bulk_request_is_refused_next_to_its_field(operator, alice, data, 
 
 
 def test_a_bulk_action_takes_a_bounded_number_of_domains(operator, alice, monkeypatch):
-    from domains import services
+    from domains import bulk_actions
 
-    monkeypatch.setattr(services, "BULK_LIMIT", 2)
+    monkeypatch.setattr(bulk_actions, "BULK_LIMIT", 2)
     monkeypatch.setattr(domain_selectors, "BULK_LIMIT", 2)
     for i in range(3):
         domain_create(actor=alice, name=f"b{i}.example")
-    answer = operator.post("/domains/bulk/", {"action": "disable", "scope": "every", "query": ""})
+    answer = operator.post("/domains/", {"action": "disable", "scope": "every", "query": ""})
     assert answer.status_code == 400
     assert "at most 2 at once; narrow the selection" in page_text(answer)
     assert not Domain.objects.filter(enabled=False).exists()

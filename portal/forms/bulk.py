@@ -2,8 +2,8 @@
 
 from django import forms
 
+from domains.bulk_actions import BULK_LIMIT
 from domains.names import MAX_NAME_LENGTH
-from domains.services import BULK_LIMIT
 
 BULK_ACTIONS = [("enable", "Enable"), ("disable", "Disable"), ("delete", "Delete")]
 SCOPES = [("selected", "the selected domains"), ("every", "every domain the filter finds")]

@@ -1,26 +1,15 @@
-"""Names as people read them: the Unicode form of an internationalised name, with its
-A-label (what DNS and the proxy use) in a title shown on hover."""
+"""What the operators' domain pages show of a domain beyond its names (sipnames.py has
+those): verdicts and states in words, the link to its subscribers."""
 
 from urllib.parse import urlencode
 
 from django import template
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
 
-from domains.models import CheckVerdict, DomainState
-from domains.names import HostName, NameKind
+from domains.models import CheckVerdict
+from domains.names import display_name
 
 register = template.Library()
-
-
-@register.simple_tag
-def hostname(value: str | None, kind: str = NameKind.HOSTNAME):
-    if not value:
-        return ""
-    shown = HostName(value, kind or NameKind.HOSTNAME).display
-    if shown == value:
-        return format_html('<span class="name-text">{}</span>', value)
-    return format_html('<span class="name-text" title="{}">{}</span>', value, shown)
 
 
 @register.simple_tag
@@ -28,7 +17,7 @@ def subscribers_of(did: str) -> str:
     """The subscriber list filtered to one domain."""
     try:
         base = reverse("portal:subscribers")
-    except NoReverseMatch:  # the subscriber pages' address, before they are routed
+    except NoReverseMatch:  # where the subscriber list lives, its URL name not routed
         base = "/subscribers/"
     return f"{base}?{urlencode({'domain': did})}"
 
@@ -45,14 +34,6 @@ def verdict_label(value: str | None) -> str:
 
 
 @register.filter
-def state_label(value: str | None) -> str:
-    try:
-        return DomainState(value).label
-    except ValueError:
-        return value or ""
-
-
-@register.filter
-def display(value: str | None, kind: str | None = None) -> str:
-    """A name's Unicode form as plain text (for labels and titles)."""
-    return HostName(value, kind or NameKind.HOSTNAME).display if value else ""
+def display(value: str | None) -> str:
+    """A stored name's Unicode form as plain text, for labels (sipname gives the markup)."""
+    return display_name(value) if value else ""

@@ -5,9 +5,8 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
-from domains import services
+from domains import bulk_actions, services
 from portal.access import operator_required
 from portal.actions import changed, perform
 from portal.domain_selectors import BulkTargets, bulk_targets, domain_list_page
@@ -22,7 +21,10 @@ BULK_FIELDS = {"domains": "scope"}
 
 @operator_required
 def domain_list(request):
-    # The filter form swaps the results in place (htmx); the same address is the page.
+    """The list; a POST is a bulk action on it. The filter form swaps the results in place
+    (htmx); the same address is the whole page."""
+    if request.method == "POST":
+        return _bulk(request)
     listing = domain_list_page(request.user, request.GET)
     bulk = BulkForm(initial={"query": listing.query})
     template = "portal/operator/_domain_results.html" if request.htmx else LIST
@@ -61,14 +63,14 @@ def _apply(request, form: BulkForm, targets: BulkTargets) -> str | None:
     if action == "delete":
         force = form.cleaned_data["force"]
         done, gone = perform(
-            request, form, services.domains_delete, domains=ids, force=force, fields=BULK_FIELDS
+            request, form, bulk_actions.domains_delete, domains=ids, force=force, fields=BULK_FIELDS
         )
         return f"{len(gone)} domain(s) deleted" if done else None
     enabled = action == "enable"
     done, switched = perform(
         request,
         form,
-        services.domains_set_enabled,
+        bulk_actions.domains_set_enabled,
         domains=ids,
         enabled=enabled,
         fields=BULK_FIELDS,
@@ -79,9 +81,7 @@ def _apply(request, form: BulkForm, targets: BulkTargets) -> str | None:
     return f"{len(switched)} domain(s) {verb} ({len(ids) - len(switched)} already were)"
 
 
-@operator_required
-@require_POST
-def domains_bulk(request):
+def _bulk(request):
     """First the confirmation, naming the domains and what goes with them; then, if the
     filter still finds the same domains, the action."""
     form = BulkForm(request.POST)
@@ -102,7 +102,7 @@ def domains_bulk(request):
 
 def _confirmation(request, form: BulkForm, targets: BulkTargets):
     try:
-        services.domains_bulk_ids(targets.ids)
+        bulk_actions.domains_bulk_ids(targets.ids)
     except ValidationError as exc:
         add_to_form(form, exc, fields=BULK_FIELDS)
     deleting = form.cleaned_data["action"] == "delete"
@@ -110,7 +110,7 @@ def _confirmation(request, form: BulkForm, targets: BulkTargets):
         "form": form,
         "targets": targets,
         "action": dict(form.fields["action"].choices)[form.cleaned_data["action"]],
-        "totals": services.domains_deletion_totals(targets.ids) if deleting else None,
+        "totals": bulk_actions.domains_deletion_totals(targets.ids) if deleting else None,
         "back": _list_url(form.cleaned_data["query"]),
     }
     status = 400 if form.errors else 200
