@@ -75,6 +75,13 @@ def field_errors(response, field_id: str) -> str:
     return " ".join(text_of(element) for element in found)
 
 
+def refusal(response, field_id: str) -> str:
+    """A service's refusal: next to the field of the argument it names, or above the form
+    when it names none."""
+    alerts = elements(page_tree(response), "div", class_="form-errors")
+    return field_errors(response, field_id) or " ".join(text_of(alert) for alert in alerts)
+
+
 # --- who may see what -------------------------------------------------------------------------
 
 PAGES = [
@@ -153,7 +160,7 @@ def test_the_list_shows_each_domain_at_a_glance(operator, alice, example, edge):
     text = page_text(page)
 
     assert listed(page) == ["off.example", "xn--strae-oqa.example"]
-    assert '<span class="name-text" title="xn--strae-oqa.example">straße.example</span>' in text
+    assert '<span class="sipname" title="xn--strae-oqa.example">straße.example</span>' in text
     row = text[text.index("straße.example</span>") :]
     assert "bob-corp" in row and "points elsewhere" in row and "badge-proxy-live" in row
     assert '<td class="number">2</td>' in row  # other names
@@ -224,7 +231,7 @@ def test_a_bad_filter_is_named_next_to_its_field(operator, example):
 
 def test_htmx_gets_the_results_alone(operator, example):
     fragment = operator.get("/domains/?search=sip", HTTP_HX_REQUEST="true").text
-    assert fragment.lstrip().startswith('<div id="domain-results">') and "<html" not in fragment
+    assert fragment.lstrip().startswith('<div id="domain-results"') and "<html" not in fragment
     assert "straße.example" in fragment
     assert "<html" in operator.get("/domains/?search=sip").text
 
@@ -338,7 +345,7 @@ def test_an_operator_adds_a_domain(operator, tenant, edge):
     ("data", "field", "message"),
     [
         ({"name": ""}, "id_name", "This field is required."),
-        ({"name": "bad name!"}, "id_name", "not a valid domain name"),
+        ({"name": "bad name!"}, "refused:id_name", "not a valid domain name"),
         ({"name": "x.example", "aliases": "x.example"}, None, "given twice"),
         ({"name": "taken.example"}, None, "already belongs to domain taken.example"),
         ({"name": "n.example", "did": "Bad Did"}, None, "Bad Did"),
@@ -350,7 +357,10 @@ def test_a_bad_new_domain_is_refused_next_to_its_field(operator, alice, data, fi
     domain_create(actor=alice, name="taken.example")
     answer = operator.post("/domains/new/", data)
     assert answer.status_code == 400
-    shown = field_errors(answer, field) if field else page_text(answer)
+    if field and field.startswith("refused:"):
+        shown = refusal(answer, field.removeprefix("refused:"))
+    else:
+        shown = field_errors(answer, field) if field else page_text(answer)
     assert message in shown, shown
     # A service's message lands on a field of that name, or above the form.
     assert Domain.objects.count() == 1
@@ -365,7 +375,7 @@ def test_the_domain_page_shows_names_attributes_tenant_and_subscribers(operator,
     )
     text = page_text(operator.get(f"/domain/{example.did}/"))
     assert (
-        '<h1><span class="name-text" title="xn--strae-oqa.example">straße.example</span></h1>'
+        '<h1><span class="sipname" title="xn--strae-oqa.example">straße.example</span></h1>'
         in text
     )
     assert "sip.straße.example" in text and "192.0.2.7" in text and "IPv4 literal" in text
@@ -464,14 +474,15 @@ def test_attributes_are_set_and_unset(operator, example, edge):
 
 def test_a_realm_that_strands_passwords_needs_consent(operator, example):
     url = f"/domain/{example.did}/attributes/"
-    refused = operator.post(url, {"attr-name": "realm", "attr-value": "sip.straße.example"})
+    realm = "sip.xn--strae-oqa.example"
+    refused = operator.post(url, {"attr-name": "realm", "attr-value": realm})
     assert refused.status_code == 400 and "must set new passwords" in page_text(refused)
     assert not DomainAttribute.objects.filter(name="realm").exists()
     done = operator.post(
         url,
         {
             "attr-name": "realm",
-            "attr-value": "sip.straße.example",
+            "attr-value": realm,
             "attr-accept_password_reset": "on",
         },
     )

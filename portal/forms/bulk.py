@@ -44,4 +44,4 @@ class BulkForm(forms.Form):
 
     @property
     def every(self) -> bool:
-        return self.cleaned_data["scope"] == "every"
+        return getattr(self, "cleaned_data", {}).get("scope") == "every"

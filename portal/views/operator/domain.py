@@ -2,6 +2,7 @@
 and every change to them, each one service call."""
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -24,6 +25,7 @@ from portal.forms.domains import (
 )
 
 DETAIL = "portal/operator/domain_detail.html"
+ONE_FIELD = {NON_FIELD_ERRORS: "name"}
 
 
 def _domain(request, did: str):
@@ -75,7 +77,10 @@ def domain_name_add(request, did: str):
     form = NameForm(request.POST, prefix="alias")
     if form.is_valid():
         name = form.cleaned_data["name"]
-        done, added = perform(request, form, services.domain_name_add, domain=domain, name=name)
+        # Every refusal of the one field's service is about that field.
+        done, added = perform(
+            request, form, services.domain_name_add, domain=domain, name=name, fields=ONE_FIELD
+        )
         if done:
             changed(request, f"{_shown(added)} is now a name of {domain.did}")
             return _back(domain)
@@ -201,8 +206,8 @@ def domain_job(request, did: str, job: int):
 def domain_delete(request, did: str):
     """A page naming what goes with the domain; deleting it once confirmed."""
     domain = _domain(request, did)
-    form = DeleteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = DeleteForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
         force = form.cleaned_data["force"]
         done, gone = perform(request, form, services.domain_delete, domain=domain, force=force)
         if done:

@@ -33,8 +33,8 @@ def domain_list(request):
 
 @operator_required
 def domain_create(request):
-    form = DomainCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = DomainCreateForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         done, domain = perform(
             request,
