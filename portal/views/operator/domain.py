@@ -25,7 +25,10 @@ from portal.forms.domains import (
 )
 
 DETAIL = "portal/operator/domain_detail.html"
+# A form of one field: every refusal of its service is about that field.
 ONE_FIELD = {NON_FIELD_ERRORS: "name"}
+# A deletion is refused for the consent its checkbox gives.
+CONSENT = {NON_FIELD_ERRORS: "force"}
 
 
 def _domain(request, did: str):
@@ -77,7 +80,6 @@ def domain_name_add(request, did: str):
     form = NameForm(request.POST, prefix="alias")
     if form.is_valid():
         name = form.cleaned_data["name"]
-        # Every refusal of the one field's service is about that field.
         done, added = perform(
             request, form, services.domain_name_add, domain=domain, name=name, fields=ONE_FIELD
         )
@@ -197,7 +199,8 @@ def domain_job(request, did: str, job: int):
     if found is None:
         raise Http404
     if request.htmx:
-        context = {"page": domain_page(domain, job=found), "oob": found.state == Job.State.DONE}
+        done = found.state in (Job.State.DONE, Job.State.FAILED)
+        context = {"page": domain_page(domain, job=found), "job": found, "oob": done}
         return render(request, "portal/operator/_domain_job.html", context)
     return _page(request, domain, job=found)
 
@@ -209,7 +212,9 @@ def domain_delete(request, did: str):
     form = DeleteForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         force = form.cleaned_data["force"]
-        done, gone = perform(request, form, services.domain_delete, domain=domain, force=force)
+        done, gone = perform(
+            request, form, services.domain_delete, domain=domain, force=force, fields=CONSENT
+        )
         if done:
             changed(
                 request,

@@ -1,7 +1,7 @@
 """The operators' domain list: search, filters, sorting and pages; a new domain; bulk
 actions on ticked rows or on every domain the filter finds, confirmed first."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -63,7 +63,12 @@ def _apply(request, form: BulkForm, targets: BulkTargets) -> str | None:
     if action == "delete":
         force = form.cleaned_data["force"]
         done, gone = perform(
-            request, form, bulk_actions.domains_delete, domains=ids, force=force, fields=BULK_FIELDS
+            request,
+            form,
+            bulk_actions.domains_delete,
+            domains=ids,
+            force=force,
+            fields={**BULK_FIELDS, NON_FIELD_ERRORS: "force"},
         )
         return f"{len(gone)} domain(s) deleted" if done else None
     enabled = action == "enable"
