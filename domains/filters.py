@@ -29,7 +29,8 @@ def _spellings(term: str) -> set[str]:
         spellings.add(normalize_host(term).value)
     except ValidationError:
         pass
-    return spellings
+    # A spelling that contains another one finds nothing more ("a.b." contains "a.b").
+    return {s for s in spellings if not any(t != s and t in s for t in spellings)}
 
 
 def _containing(field: str, spellings: set[str]) -> Q:
