@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from domains.models import SERVED_STATES, Domain, DomainClaim, DomainOrigin, DomainState
+from domains.selectors import claims_waiting
 from domains.verification import Counters, DnsPolicy, disable_earliest_at
 from proxies.status import ProxyStatus, proxy_status_list
 
@@ -125,7 +126,7 @@ def suspect_domains(policy: DnsPolicy) -> tuple[list[SuspectDomain], int]:
 
 def dashboard() -> Dashboard:
     states, totals = domain_counts()
-    waiting = DomainClaim.objects.filter(verified_at__isnull=True)
+    waiting = claims_waiting()
     policy = DnsPolicy.from_settings()
     suspects, suspects_count = suspect_domains(policy)
     return Dashboard(
