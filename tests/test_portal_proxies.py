@@ -15,6 +15,7 @@ from audit.models import AuditEntry
 from domains.services import domain_create
 from proxies.models import Proxy
 from proxies.services import proxy_create
+from tests.kamailio_harness import running_kamailio
 from tests.portal_helpers import SIGN_IN, field_errors, flash_messages
 from tests.test_portal_access import post_forms, refused_without_token
 
@@ -350,3 +351,42 @@ def test_every_form_has_a_token_and_needs_it(operator, edge, job):
     assert f"/proxies/{edge.pk}/reload/" in actions and "/proxies/add/" in actions
     for action in actions:
         assert refused_without_token(operator, action), action
+
+
+# --- against a real Kamailio -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kamailio(django_db_setup, django_db_blocker):
+    with running_kamailio(django_db_blocker, "portal") as instance:
+        yield instance
+
+
+@pytest.mark.postgres
+def test_reload_now_brings_a_real_kamailio_up_to_date_and_the_page_says_so(
+    transactional_db, operator, alice, kamailio
+):
+    # The domain first: its commit reloads no proxy, as none is registered yet.
+    domain_create(actor=alice, name="live.portal.test", aliases=["sip.live.portal.test"])
+    proxy = proxy_create(
+        actor=alice,
+        name="kam",
+        transport="fifo",
+        address=kamailio.fifo,
+        sip_address=kamailio.sip_address,
+    )
+    assert kamailio.serves("sip.live.portal.test") is None
+    before = " ".join(operator.get("/proxies/").text.split())
+    assert "badge-proxy-pending" in before and "<code>live.portal.test</code>" in before
+    reloads = kamailio.reloads_logged()
+
+    answer = operator.post(f"/proxies/{proxy.pk}/reload/", follow=True)
+
+    page = " ".join(answer.text.split())
+    job = Job.objects.get()
+    assert answer.redirect_chain == [(f"/proxies/?job={job.pk}", 302)]
+    generation = job.result["generation"]
+    assert f"<strong>Done:</strong> kam reloaded, generation {generation} live." in page
+    assert "badge-proxy-live" in page and f"{generation} / {generation}" in page
+    assert kamailio.reloads_logged() == reloads + 1
+    assert kamailio.serves("sip.live.portal.test") == "live.portal.test"

@@ -371,6 +371,15 @@ def test_a_domain_can_leave_every_tenant_and_come_to_one(operator, alice, bob_co
     assert Domain.objects.get(pk=bobs_domain.pk).tenant == bob_corp
 
 
+def test_moving_a_domain_to_its_own_tenant_changes_nothing(operator, bob_corp, bobs_domain):
+    before = written()
+    operator.post("/tenants/transfer/", {"domain": "bob.example.com", "tenant": "bob"})
+    assert written() == before
+    assert flash_messages(operator.get("/tenants/")) == [
+        "bob.example.com belongs to tenant bob-corp already: nothing changed."
+    ]
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [

@@ -21,28 +21,28 @@ class TenantForm(forms.Form):
     )
 
 
+def password_field(**options) -> forms.CharField:
+    """A new password, typed as it is (Django's validators judge it in the service)."""
+    widget = forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    return forms.CharField(strip=False, widget=widget, **options)
+
+
 class TenantCreateForm(TenantForm):
     owner = forms.CharField(
         label="Owner's login",
         max_length=150,
         help_text="A new account: the tenant's owner signs in with it.",
     )
-    password = forms.CharField(
+    password = password_field(
         label="Owner's password",
         required=False,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Optional: without one, the owner cannot sign in until an operator sets one.",
     )
     field_order = ["name", "owner", "email", "password"]
 
 
 class TenantPasswordForm(forms.Form):
-    password = forms.CharField(
-        label="New password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+    password = password_field(label="New password")
 
 
 class TenantActiveForm(forms.Form):

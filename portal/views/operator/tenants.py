@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 
 from domains.models import Domain, DomainState, Tenant
+from domains.names import name_for_people
 from domains.selectors import (
     DomainNotFound,
     claims_waiting,
@@ -88,8 +89,8 @@ def tenant_detail(request, pk: int):
             for state, counts in tenant_domain_states(tenant).items()
         ],
         "page": offset_page(domains, request.GET.get("page"), PAGE_SIZE),
-        "claims": list(claims[: PAGE_SIZE + 1]),
-        "claims_shown": PAGE_SIZE,
+        "claims": list(claims[:PAGE_SIZE]),
+        "claims_total": claims.count(),
     }
     return render(request, "portal/operator/tenant_detail.html", context)
 
@@ -187,10 +188,11 @@ def _transfer_message(domain: Domain, old_owner: Tenant | None) -> str:
     def name(tenant):
         return f"tenant {tenant.name}" if tenant else "no tenant"
 
+    shown = name_for_people(domain.did)
     if old_owner == domain.tenant:
-        return f"{domain.did} belongs to {name(old_owner)} already: nothing changed."
+        return f"{shown} belongs to {name(old_owner)} already: nothing changed."
     # The proxies read no tenant: what they serve stays as it was.
     return (
-        f"Moved {domain.did} from {name(old_owner)} to {name(domain.tenant)}. "
+        f"Moved {shown} from {name(old_owner)} to {name(domain.tenant)}. "
         "The proxies serve it as before."
     )
