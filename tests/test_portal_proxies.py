@@ -15,6 +15,7 @@ from audit.models import AuditEntry
 from domains.services import domain_create
 from proxies.models import Proxy
 from proxies.services import proxy_create
+from proxies.status import proxy_status_list
 from tests.kamailio_harness import running_kamailio
 from tests.portal_helpers import SIGN_IN, field_errors, flash_messages
 from tests.test_portal_access import post_forms, refused_without_token
@@ -115,6 +116,24 @@ def test_the_number_of_queries_does_not_grow_with_proxies_or_domains(operator, a
     assert "d15.example.com" in operator.get("/proxies/").text
 
 
+def test_each_proxy_lists_the_latest_domains_it_has_not_loaded(alice):
+    old = domain_create(actor=alice, name="old.example.com")
+    loaded_at = old.updated_at
+    for name in ["b.example.com", "c.example.com"]:
+        domain_create(actor=alice, name=name)
+    proxy_create(actor=alice, name="caught", transport="udp", address="192.0.2.1:1")
+    proxy_create(actor=alice, name="never", transport="udp", address="192.0.2.2:1")
+    Proxy.objects.filter(name="caught").update(applied_generation=0, applied_changed_at=loaded_at)
+
+    statuses = {status.name: status for status in proxy_status_list(pending_limit=5)}
+    assert statuses["caught"].pending_dids == ["c.example.com", "b.example.com"]
+    assert statuses["never"].pending_dids == ["c.example.com", "b.example.com", "old.example.com"]
+    assert (statuses["caught"].pending_count, statuses["never"].pending_count) == (2, 3)
+    short = {status.name: status for status in proxy_status_list(pending_limit=1)}
+    assert short["never"].pending_dids == ["c.example.com"]
+    assert [s.pending_dids for s in proxy_status_list(pending_limit=0)] == [[], []]
+
+
 # --- add, edit, delete ---------------------------------------------------------------------
 
 
@@ -212,6 +231,15 @@ def test_a_bad_edit_is_shown_next_to_its_field_and_nothing_is_written(operator, 
     assert written() == before
 
 
+def test_a_new_name_alone_keeps_what_the_proxy_loaded(operator, edge):
+    Proxy.objects.filter(pk=edge.pk).update(applied_generation=3)
+    data = {"name": "edge-new", "transport": "fifo", "address": edge.address, "enabled": "on"}
+    operator.post(f"/proxies/{edge.pk}/edit/", data)
+    edge.refresh_from_db()
+    assert (edge.name, edge.applied_generation) == ("edge-new", 3)
+    assert AuditEntry.objects.get(action="proxy.update").after == {"name": "edge-new"}
+
+
 def test_an_edit_that_changes_nothing_writes_nothing(operator, edge):
     before = written()
     data = {"name": edge.name, "transport": "fifo", "address": edge.address, "enabled": "on"}
@@ -303,6 +331,7 @@ def test_only_reload_jobs_are_shown(operator, alice, edge):
     for junk in ["abc", "-1", "²", "9" * 30]:
         assert operator.get(f"/proxies/?job={junk}").status_code == 200
     assert operator.get(f"/proxies/reloads/{'9' * 30}/").status_code == 404
+    assert operator.get(f"/proxies/{'9' * 30}/edit/").status_code == 404
 
 
 # --- who may ---------------------------------------------------------------------------------

@@ -279,6 +279,7 @@ def test_the_tenant_page_pages_its_domains(operator, alice, bob_corp):
 def test_a_tenant_that_does_not_exist_is_404(operator, bob_corp):
     for url in ["/tenants/{}/", "/tenants/{}/edit/", "/tenants/{}/disable/"]:
         assert operator.get(url.format(bob_corp.pk + 100)).status_code == 404
+        assert operator.get(url.format("9" * 30)).status_code == 404
 
 
 # --- disabling ---------------------------------------------------------------------------------
