@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal.views.home import home
+from portal.views.operator import proxies, tenants
 from portal.views.operator.dashboard import dashboard
 from portal.views.tenant.account import resend_confirmation
 from portal.views.tenant.domains import domain_list
@@ -11,6 +12,20 @@ urlpatterns = [
     path("", home, name="home"),
     # Operators' pages.
     path("dashboard/", dashboard, name="dashboard"),
+    path("proxies/", proxies.proxy_list, name="proxies"),
+    path("proxies/add/", proxies.proxy_add, name="proxy-add"),
+    path("proxies/<int:pk>/edit/", proxies.proxy_edit, name="proxy-edit"),
+    path("proxies/<int:pk>/delete/", proxies.proxy_delete, name="proxy-delete"),
+    path("proxies/<int:pk>/reload/", proxies.proxy_reload, name="proxy-reload"),
+    path("proxies/reloads/<int:job_id>/", proxies.proxy_reload_job, name="proxy-reload-job"),
+    path("tenants/", tenants.tenant_list, name="tenants"),
+    path("tenants/add/", tenants.tenant_add, name="tenant-add"),
+    path("tenants/transfer/", tenants.domain_transfer, name="tenant-transfer"),
+    path("tenants/<int:pk>/", tenants.tenant_detail, name="tenant"),
+    path("tenants/<int:pk>/edit/", tenants.tenant_edit, name="tenant-edit"),
+    path("tenants/<int:pk>/password/", tenants.tenant_password, name="tenant-password"),
+    path("tenants/<int:pk>/disable/", tenants.tenant_disable, name="tenant-disable"),
+    path("tenants/<int:pk>/enable/", tenants.tenant_enable, name="tenant-enable"),
     # A tenant's own pages.
     path("my/domains/", domain_list, name="tenant-domains"),
     path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),

@@ -472,3 +472,19 @@ def proxy_login(django_db_blocker, role_prefix: str) -> Iterator[tuple[str, str]
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(f'DROP OWNED BY "{role}"')
             cursor.execute(f'DROP ROLE "{role}"')
+
+
+@contextmanager
+def running_kamailio(django_db_blocker, prefix: str, **options) -> Iterator[Kamailio]:
+    """A Kamailio of its own on the test database (a session fixture's body): a scratch
+    directory, a read-only login, the process; all gone afterwards."""
+    with (
+        scratch_dir(f"serweb-{prefix}-") as path,
+        proxy_login(django_db_blocker, f"serweb_{prefix}") as (url, _where),
+    ):
+        instance = Kamailio(path, url, **options)
+        instance.start()
+        try:
+            yield instance
+        finally:
+            instance.stop()
