@@ -63,7 +63,7 @@ class Command(SubcommandCommand):
         restore_backup(self, options["file"])
 
     def run_import(self, importer: Callable[..., Any], path: str) -> None:
-        from domains.bulk import ImportRejected
+        from serweb.bulk import ImportRejected
 
         try:
             # Fail on an unreadable file before the importer starts any work.
