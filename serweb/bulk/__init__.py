@@ -12,7 +12,7 @@ portal); PREVIEW checks like SKIP_BAD_ROWS and writes nothing.
 """
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from operator import attrgetter
@@ -87,6 +87,11 @@ class ImportReport(Generic[Summary]):
     errors: list[RowError]
     # Previewed: the first rows to create, as the importer describes them.
     sample: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rows_created(self) -> int:
+        """The summary's first count: one per row created."""
+        return next(iter(asdict(self.summary).values()), 0)
 
     @property
     def refused_lines(self) -> list[int]:
@@ -266,6 +271,13 @@ def _run(
         after={"source": source, **asdict(summary), **refused},
     )
     return ImportReport(summary, _by_line(errors))
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """``3 domains (7 names, 2 attributes)``: the first count leads, the others follow."""
+    parts = [f"{value} {name.replace('_', ' ')}" for name, value in counts.items()]
+    rest = f" ({', '.join(parts[1:])})" if len(parts) > 1 else ""
+    return f"{parts[0]}{rest}" if parts else "nothing"
 
 
 def _by_line(errors: list[RowError]) -> list[RowError]:
