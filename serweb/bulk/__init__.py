@@ -97,6 +97,14 @@ class ImportReport(Generic[Summary]):
     def refused_lines(self) -> list[int]:
         return sorted({error.line for error in self.errors})
 
+    @property
+    def refused_rows(self) -> list[tuple[int, list[str]]]:
+        """(line, its problems) per row refused, by line."""
+        rows: dict[int, list[str]] = {}
+        for error in self.errors:
+            rows.setdefault(error.line, []).append(error.message)
+        return sorted(rows.items())
+
 
 # --- one import ---------------------------------------------------------------------------
 
