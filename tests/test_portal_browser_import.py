@@ -64,7 +64,9 @@ def test_an_operator_imports_a_file_with_one_bad_row(visit, alice, tmp_path):
     expect(errors.get_by_role("rowheader")).to_have_text("5")
     sample = page.get_by_role("region", name="Rows to create")
     expect(sample.get_by_role("row")).to_have_count(6)
-    expect(sample.get_by_title("xn--strae-oqa.example.org", exact=True)).to_have_text("straße.example.org")
+    expect(sample.get_by_title("xn--strae-oqa.example.org", exact=True)).to_have_text(
+        "straße.example.org"
+    )
     assert Domain.objects.count() == 1  # nothing written yet
     visit.seen("import-preview")
     page.set_viewport_size(NARROW)
