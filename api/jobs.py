@@ -14,10 +14,10 @@ from api.exceptions import django_validation_error, exception_handler
 from api.imports import import_job_run
 from api.models import Job
 from audit.services import audit_channel
-from domains.claims import domain_claim_verify
+from domains.dns.claims import domain_claim_verify
+from domains.dns.verification import Verification, domain_verify
 from domains.models import Domain, DomainClaim
 from domains.selectors import DomainNotFound
-from domains.verification import Verification, domain_verify
 
 # The task that runs a job (api/tasks.py), queued by name: the task module imports this
 # one, never the other way round.

@@ -15,8 +15,8 @@ from api.models import Job
 from api.permissions import IsOperator
 from api.schema import ErrorSerializer
 from api.views import ApiView
-from domains.claims import claim_record, domain_claim_start
-from domains.lookup import lookup_host
+from domains.dns.claims import claim_record, domain_claim_start
+from domains.dns.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
 from domains.selectors import actor_is_operator, actor_tenant
 

@@ -565,10 +565,17 @@ def _check_tenant_free(name: str, owner_username: str) -> None:
 
 @transaction.atomic
 def tenant_create(
-    *, actor: Actor, name: str, owner_username: str, email: str = "", password: str | None = None
+    *,
+    actor: Actor,
+    name: str,
+    owner_username: str,
+    email: str = "",
+    password: str | None = None,
+    confirmed: bool = True,
 ) -> Tenant:
     """A tenant with a new owner account, which logs in with ``password`` (without one, it
-    gets a password or an API token from an operator later)."""
+    gets a password or an API token from an operator later). An unconfirmed one waits for
+    its owner to prove its e-mail address (domains/signup.py)."""
     from django.contrib.auth import get_user_model
 
     users = get_user_model()
@@ -585,7 +592,9 @@ def tenant_create(
     # they are: a concurrent creation of either makes this one the serial refusal.
     with lost_race(lambda: _check_tenant_free(clean_name, username), field="name"):
         owner = users.objects.create_user(username=username, email=email or "")
-        tenant = Tenant.objects.create(name=clean_name, owner=owner)
+        tenant = Tenant.objects.create(
+            name=clean_name, owner=owner, confirmed_at=timezone.now() if confirmed else None
+        )
     audit_record(
         actor=actor,
         action="tenant.create",

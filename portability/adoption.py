@@ -44,7 +44,7 @@ from portability.records import (
     ValidFromRecord,
 )
 from portability.writer import concurrent_writes_refused, document_write
-from serweb.commandbase import plural
+from serweb.text import plural
 from subscribers import digest
 
 Actor = AbstractBaseUser | None

@@ -7,6 +7,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from domains.selectors import actor_is_operator, actor_tenant
 
@@ -26,7 +27,8 @@ def operator_required(view: View) -> View:
 
 
 def tenant_required(view: View) -> View:
-    """The tenant whose owner is signed in, as ``request.tenant``."""
+    """The tenant whose owner is signed in, as ``request.tenant``; one that signed up and
+    has not confirmed its e-mail address yet is asked to, and sees nothing else."""
 
     @wraps(view)
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -35,6 +37,8 @@ def tenant_required(view: View) -> View:
         tenant = actor_tenant(request.user)
         if tenant is None:
             raise Http404
+        if tenant.confirmed_at is None:
+            return render(request, "portal/tenant/confirm_email.html", {"tenant": tenant})
         request.tenant = tenant
         return view(request, *args, **kwargs)
 

@@ -9,8 +9,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from domains.dns.lifecycle import Counters, disable_earliest_at
+from domains.dns.policy import DnsPolicy
 from domains.models import SERVED_STATES, Domain, DomainClaim, DomainOrigin, DomainState
-from domains.verification import Counters, DnsPolicy, disable_earliest_at
 from proxies.status import ProxyStatus, proxy_status_list
 
 LIST_LENGTH = 10

@@ -3,6 +3,7 @@ from django.urls import path
 from portal.views.home import home
 from portal.views.operator import imports
 from portal.views.operator.dashboard import dashboard
+from portal.views.tenant.account import resend_confirmation
 from portal.views.tenant.domains import domain_list
 
 app_name = "portal"
@@ -21,4 +22,5 @@ urlpatterns = [
     path("export/subscribers.csv", imports.export_subscribers, name="export-subscribers"),
     # A tenant's own pages.
     path("my/domains/", domain_list, name="tenant-domains"),
+    path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),
 ]

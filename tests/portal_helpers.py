@@ -12,7 +12,7 @@ from pathlib import Path
 from django.test.html import Element, parse_html
 from django.utils import timezone
 
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import DomainCheck, DomainOrigin, DomainState, Tenant
 from domains.services import domain_create
 from proxies.models import Proxy, ProxyTransport

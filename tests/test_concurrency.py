@@ -24,8 +24,10 @@ from api.services import token_create
 from audit.models import AuditEntry
 from domains import services as domains
 from domains.bulk import DomainColumnsImport, ImportRejected, import_domains_csv
-from domains.claims import domain_claim_start, domain_claim_verify
-from domains.housekeeping import housekeeping_run
+from domains.dns.claims import domain_claim_start, domain_claim_verify
+from domains.dns.housekeeping import housekeeping_run
+from domains.dns.policy import DnsPolicy
+from domains.dns.verification import domain_verify
 from domains.models import (
     Domain,
     DomainCheck,
@@ -36,7 +38,6 @@ from domains.models import (
     Tenant,
 )
 from domains.selectors import domain_realm
-from domains.verification import DnsPolicy, domain_verify
 from proxies.models import Proxy
 from serweb.bulk import Mode, import_file
 from subscribers import digest

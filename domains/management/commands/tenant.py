@@ -8,7 +8,8 @@ from django.db.models import Count, Q
 from domains.models import DomainClaim, DomainState, Tenant
 from domains.selectors import tenant_get_by_name
 from domains.services import tenant_create, tenant_set_active, tenant_set_password
-from serweb.commandbase import SubcommandCommand, add_password_options, plural
+from serweb.commandbase import SubcommandCommand, add_password_options
+from serweb.text import plural
 
 
 class Command(SubcommandCommand):
