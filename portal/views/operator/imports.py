@@ -70,8 +70,8 @@ def import_preview(request, token: str):
     return render(request, "portal/operator/import_preview.html", context)
 
 
-@require_POST
 @operator_required
+@require_POST
 def import_run(request, token: str):
     upload = _upload(request, token)
     job = job_start(actor=request.user, kind=upload.job_kind, target_id=0, target=upload.job_target)
@@ -79,8 +79,8 @@ def import_run(request, token: str):
     return redirect("portal:import-job", job_id=job.pk)
 
 
-@require_POST
 @operator_required
+@require_POST
 def import_discard(request, token: str):
     upload = _upload(request, token)
     imports.upload_discard(actor=request.user, upload=upload)
