@@ -795,3 +795,27 @@ def test_an_exported_subscriber_list_carries_no_secret(alice, django_assert_num_
     ]
     for secret in (PASSWORD, HA1, HA1B, *Subscriber.objects.values_list("ha1", flat=True)):
         assert secret not in text
+
+
+def test_an_export_pages_through_more_than_a_chunk(alice, monkeypatch):
+    monkeypatch.setattr(domain_bulk, "EXPORT_CHUNK", 3)
+    monkeypatch.setattr(subscriber_bulk, "EXPORT_CHUNK", 3)
+    import_domains(
+        actor=alice, rows=[{"name": f"d{i}.test", "aliases": f"s{i}.test"} for i in range(7)]
+    )
+    domains = list(domains_export_csv(queryset=Domain.objects.exclude(did="d3.test")))
+    assert [line.split(",")[0] for line in domains[1:]] == [
+        f"d{i}.test" for i in (0, 1, 2, 4, 5, 6)
+    ]
+    import_subscribers(
+        actor=alice,
+        rows=[
+            {"username": f"u{i}", "domain": f"d{i % 2}.test", "password": PASSWORD}
+            for i in range(8)
+        ],
+    )
+    subscribers = list(subscribers_export_csv(queryset=Subscriber.objects.all()))
+    assert [line.split(",")[:2] for line in subscribers[1:]] == [
+        *([f"u{i}", "d0.test"] for i in (0, 2, 4, 6)),
+        *([f"u{i}", "d1.test"] for i in (1, 3, 5, 7)),
+    ]
