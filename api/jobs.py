@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from api.exceptions import django_validation_error, exception_handler
+from api.imports import import_job_run
 from api.models import Job
 from audit.services import audit_channel
 from domains.dns.claims import domain_claim_verify
@@ -136,4 +137,6 @@ _RUNNERS = {
     Job.Kind.VERIFY_DOMAIN: _verify_domain,
     Job.Kind.VERIFY_CLAIM: _verify_claim,
     Job.Kind.RELOAD_PROXY: _reload_proxy,
+    Job.Kind.IMPORT_DOMAINS: import_job_run,
+    Job.Kind.IMPORT_SUBSCRIBERS: import_job_run,
 }

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.views.home import home
-from portal.views.operator import proxies, tenants
+from portal.views.operator import imports, proxies, tenants
 from portal.views.operator.dashboard import dashboard
 from portal.views.tenant.account import resend_confirmation
 from portal.views.tenant.domains import domain_list
@@ -26,6 +26,14 @@ urlpatterns = [
     path("tenants/<int:pk>/password/", tenants.tenant_password, name="tenant-password"),
     path("tenants/<int:pk>/disable/", tenants.tenant_disable, name="tenant-disable"),
     path("tenants/<int:pk>/enable/", tenants.tenant_enable, name="tenant-enable"),
+    path("import/", imports.import_page, name="import"),
+    path("import/<str:token>/", imports.import_preview, name="import-preview"),
+    path("import/<str:token>/run/", imports.import_run, name="import-run"),
+    path("import/<str:token>/discard/", imports.import_discard, name="import-discard"),
+    path("imports/<int:job_id>/", imports.import_job, name="import-job"),
+    path("imports/<int:job_id>/bad-rows.csv", imports.import_bad_rows, name="import-bad-rows"),
+    path("export/domains.csv", imports.export_domains, name="export-domains"),
+    path("export/subscribers.csv", imports.export_subscribers, name="export-subscribers"),
     # A tenant's own pages.
     path("my/domains/", domain_list, name="tenant-domains"),
     path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),

@@ -113,6 +113,9 @@ ROOT_URLCONF = "serweb.urls"
 CSRF_FAILURE_VIEW = "serweb.views.csrf_failure"
 # Requests with a larger body are refused (413 on the API) before anything reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SERWEB_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+# The largest CSV file the portal's import takes (file uploads are not request bodies in
+# Django's sense: they stream to disk, and this is checked once they have arrived).
+SERWEB_IMPORT_MAX_BYTES = env_int("SERWEB_IMPORT_MAX_BYTES", 20_000_000, minimum=1024)
 
 TEMPLATES = [
     {

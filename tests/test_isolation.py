@@ -126,10 +126,21 @@ def did(p: Params) -> dict[str, str]:
     return {"did": p["did"]}
 
 
+# An upload's token as the import's addresses take it.
+UPLOAD = "A" * 22
+
 ROUTES: dict[str, Route] = {
     # Pages.
     "": (LIST, none),
     "dashboard/": (OPERATOR, none),
+    "import/": (OPERATOR, none),
+    "import/<str:token>/": (OPERATOR, lambda p: {"token": UPLOAD}),
+    "import/<str:token>/run/": (OPERATOR, lambda p: {"token": UPLOAD}),
+    "import/<str:token>/discard/": (OPERATOR, lambda p: {"token": UPLOAD}),
+    "imports/<int:job_id>/": (OPERATOR, lambda p: {"job_id": p["job"]}),
+    "imports/<int:job_id>/bad-rows.csv": (OPERATOR, lambda p: {"job_id": p["job"]}),
+    "export/domains.csv": (OPERATOR, none),
+    "export/subscribers.csv": (OPERATOR, none),
     "my/domains/": (LIST, none),
     "my/confirm/again/": (LIST, none),
     # API.
