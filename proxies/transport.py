@@ -159,6 +159,9 @@ def uptime_seconds(transport: str, address: str, *, timeout: float) -> float:
         raise ProxyError(f"core.uptime answered {result!r}") from None
 
 
+_NOT_REGISTERED = {"AOR not found in location table", "AOR has no contacts"}
+
+
 @dataclass(frozen=True)
 class Contact:
     """One registered contact of an AOR, as module usrloc holds it."""
@@ -168,18 +171,18 @@ class Contact:
     user_agent: str = ""
     received: str = ""
     socket: str = ""
-    q: float | None = None  # None: the registration gave no q
 
 
 def usrloc_lookup(
     transport: str, address: str, aor: str, *, table: str = "location", timeout: float
 ) -> list[Contact]:
     """The contacts the proxy holds for ``aor`` (user@domain) in usrloc's ``table``, from
-    ul.lookup; none when the AOR is not registered (usrloc answers 404 then)."""
+    ul.lookup; none when the AOR is not registered."""
     try:
         result = rpc_call(transport, address, "ul.lookup", [table, aor], timeout=timeout)
     except ProxyRpcError as exc:
-        if exc.code == 404:
+        # Kamailio 5.6 answers an AOR without contacts with error 500 and one of these.
+        if exc.message in _NOT_REGISTERED:
             return []
         raise
     entries = result.get("Contacts") if isinstance(result, dict) else None
@@ -193,12 +196,11 @@ def _contact(entry: Any) -> Contact:
     if not isinstance(fields, dict) or not isinstance(fields.get("Address"), str):
         raise ProxyError(f"ul.lookup answered a contact {str(entry)[:200]!r}")
     expires = fields.get("Expires")
-    q = fields.get("Q")
 
     def text(key: str) -> str:
         value = fields.get(key)
-        # usrloc writes "[not set]" for an empty field.
-        return value if isinstance(value, str) and value != "[not set]" else ""
+        # usrloc's words for an empty field.
+        return value if isinstance(value, str) and value not in ("[not set]", "n/a") else ""
 
     return Contact(
         address=fields["Address"],
@@ -207,8 +209,6 @@ def _contact(entry: Any) -> Contact:
         user_agent=text("User-Agent"),
         received=text("Received"),
         socket=text("Socket"),
-        # usrloc reports -1 when the registration gave none.
-        q=q if isinstance(q, int | float) and q >= 0 else None,
     )
 
 
