@@ -41,12 +41,14 @@ def subscriber_page(
     size: int | None = None,
 ) -> SubscriberPage:
     """One page of ``subscribers`` in (domain, user name) order, after or before a cursor
-    of a neighbouring page: one query, at any depth, as the rows come from the unique
-    index on those columns; nothing counts the whole list. A cursor that is not one gives
-    the first page."""
+    of a neighbouring page: two queries (the rows, their domains) at any depth, as the rows
+    come from the unique index on those columns; nothing counts the whole list. A cursor
+    that is not one gives the first page."""
     size = size or PAGE_SIZE
     key = Tuple(F("domain_id"), F("username"))
-    rows = subscribers.select_related("domain").defer(*SECRET_COLUMNS)
+    # The domains by a second query on their ids: a join would have PostgreSQL walk the
+    # domains from the first up to the page's, a deep page's cost growing with its depth.
+    rows = subscribers.defer(*SECRET_COLUMNS).prefetch_related("domain")
     backwards = _position(before)
     forwards = None if backwards else _position(after)
     if backwards:

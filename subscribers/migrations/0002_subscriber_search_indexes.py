@@ -15,4 +15,12 @@ class Migration(migrations.Migration):
                 opclasses=["varchar_pattern_ops"],
             ),
         ),
+        migrations.AddIndex(
+            model_name="subscriber",
+            index=models.Index(
+                condition=models.Q(("enabled", False)),
+                fields=["domain", "username"],
+                name="subscriber_disabled",
+            ),
+        ),
     ]
