@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEntry
-from domains.services import domain_attribute_set, domain_create
+from domains.models import DomainState
+from domains.services import domain_attribute_set, domain_create, domain_disable
 from proxies.models import ProxyTransport
 from proxies.services import proxy_create
 from subscribers import digest, selectors
@@ -236,6 +237,27 @@ def test_an_operator_adds_a_subscriber_with_a_password(operator, domain):
     assert "Subscriber carol@example.com added; live at once" in " ".join(messages_of(shown))
     assert "carol-pass-1" not in shown.text
     no_secret_in(shown, carol)
+
+
+def test_the_message_says_where_the_change_is_live(operator, sub, alice, other, tmp_path):
+    proxy_create(
+        actor=alice, name="edge", transport=ProxyTransport.FIFO, address=str(tmp_path / "x.fifo")
+    )
+    answer = operator.post(f"/subscribers/{sub.pk}/enabled/", {"enabled": "false"}, follow=True)
+    assert "disabled; live once proxy edge serves example.com." in " ".join(messages_of(answer))
+
+    domain_disable(actor=alice, domain=other)
+    pending = domain_create(actor=alice, name="new.example.net", state=DomainState.PENDING)
+    for domain, said in [
+        (other, "not live: domain other.example.org is switched off"),
+        (pending, "not live: domain new.example.net is pending verification, not served"),
+    ]:
+        answer = operator.post(
+            "/subscribers/add/",
+            {"domain": domain.did, "username": "nia", "password": "nia-pass-12"},
+            follow=True,
+        )
+        assert said in " ".join(messages_of(answer))
 
 
 def test_a_generated_password_is_shown_once_and_never_kept(operator, domain, settings):

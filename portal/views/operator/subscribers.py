@@ -49,10 +49,22 @@ def _write(request, form, service, **kwargs):
 
 
 def _live(domain: Domain) -> str:
+    if not domain.enabled:
+        return f"not live: domain {domain.did} is switched off"
+    if not domain.is_served:
+        return f"not live: domain {domain.did} is {domain.get_state_display().lower()}, not served"
     pending = domain_pending_proxies(domain)
     if pending:
         return f"live once proxy {', '.join(pending)} serves {domain.did}"
     return "live at once: the proxies read it per request"
+
+
+def _after_password(request, subscriber: Subscriber, password: str, *, generated: bool):
+    """A generated password is shown once, on this very answer (kept nowhere to show it
+    again); after a typed one, the subscriber's page."""
+    if generated:
+        return _page(request, subscriber, new_password=password)
+    return redirect("portal:subscriber", pk=subscriber.pk)
 
 
 def _page(request, subscriber: Subscriber, *, new_password: str = "", **forms):
@@ -101,9 +113,7 @@ def subscriber_add(request):
         )
         if not form.errors:
             messages.success(request, f"Subscriber {subscriber} added; {_live(domain)}.")
-            if not data["password"]:
-                return _page(request, subscriber, new_password=password)
-            return redirect("portal:subscriber", pk=subscriber.pk)
+            return _after_password(request, subscriber, password, generated=not data["password"])
     return render(request, "portal/operator/subscriber_add.html", {"form": form})
 
 
@@ -130,9 +140,8 @@ def subscriber_password(request, pk: int):
             messages.success(
                 request, f"New password of {subscriber} set; {_live(subscriber.domain)}."
             )
-            if not form.cleaned_data["password"]:
-                return _page(request, subscriber, new_password=password)
-            return redirect("portal:subscriber", pk=pk)
+            generated = not form.cleaned_data["password"]
+            return _after_password(request, subscriber, password, generated=generated)
     return _page(request, subscriber, password_form=form)
 
 
