@@ -30,6 +30,8 @@ def _position(cursor: str | None) -> tuple[int, str] | None:
     domain_id, colon, username = (cursor or "").partition(":")
     if not colon or not domain_id.isascii() or not domain_id.isdigit() or len(domain_id) > 18:
         return None
+    if "\x00" in username:  # no text column holds one; PostgreSQL refuses to compare it
+        return None
     return int(domain_id), username
 
 

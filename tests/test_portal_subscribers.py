@@ -173,7 +173,17 @@ def next_link(page, rel: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["after=x", "after=12", "before=:", "after=-1:a", f"after={'9' * 30}:a", "after=%00"]
+    "cursor",
+    [
+        "after=x",
+        "after=12",
+        "before=:",
+        "after=-1:a",
+        f"after={'9' * 30}:a",
+        "after=%00",
+        "after=1:%00",
+        "before=1:a%00",
+    ],
 )
 def test_a_cursor_that_is_not_one_gives_the_first_page(operator, sub, cursor):
     page = operator.get(f"/subscribers/?{cursor}")
@@ -444,6 +454,36 @@ def test_a_bad_valid_from_is_told_next_to_its_field(operator, sub, from_user, me
     assert answer.status_code == 200
     assert message in field_errors(answer, "from_user")
     assert (ValidFrom.objects.count(), AuditEntry.objects.count()) == before
+
+
+@pytest.mark.parametrize("field", ["q", "domain", "enabled"])
+def test_a_nul_in_a_search_is_refused_next_to_its_field(operator, sub, field):
+    page = operator.get(f"/subscribers/?{field}=a%00b")
+    assert page.status_code == 200 and field_errors(page, field)
+
+
+@pytest.mark.parametrize(
+    "url, data",
+    [
+        ("/subscribers/add/", {"domain": "example.com", "username": "a\x00", "password": ""}),
+        ("/subscribers/add/", {"domain": "ex\x00", "username": "ann", "password": ""}),
+        (
+            "/subscribers/add/",
+            {"domain": "example.com", "username": "ann", "password": "p\x00ssword"},
+        ),
+        ("/subscribers/{pk}/password/", {"password": "long\x00enough"}),
+        ("/subscribers/{pk}/valid-from/", {"from_user": "a\x00"}),
+        ("/subscribers/{pk}/valid-from/remove/", {"from_user": "a\x00"}),
+        ("/subscribers/{pk}/aliases/", {"username": "a\x00"}),
+        ("/subscribers/{pk}/aliases/", {"username": "ann", "domain": "a\x00"}),
+    ],
+)
+def test_a_nul_in_a_form_is_refused_and_writes_nothing(operator, sub, url, data):
+    before = (Subscriber.objects.count(), AuditEntry.objects.count(), unchanged(sub))
+    answer = operator.post(url.format(pk=sub.pk), data, follow=True)
+    assert answer.status_code == 200
+    assert "Null characters are not allowed." in answer.text
+    assert (Subscriber.objects.count(), AuditEntry.objects.count(), unchanged(sub)) == before
 
 
 def test_removing_a_valid_from_it_does_not_have_says_so(operator, sub):

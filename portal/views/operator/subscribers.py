@@ -187,13 +187,14 @@ def valid_from_add(request, pk: int):
 @require_POST
 def valid_from_remove(request, pk: int):
     subscriber = _subscriber_or_404(pk)
-    from_user = request.POST.get("from_user", "")
-    try:
-        services.valid_from_remove(actor=request.user, subscriber=subscriber, from_user=from_user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except ObjectDoesNotExist:
-        raise Http404 from None
+    form = ValidFromForm(request.POST)
+    if form.is_valid():
+        from_user = form.cleaned_data["from_user"]
+        _write(
+            request, form, services.valid_from_remove, subscriber=subscriber, from_user=from_user
+        )
+    if form.errors:
+        messages.error(request, _errors(form))
     else:
         messages.success(
             request,
