@@ -122,6 +122,12 @@ def test_a_search_finds_by_user_name_address_or_domain(operator, sub, other, ali
         assert "No subscriber matches." in page.text
 
 
+def test_a_search_for_a_domain_name_offers_its_list(operator, sub):
+    page = operator.get("/subscribers/?q=sip.example.com")
+    assert listed(page) == []
+    assert 'href="/subscribers/?domain=example.com">list its subscribers</a>' in page.text
+
+
 @pytest.mark.parametrize(
     "query, field, message",
     [

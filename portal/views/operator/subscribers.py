@@ -13,6 +13,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_POST
 
 from domains.models import Domain
+from domains.selectors import domain_refs_by_names
 from portal.access import operator_required
 from portal.forms.subscribers import (
     EnabledForm,
@@ -84,12 +85,21 @@ def _page(request, subscriber: Subscriber, *, new_password: str = "", **forms):
 @operator_required
 def subscriber_list(request):
     search = SubscriberSearch(request.GET, queryset=Subscriber.objects.all())
-    page = None
+    page, domain_named = None, None
     if search.is_valid():
         page = selectors.subscriber_page(
             search.qs, after=request.GET.get("after"), before=request.GET.get("before")
         )
-    context = {"search": search, "page": page, "domain": request.GET.get("domain", "")}
+        query = search.form.cleaned_data["q"]
+        if not page.subscribers and query is not None and query.domain_id is None:
+            # Nobody's user name starts with it: perhaps it names a domain.
+            domain_named = domain_refs_by_names([query.username])[query.username]
+    context = {
+        "search": search,
+        "page": page,
+        "domain": request.GET.get("domain", ""),
+        "domain_named": domain_named and domain_named[1],
+    }
     return render(request, "portal/operator/subscriber_list.html", context)
 
 
