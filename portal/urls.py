@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.views.home import home
-from portal.views.operator import imports, proxies, tenants
+from portal.views.operator import imports, proxies, subscribers, tenants
 from portal.views.operator.dashboard import dashboard
 from portal.views.tenant.account import resend_confirmation
 from portal.views.tenant.domains import domain_list
@@ -34,6 +34,39 @@ urlpatterns = [
     path("imports/<int:job_id>/bad-rows.csv", imports.import_bad_rows, name="import-bad-rows"),
     path("export/domains.csv", imports.export_domains, name="export-domains"),
     path("export/subscribers.csv", imports.export_subscribers, name="export-subscribers"),
+    path("subscribers/", subscribers.subscriber_list, name="subscribers"),
+    path("subscribers/add/", subscribers.subscriber_add, name="subscriber-add"),
+    path("subscribers/<int:pk>/", subscribers.subscriber_detail, name="subscriber"),
+    path(
+        "subscribers/<int:pk>/password/",
+        subscribers.subscriber_password,
+        name="subscriber-password",
+    ),
+    path(
+        "subscribers/<int:pk>/enabled/", subscribers.subscriber_enabled, name="subscriber-enabled"
+    ),
+    path(
+        "subscribers/<int:pk>/valid-from/",
+        subscribers.valid_from_add,
+        name="subscriber-valid-from-add",
+    ),
+    path(
+        "subscribers/<int:pk>/valid-from/remove/",
+        subscribers.valid_from_remove,
+        name="subscriber-valid-from-remove",
+    ),
+    path("subscribers/<int:pk>/aliases/", subscribers.alias_add, name="subscriber-alias-add"),
+    path(
+        "subscribers/<int:pk>/aliases/<int:alias_pk>/remove/",
+        subscribers.alias_remove,
+        name="subscriber-alias-remove",
+    ),
+    path("subscribers/<int:pk>/delete/", subscribers.subscriber_delete, name="subscriber-delete"),
+    path(
+        "subscribers/<int:pk>/registrations/",
+        subscribers.subscriber_registrations,
+        name="subscriber-registrations",
+    ),
     # A tenant's own pages.
     path("my/domains/", domain_list, name="tenant-domains"),
     path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),

@@ -437,6 +437,9 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
 SERWEB_RELOAD_TIMEOUT = env_int("SERWEB_RELOAD_TIMEOUT", 10, minimum=1)
 SERWEB_PROXY_RPC_TIMEOUT = env_int("SERWEB_PROXY_RPC_TIMEOUT", 3, minimum=1)
 SERWEB_PROBE_TIMEOUT = env_int("SERWEB_PROBE_TIMEOUT", 2, minimum=1)
+# Milliseconds each proxy has to say where a subscriber is registered (the subscriber's
+# page asks every proxy at once, after the page itself has loaded).
+SERWEB_REGISTRATIONS_TIMEOUT_MS = env_int("SERWEB_REGISTRATIONS_TIMEOUT_MS", 1000, minimum=50)
 # With a broker, a reload waits until no change came for QUIET seconds, at most MAX_WAIT;
 # a proxy that is down is retried with backoff up to RETRY_MAX seconds apart.
 SERWEB_RELOAD_QUIET = env_int("SERWEB_RELOAD_QUIET_MS", 500, minimum=0) / 1000

@@ -226,12 +226,7 @@ class Kamailio:
 
     def contacts(self, aor: str) -> list[str]:
         """The registered contacts of user@did (usrloc in memory)."""
-        try:
-            result = self.rpc("ul.lookup", ["location", aor])
-        except transport.ProxyRpcError:
-            return []
-        contacts = result.get("Contacts", []) if isinstance(result, dict) else []
-        return [entry["Contact"]["Address"] for entry in contacts]
+        return [c.address for c in transport.usrloc_lookup("fifo", self.fifo, aor, timeout=5)]
 
     def serves(self, name: str) -> str | None:
         """The did the proxy serves ``name`` as right now (SIP OPTIONS), or None."""
