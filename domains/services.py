@@ -554,6 +554,13 @@ def domain_delete(*, actor: Actor, domain: Domain, force: bool = False) -> Delet
 # --- tenants ------------------------------------------------------------------------------
 
 
+def _tenant_name_clean(name: str) -> str:
+    clean_name = (name or "").strip()
+    if not clean_name or len(clean_name) > 100:
+        raise ValidationError({"name": "a tenant needs a name of 1 to 100 characters"})
+    return clean_name
+
+
 def _check_tenant_free(name: str, owner_username: str) -> None:
     from django.contrib.auth import get_user_model
 
@@ -579,9 +586,7 @@ def tenant_create(
     from django.contrib.auth import get_user_model
 
     users = get_user_model()
-    clean_name = (name or "").strip()
-    if not clean_name or len(clean_name) > 100:
-        raise ValidationError({"name": "a tenant needs a name of 1 to 100 characters"})
+    clean_name = _tenant_name_clean(name)
     username = (owner_username or "").strip()
     try:
         users.username_validator(username)
@@ -627,6 +632,54 @@ def tenant_set_password(*, actor: Actor, tenant: Tenant, password: str) -> Tenan
         after={"password": "changed"},  # never the password
     )
     return tenant
+
+
+def _check_tenant_name_free(name: str, *, other_than: int) -> None:
+    if Tenant.objects.filter(name__iexact=name).exclude(pk=other_than).exists():
+        raise ValidationError({"name": f"a tenant named {name} exists already"})
+
+
+@transaction.atomic
+def tenant_update(*, actor: Actor, tenant: Tenant, name: str, email: str) -> Tenant:
+    """Rename the tenant (unique ignoring case) or change its owner's e-mail address (where
+    a password reset is sent). The owner's login stays: it is who signs in."""
+    from django.core.validators import validate_email
+
+    clean_name = _tenant_name_clean(name)
+    clean_email = (email or "").strip()
+    if clean_email:
+        try:
+            validate_email(clean_email)
+        except ValidationError as exc:
+            raise ValidationError({"email": exc.messages}) from None
+    locked = Tenant.objects.select_for_update().select_related("owner").filter(pk=tenant.pk)
+    current = locked.first()
+    if current is None:
+        raise TenantNotFound(f"tenant {tenant.name} does not exist any more")
+    owner = current.owner
+    before, after = {}, {}
+    if current.name != clean_name:
+        _check_tenant_name_free(clean_name, other_than=current.pk)
+        before["name"], after["name"] = current.name, clean_name
+        current.name = clean_name
+        with lost_race(
+            lambda: _check_tenant_name_free(clean_name, other_than=current.pk), field="name"
+        ):
+            current.save(update_fields=["name"])
+    if owner.email != clean_email:
+        before["email"], after["email"] = owner.email, clean_email
+        owner.email = clean_email
+        owner.save(update_fields=["email"])
+    if after:
+        audit_record(
+            actor=actor,
+            action="tenant.update",
+            object_type="tenant",
+            object_repr=current.name,
+            before=before,
+            after=after,
+        )
+    return current
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 """Who may open a page: operators their pages, tenants theirs. Anybody else signed in gets
 404, as for an object that is not theirs, so a page's existence tells nothing; a visitor
-who is not signed in is sent to the sign-in first."""
+who is not signed in is sent to the sign-in first. (What a page writes is audited as
+coming through the web: audit/middleware.py.)"""
 
 from collections.abc import Callable
 from functools import wraps

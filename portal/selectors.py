@@ -12,6 +12,7 @@ from audit.models import AuditEntry
 from domains.dns.lifecycle import Counters, disable_earliest_at
 from domains.dns.policy import DnsPolicy
 from domains.models import SERVED_STATES, Domain, DomainClaim, DomainOrigin, DomainState
+from domains.selectors import claims_waiting
 from proxies.status import ProxyStatus, proxy_status_list
 
 LIST_LENGTH = 10
@@ -126,7 +127,7 @@ def suspect_domains(policy: DnsPolicy) -> tuple[list[SuspectDomain], int]:
 
 def dashboard() -> Dashboard:
     states, totals = domain_counts()
-    waiting = DomainClaim.objects.filter(verified_at__isnull=True)
+    waiting = claims_waiting()
     policy = DnsPolicy.from_settings()
     suspects, suspects_count = suspect_domains(policy)
     return Dashboard(

@@ -3,6 +3,8 @@
 import ipaddress
 from functools import lru_cache
 
+from django.conf import settings
+
 
 @lru_cache(maxsize=16)
 def _networks(allowed: tuple[str, ...]) -> tuple:
@@ -18,3 +20,15 @@ def address_allowed(address: str, allowed: list[str] | tuple[str, ...]) -> bool:
     if client.version == 6 and client.ipv4_mapped is not None:
         client = client.ipv4_mapped
     return any(client in network for network in _networks(tuple(allowed)))
+
+
+def client_ip(request) -> str:
+    """The client's address: the peer's, or, behind SERWEB_HTTP_PROXIES trusted reverse
+    proxies, the one the last of them put in X-Forwarded-For (what a client writes there
+    itself comes before, and is not believed)."""
+    trusted = settings.SERWEB_HTTP_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if not trusted or not forwarded:
+        return request.META.get("REMOTE_ADDR", "")
+    hops = [hop.strip() for hop in forwarded.split(",")]
+    return hops[-min(trusted, len(hops))]

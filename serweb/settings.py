@@ -113,6 +113,9 @@ ROOT_URLCONF = "serweb.urls"
 CSRF_FAILURE_VIEW = "serweb.views.csrf_failure"
 # Requests with a larger body are refused (413 on the API) before anything reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SERWEB_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+# The largest CSV file the portal's import takes (file uploads are not request bodies in
+# Django's sense: they stream to disk, and this is checked once they have arrived).
+SERWEB_IMPORT_MAX_BYTES = env_int("SERWEB_IMPORT_MAX_BYTES", 20_000_000, minimum=1024)
 
 TEMPLATES = [
     {
@@ -434,6 +437,9 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
 SERWEB_RELOAD_TIMEOUT = env_int("SERWEB_RELOAD_TIMEOUT", 10, minimum=1)
 SERWEB_PROXY_RPC_TIMEOUT = env_int("SERWEB_PROXY_RPC_TIMEOUT", 3, minimum=1)
 SERWEB_PROBE_TIMEOUT = env_int("SERWEB_PROBE_TIMEOUT", 2, minimum=1)
+# Milliseconds each proxy has to say where a subscriber is registered (the subscriber's
+# page asks every proxy at once, after the page itself has loaded).
+SERWEB_REGISTRATIONS_TIMEOUT_MS = env_int("SERWEB_REGISTRATIONS_TIMEOUT_MS", 1000, minimum=50)
 # With a broker, a reload waits until no change came for QUIET seconds, at most MAX_WAIT;
 # a proxy that is down is retried with backoff up to RETRY_MAX seconds apart.
 SERWEB_RELOAD_QUIET = env_int("SERWEB_RELOAD_QUIET_MS", 500, minimum=0) / 1000

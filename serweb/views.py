@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from rest_framework import exceptions
 
 from api.exceptions import api_exception, is_api_request, json_error
-from serweb.clients import address_allowed
+from serweb.clients import address_allowed, client_ip
 from serweb.health import health_check
 from serweb.metrics import metrics_page
 
@@ -51,9 +51,7 @@ def monitoring_client(view):
 
     @wraps(view)
     def guarded(request, *args, **kwargs):
-        if not address_allowed(
-            request.META.get("REMOTE_ADDR", ""), settings.SERWEB_MONITORING_CLIENTS
-        ):
+        if not address_allowed(client_ip(request), settings.SERWEB_MONITORING_CLIENTS):
             return JsonResponse(
                 {"detail": "this client may not ask", "code": "forbidden"}, status=403
             )

@@ -23,7 +23,7 @@ from django.db.models import Model
 from api.services import token_create
 from audit.models import AuditEntry
 from domains import services as domains
-from domains.bulk import ImportRejected, import_domains_csv
+from domains.bulk import DomainColumnsImport, ImportRejected, import_domains_csv
 from domains.dns.claims import domain_claim_start, domain_claim_verify
 from domains.dns.housekeeping import housekeeping_run
 from domains.dns.policy import DnsPolicy
@@ -39,6 +39,7 @@ from domains.models import (
 )
 from domains.selectors import domain_realm
 from proxies.models import Proxy
+from serweb.bulk import Mode, import_file
 from subscribers import digest
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
@@ -576,6 +577,30 @@ def test_a_domain_imported_while_it_is_created(alice, tmp_path):
                 assert all(any(s in e.message for s in serial) for e in value.errors)
         imported = outcomes[0][0] == "ok"
         assert Domain.objects.filter(did=f"first{round_}.example").exists() == imported
+        assert DomainName.objects.filter(name__in=[name, f"sip.{name}"]).count() == 2
+
+
+def test_a_portal_import_skips_the_row_a_concurrent_creation_took(alice, tmp_path):
+    for round_ in range(ROUNDS):
+        name = f"p{round_}.example"
+        path = tmp_path / f"p{round_}.csv"
+        path.write_text(f"name,aliases\nfirst{round_}.example,\n{name},sip.{name}\n")
+        outcomes = in_parallel(
+            lambda path=path: import_file(
+                DomainColumnsImport, actor=alice, path=path, mode=Mode.SKIP_BAD_ROWS
+            ),
+            lambda n=name: domains.domain_create(actor=alice, name=f"sip.{n}", aliases=[n]),
+        )
+        kind, report = outcomes[0]
+        # The import never fails: it writes the row, or refuses it with the serial answer.
+        assert kind == "ok", report
+        assert Domain.objects.filter(did=f"first{round_}.example").exists()
+        if report.errors:
+            assert report.refused_lines == [3], report.errors
+            assert_no_database_text([e.message for e in report.errors])
+            assert outcomes[1][0] == "ok"
+        else:
+            assert outcomes[1][0] == "invalid"
         assert DomainName.objects.filter(name__in=[name, f"sip.{name}"]).count() == 2
 
 

@@ -173,3 +173,14 @@ def test_the_queue_depth_is_read_from_the_broker(monitor, db, settings):
     settings.CELERY_BROKER_URL = RABBITMQ
     body = monitor.get("/metrics").content.decode()
     assert metric(body, "serweb_task_queue_depth") >= 0
+
+
+def test_behind_a_trusted_reverse_proxy_the_forwarded_client_is_checked(monitor, db, settings):
+    settings.SERWEB_HTTP_PROXIES = 1
+    # nginx on the same host forwards for a client elsewhere: that client is refused...
+    outside = monitor.get("/health", HTTP_X_FORWARDED_FOR="192.0.2.7")
+    assert outside.status_code == 403
+    # ...and what a client writes in the header itself is not believed.
+    forged = monitor.get("/health", HTTP_X_FORWARDED_FOR="127.0.0.1, 192.0.2.7")
+    assert forged.status_code == 403
+    assert monitor.get("/health", HTTP_X_FORWARDED_FOR="192.0.2.7, 127.0.0.1").status_code == 200

@@ -41,7 +41,8 @@ from domains.dns.policy import DnsPolicy
 from domains.dns.verification import domain_learn
 from domains.models import SERVED_STATES, DomainName
 from domains.names import normalize_host
-from serweb.clients import address_allowed
+from serweb.clients import address_allowed, client_ip
+from serweb.metrics import LOOKUPS
 
 logger = logging.getLogger("serweb.lookup")
 
@@ -239,15 +240,22 @@ def _checked_in_dns(host: str, negative_key: str, within: float, slot: _Slot) ->
     return _not_ours(host, reason, "dns")
 
 
+def _answer_kind(answer: LookupAnswer) -> str:
+    if answer.ours:
+        return "ours"
+    return "unavailable" if answer.status == 503 else "not_ours"
+
+
 @require_GET
 def lookup_view(request: HttpRequest) -> JsonResponse:
-    if not address_allowed(request.META.get("REMOTE_ADDR", ""), settings.SERWEB_LOOKUP_CLIENTS):
+    if not address_allowed(client_ip(request), settings.SERWEB_LOOKUP_CLIENTS):
         return JsonResponse({"error": "this client may not ask"}, status=403)
     raw = request.GET.get("host", "")
     try:
         answer = lookup_host(raw)
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
+    LOOKUPS.labels(answer=_answer_kind(answer), source=answer.source).inc()
     response = JsonResponse(answer.as_json(), status=answer.status)
     if answer.retry_after:
         response["Retry-After"] = str(answer.retry_after)

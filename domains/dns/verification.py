@@ -47,6 +47,7 @@ from domains.services import (
     domain_lock,
     domain_set_state,
 )
+from serweb.metrics import VERIFICATION_SECONDS, VERIFICATIONS
 
 # What record_observation writes on a DomainCheck.
 OBSERVATION_FIELDS = (
@@ -172,7 +173,8 @@ def domain_verify(
     now = now or timezone.now()
     name = checked_name(domain)
     token = ownership_token(domain)
-    seen, proxy = run_dns(observe_fresh(name, policy, token, client))
+    with VERIFICATION_SECONDS.time():
+        seen, proxy = run_dns(observe_fresh(name, policy, token, client))
     return conclude(
         actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy, client=client
     )
@@ -194,6 +196,7 @@ def conclude(
     Raises DomainNotFound when the domain was deleted meanwhile.
     """
     outcome = seen.outcome(policy)
+    VERIFICATIONS.labels(verdict=str(seen.sip.verdict)).inc()
     # A first look without a lock, to know whether the authoritative servers must be
     # asked: no DNS question is asked under a lock.
     known = DomainCheck.objects.filter(domain=domain).first()

@@ -1,5 +1,5 @@
-"""What the operators' domain pages show of a domain beyond its names (sipnames.py has
-those): verdicts and states in words, the link to its subscribers."""
+"""What the operators' domain pages show of a domain beyond its names (names.py has
+those): verdicts in words, the link to its subscribers."""
 
 from urllib.parse import urlencode
 
@@ -7,7 +7,6 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from domains.models import CheckVerdict
-from domains.names import display_name
 
 register = template.Library()
 
@@ -31,9 +30,3 @@ def verdict_label(value: str | None) -> str:
         return CheckVerdict(value).label
     except ValueError:
         return value
-
-
-@register.filter
-def display(value: str | None) -> str:
-    """A stored name's Unicode form as plain text, for labels (sipname gives the markup)."""
-    return display_name(value) if value else ""
