@@ -374,9 +374,7 @@ def test_the_domain_page_shows_names_attributes_tenant_and_subscribers(operator,
         domain=example, name="max_contacts", type=0, value="9", source=AttributeSource.DNS
     )
     text = page_text(operator.get(f"/domain/{example.did}/"))
-    assert (
-        '<h1><span title="xn--strae-oqa.example">straße.example</span></h1>' in text
-    )
+    assert '<h1><span title="xn--strae-oqa.example">straße.example</span></h1>' in text
     assert "sip.straße.example" in text and "192.0.2.7" in text and "IPv4 literal" in text
     assert "<code>max_contacts</code>" in text and "no, the operator's wins" in text
     assert "Belongs to <strong>bob-corp</strong>" in text
