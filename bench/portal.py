@@ -15,7 +15,8 @@ the median and the 95th percentile (nearest rank), the median CPU time of this p
 (the same for every answer, or the script fails) and the median time they took:
 
 - the domain list's first page;
-- a filtered page (suspect, DNS verdict "points elsewhere", one tenant);
+- a filtered page (suspect, DNS verdict "points elsewhere", enabled);
+- one tenant's domains, newest first;
 - a search by an alias (a part of one, as a person types it);
 - a deep page: the one after the 90 % mark, reached by its cursor;
 - what one proxy has not loaded yet;

@@ -8,9 +8,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from api.filters import BooleanFilter, FilterSet
 from domains.names import MAX_NAME_LENGTH
 from domains.selectors import domain_refs_by_names
+from serweb.filters import BooleanFilter, FilterSet
 from subscribers.models import Subscriber
 
 # A user part, "@" and a name, with room for a "sip:" in front.
