@@ -80,7 +80,9 @@ def build_world(operator, user, label: str) -> World:
         actor=operator, domain=domain, username=f"{label}-user", password=f"{label}-secret"
     )
     valid_from_add(actor=operator, subscriber=subscriber, from_user=f"{label}-from")
-    user_alias_add(actor=operator, domain=domain, username=f"{label}-alias", subscriber=subscriber)
+    alias = user_alias_add(
+        actor=operator, domain=domain, username=f"{label}-alias", subscriber=subscriber
+    )
     claim = domain_claim_start(actor=user, tenant=tenant, name=f"{label}-claim.example.org")
     job = job_start(actor=user, kind=Job.Kind.VERIFY_DOMAIN, target_id=domain.pk, target=domain.did)
     token, _key = token_create(actor=operator, user=user, name=f"{label}-token")
@@ -94,6 +96,10 @@ def build_world(operator, user, label: str) -> World:
         "claim": str(claim.pk),
         "job": str(job.pk),
         "token": str(token.pk),
+        "subscriber_pk": str(subscriber.pk),
+        "alias_pk": str(alias.pk),
+        "tenant_pk": str(tenant.pk),
+        "proxy_pk": str(Proxy.objects.get(name="edge").pk),
     }
     return World(user, tenant, params, (domain.did, f"{label}-user", f"{label}-claim"))
 
@@ -108,6 +114,10 @@ MISSING: Params = {
     "claim": "999999",
     "job": "999999",
     "token": "999999",
+    "subscriber_pk": "999999",
+    "alias_pk": "999999",
+    "tenant_pk": "999999",
+    "proxy_pk": "999999",
 }
 
 
@@ -141,6 +151,39 @@ ROUTES: dict[str, Route] = {
     "imports/<int:job_id>/bad-rows.csv": (OPERATOR, lambda p: {"job_id": p["job"]}),
     "export/domains.csv": (OPERATOR, none),
     "export/subscribers.csv": (OPERATOR, none),
+    "proxies/": (OPERATOR, none),
+    "proxies/add/": (OPERATOR, none),
+    "proxies/<int:pk>/edit/": (OPERATOR, lambda p: {"pk": p["proxy_pk"]}),
+    "proxies/<int:pk>/delete/": (OPERATOR, lambda p: {"pk": p["proxy_pk"]}),
+    "proxies/<int:pk>/reload/": (OPERATOR, lambda p: {"pk": p["proxy_pk"]}),
+    "proxies/reloads/<int:job_id>/": (OPERATOR, lambda p: {"job_id": p["job"]}),
+    "tenants/": (OPERATOR, none),
+    "tenants/add/": (OPERATOR, none),
+    "tenants/transfer/": (OPERATOR, none),
+    "tenants/<int:pk>/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "tenants/<int:pk>/edit/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "tenants/<int:pk>/password/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "tenants/<int:pk>/disable/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "tenants/<int:pk>/enable/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "subscribers/": (OPERATOR, none),
+    "subscribers/add/": (OPERATOR, none),
+    **{
+        f"subscribers/<int:pk>/{tail}": (OPERATOR, lambda p: {"pk": p["subscriber_pk"]})
+        for tail in (
+            "",
+            "aliases/",
+            "delete/",
+            "enabled/",
+            "password/",
+            "registrations/",
+            "valid-from/",
+            "valid-from/remove/",
+        )
+    },
+    "subscribers/<int:pk>/aliases/<int:alias_pk>/remove/": (
+        OPERATOR,
+        lambda p: {"pk": p["subscriber_pk"], "alias_pk": p["alias_pk"]},
+    ),
     "my/domains/": (LIST, none),
     "my/confirm/again/": (LIST, none),
     # API.
