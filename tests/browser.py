@@ -23,15 +23,22 @@ NARROW = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup --system installs chromium")
+def screenshots():
+    """One run's pictures: the previous run's go, once, before any module takes its own."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    # One run's pictures: the previous run's go, once, before any module takes its own.
     for old in SCREENSHOTS.glob("portal-*.png"):
         old.unlink()
-    # Playwright's synchronous API runs an event loop in this thread; the test's own ORM
-    # calls (setting up data) are still plain synchronous code.
+    return SCREENSHOTS
+
+
+# Per module: Playwright's synchronous API runs an event loop in this thread while the
+# browser is open, and the tests after the browser's module need the thread without one
+# (asyncio.run in the DNS code).
+@pytest.fixture(scope="module")
+def browser(screenshots):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/setup --system installs chromium")
+    # The test's own ORM calls (setting up data) are still plain synchronous code.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         with sync_playwright() as playwright:

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from domains.models import Tenant
-from tests.browser import browser, visit  # noqa: F401  (fixtures for the page tests)
+from tests.browser import browser, screenshots, visit  # noqa: F401  (the page tests' fixtures)
 
 
 @pytest.fixture(autouse=True)

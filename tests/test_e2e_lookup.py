@@ -316,7 +316,10 @@ def test_a_domain_published_a_moment_ago_registers_without_an_operator(
     assert challenged.ok, challenged.explain()
     assert challenged.statuses() == [401]
     assert f"challenge realm={name}" in challenged.log
-    assert serweb.lookups(name, count=1) == [200]
+    # On a loaded machine SIPp may retransmit the REGISTER before the first answer, and the
+    # proxy asks again: every answer says ours, the first one included.
+    answers = serweb.lookups(name, count=1)
+    assert answers[0] == 200 and set(answers) == {200}, answers
     # serweb learnt it (origin DNS, active) and reloaded this proxy before answering.
     domain = Domain.objects.get(did=name)
     assert (domain.origin, domain.state) == (DomainOrigin.DNS, DomainState.ACTIVE)
