@@ -89,35 +89,40 @@ def domain_name_add(request, did: str):
     return _page(request, domain, name_form=form, status=400)
 
 
-@operator_required
-@require_POST
-def domain_name_canonical(request, did: str):
+def _name_change(request, did: str, service, told):
+    """One of the domain's names, given by the form, changed by ``service``; ``told`` says
+    what changed from the name and the service's answer."""
     domain = _domain(request, did)
     form = NameChoiceForm(request.POST)
     if form.is_valid():
         name = form.cleaned_data["name"]
-        service = services.domain_make_canonical
-        done, made = perform(request, form, service, domain=domain, name=name)
+        done, answer = perform(request, form, service, domain=domain, name=name)
         if done:
-            changed(request, f"{_shown(made)} is now the canonical name of {domain.did}")
+            changed(request, told(domain, name, answer))
             return _back(domain)
     return _page(request, domain, names_form=form, status=400)
+
+
+@operator_required
+@require_POST
+def domain_name_canonical(request, did: str):
+    return _name_change(
+        request,
+        did,
+        services.domain_make_canonical,
+        lambda domain, _name, made: f"{_shown(made)} is now the canonical name of {domain.did}",
+    )
+
+
+def _removed(domain, name: str, promoted) -> str:
+    told = f" and {_shown(promoted)} became its canonical name" if promoted else ""
+    return f"{name} removed from {domain.did}{told}"
 
 
 @operator_required
 @require_POST
 def domain_name_remove(request, did: str):
-    domain = _domain(request, did)
-    form = NameChoiceForm(request.POST)
-    if form.is_valid():
-        name = form.cleaned_data["name"]
-        service = services.domain_name_remove
-        done, promoted = perform(request, form, service, domain=domain, name=name)
-        if done:
-            told = f" and {_shown(promoted)} became its canonical name" if promoted else ""
-            changed(request, f"{name} removed from {domain.did}{told}")
-            return _back(domain)
-    return _page(request, domain, names_form=form, status=400)
+    return _name_change(request, did, services.domain_name_remove, _removed)
 
 
 @operator_required
