@@ -7,8 +7,7 @@ brings it up to date. Bad input raises django.core.exceptions.ValidationError.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from audit.services import audit_record
-from domains.services import Actor
+from audit.services import Actor, audit_record
 from proxies import transport
 from proxies.models import Proxy, ProxyTransport
 from serweb.db import lost_race

@@ -9,22 +9,19 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import Actor, audit_record
+from domains.locks import domain_lock
 from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realm
-from domains.services import domain_lock
 from serweb.db import lost_race
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
-
-Actor = AbstractBaseUser | None
 
 MAX_PASSWORD_LENGTH = 64
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")

@@ -1,0 +1,103 @@
+"""Tenants: the customers who own domains, each with one owner account that logs in."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from audit.services import Actor, audit_record
+from domains.locks import domains_lock
+from domains.models import Domain, Tenant
+from domains.services.domain import domain_disable, domain_enable
+from serweb.db import lost_race
+
+
+def _check_tenant_free(name: str, owner_username: str) -> None:
+    if Tenant.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"a tenant named {name} exists already"})
+    if not owner_username or get_user_model().objects.filter(username=owner_username).exists():
+        raise ValidationError({"owner": f"the account {owner_username!r} is taken or empty"})
+
+
+@transaction.atomic
+def tenant_create(
+    *, actor: Actor, name: str, owner_username: str, email: str = "", password: str | None = None
+) -> Tenant:
+    """A tenant with a new owner account, which logs in with ``password`` (without one, it
+    gets a password or an API token from an operator later)."""
+    users = get_user_model()
+    clean_name = (name or "").strip()
+    if not clean_name or len(clean_name) > 100:
+        raise ValidationError({"name": "a tenant needs a name of 1 to 100 characters"})
+    username = (owner_username or "").strip()
+    try:
+        users.username_validator(username)
+    except ValidationError as exc:
+        raise ValidationError({"owner": exc.messages}) from None
+    _check_tenant_free(clean_name, username)
+    # Tenant names are unique ignoring case (a functional unique index), owner names as
+    # they are: a concurrent creation of either makes this one the serial refusal.
+    with lost_race(lambda: _check_tenant_free(clean_name, username), field="name"):
+        owner = users.objects.create_user(username=username, email=email or "")
+        tenant = Tenant.objects.create(name=clean_name, owner=owner)
+    audit_record(
+        actor=actor,
+        action="tenant.create",
+        object_type="tenant",
+        object_repr=clean_name,
+        after={"name": clean_name, "owner": username},
+    )
+    if password is not None:
+        tenant_set_password(actor=actor, tenant=tenant, password=password)
+    return tenant
+
+
+@transaction.atomic
+def tenant_set_password(*, actor: Actor, tenant: Tenant, password: str) -> Tenant:
+    """Give the tenant's owner account a password to log in with (Django's validators)."""
+    owner = tenant.owner
+    try:
+        validate_password(password, user=owner)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    owner.set_password(password)
+    owner.save(update_fields=["password"])
+    audit_record(
+        actor=actor,
+        action="tenant.set_password",
+        object_type="tenant",
+        object_repr=tenant.name,
+        after={"password": "changed"},  # never the password
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_set_active(
+    *, actor: Actor, tenant: Tenant, active: bool, domains: bool = False
+) -> list[Domain]:
+    """Let the tenant's owner log in and use its tokens, or stop it; with ``domains`` also
+    switch every domain of the tenant on or off (the operator's switch). Returns the
+    domains that changed."""
+    owner = tenant.owner
+    if owner.is_active != active:
+        owner.is_active = active
+        owner.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="tenant.enable" if active else "tenant.disable",
+            object_type="tenant",
+            object_repr=tenant.name,
+            before={"active": not active},
+            after={"active": active},
+        )
+    if not domains:
+        return []
+    switch = domain_enable if active else domain_disable
+    locked = domains_lock(tenant.domains.filter(enabled=not active).values_list("pk", flat=True))
+    # Read again under the locks: moved or switched meanwhile, a domain is left alone.
+    return [
+        switch(actor=actor, domain=domain)
+        for domain in locked.values()
+        if domain.tenant_id == tenant.pk and domain.enabled != active
+    ]
