@@ -1,14 +1,16 @@
 """API resources for DNS work: verification jobs, tenant claims, a domain's DNS evidence,
 and the proxy's lookup."""
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from api import inputs
+from api.exceptions import django_validation_error
 from api.inputs import column_length
 from api.jobs import job_start
 from api.models import Job
@@ -144,7 +146,6 @@ class ClaimListCreate(mixins.ListModelMixin, ApiView):
     """A tenant's claims: publish the record, then verify to be served the domain."""
 
     serializer_class = ClaimOutput
-    error_field = "name"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -215,7 +216,8 @@ class Lookup(ApiView):
         try:
             answer = lookup_host(request.query_params.get("host", ""))
         except DjangoValidationError as exc:
-            raise ValidationError({"host": exc.messages}) from None
+            # The name it could not read is the query's host.
+            raise django_validation_error(exc, fields={NON_FIELD_ERRORS: "host"}) from None
         code = status.HTTP_503_SERVICE_UNAVAILABLE if answer.status == 503 else 200
         headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after else None
         return Response(answer.as_json(), status=code, headers=headers)

@@ -1,7 +1,7 @@
 """What every API view shares, and the API's own resources (tokens, audit)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django.core.exceptions import ObjectDoesNotExist
@@ -43,11 +43,12 @@ def _refuse_nul_characters(path_parameters: dict, query) -> None:
 
 class ApiView(generics.GenericAPIView):
     """Writes made through the API are audited as such; services' ValidationErrors become
-    400 answers with the message on ``error_field`` unless the service named a field, and
-    what they find deleted meanwhile a 404."""
+    400 answers naming the fields the service named (renamed by ``input_names``), and what
+    they find deleted meanwhile a 404."""
 
     permission_classes = [IsOperatorOrTenant]
-    error_field: str | None = None
+    # A service argument → the input field it comes from, where their names differ.
+    input_names: ClassVar[dict[str, str]] = {}
 
     def dispatch(self, request, *args, **kwargs):
         with audit_channel("api"):
@@ -67,11 +68,11 @@ class ApiView(generics.GenericAPIView):
             raise ValidationError({name: [FLAG_ERROR]})
         return flag
 
-    def call(self, service: Callable[..., Any], *, field: str | None = None, **kwargs) -> Any:
+    def call(self, service: Callable[..., Any], /, **kwargs) -> Any:
         try:
             return service(actor=self.request.user, **kwargs)
         except DjangoValidationError as exc:
-            raise django_validation_error(exc, field=field or self.error_field) from None
+            raise django_validation_error(exc, fields=self.input_names) from None
         except ObjectDoesNotExist:
             # A concurrent request deleted what this one is about: the answer a request
             # made after that deletion gets.
@@ -133,7 +134,6 @@ def _tokens_of(user):
 
 class TokenListCreate(mixins.ListModelMixin, ApiView):
     serializer_class = TokenOutput
-    error_field = "name"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation

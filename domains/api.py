@@ -63,7 +63,6 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
     search_fields = ["names__name", "did"]
     ordering_fields = ["id", "did", "created_at", "updated_at"]
     ordering = ["id"]
-    error_field = "name"
 
     def get_queryset(self):
         return (
@@ -155,14 +154,13 @@ class DomainDetail(ApiView):
     )
     def delete(self, request, did: str):
         domain = self.visible_domain(did)
-        self.call(services.domain_delete, domain=domain, force=self.flag("force"), field="force")
+        self.call(services.domain_delete, domain=domain, force=self.flag("force"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DomainNameListCreate(ApiView):
     serializer_class = io.NameOutput
     pagination_class = None
-    error_field = "name"
 
     @extend_schema(responses=io.NameOutput(many=True))
     def get(self, request, did: str):
@@ -184,7 +182,6 @@ class DomainNameListCreate(ApiView):
 
 class DomainNameDetail(ApiView):
     serializer_class = io.NameOutput
-    error_field = "name"
 
     @extend_schema(responses={204: None})
     def delete(self, request, did: str, name: str):
@@ -195,7 +192,6 @@ class DomainNameDetail(ApiView):
 
 class DomainNameCanonical(ApiView):
     serializer_class = io.NameOutput
-    error_field = "name"
 
     @extend_schema(request=None, responses=io.NameOutput)
     def post(self, request, did: str, name: str):
@@ -216,7 +212,7 @@ class DomainAttributeList(ApiView):
 
 class DomainAttributeDetail(ApiView):
     serializer_class = io.AttributeOutput
-    error_field = "value"
+    input_names = {"as_int": "type"}
 
     @extend_schema(request=io.AttributeInput, responses=io.AttributeOutput)
     def put(self, request, did: str, name: str):
@@ -255,7 +251,7 @@ class DomainAttributeDetail(ApiView):
 class TenantListCreate(mixins.ListModelMixin, ApiView):
     permission_classes = [IsOperator]
     serializer_class = io.TenantOutput
-    error_field = "name"
+    input_names = {"owner_username": "owner"}
 
     def get_queryset(self):
         return Tenant.objects.select_related("owner").order_by("id")

@@ -11,27 +11,28 @@ from audit.services import Actor, audit_record
 from proxies import transport
 from proxies.models import Proxy, ProxyTransport
 from serweb.db import lost_race
+from serweb.errors import errors_under
 
 
 def proxy_address_clean(kind: str, address: str) -> str:
-    """The address, stripped, if it suits the transport ``kind``; else ValidationError.
-    (Backups are checked with it before a restore.)"""
+    """The address, stripped, if it suits the transport ``kind``; else ValidationError,
+    about ``address`` or, for an unknown kind, ``transport``. (Backups are checked with it
+    before a restore.)"""
     address = (address or "").strip()
+    if kind not in ProxyTransport.values:
+        raise ValidationError({"transport": f"unknown transport {kind!r}"})
     if not address:
-        raise ValidationError("the proxy's address is empty")
+        raise ValidationError({"address": "the proxy's address is empty"})
     if kind == ProxyTransport.FIFO:
         if not address.startswith("/"):
-            raise ValidationError(f"{address!r}: a FIFO path must be absolute")
+            raise ValidationError({"address": f"{address!r}: a FIFO path must be absolute"})
     elif kind == ProxyTransport.UDP:
         try:
             transport.split_host_port(address)
         except transport.ProxyError as exc:
-            raise ValidationError(str(exc)) from None
-    elif kind == ProxyTransport.HTTP:
-        if not address.startswith(("http://", "https://")):
-            raise ValidationError(f"{address!r}: expected an http:// or https:// URL")
-    else:
-        raise ValidationError(f"unknown transport {kind!r}")
+            raise ValidationError({"address": str(exc)}) from None
+    elif not address.startswith(("http://", "https://")):
+        raise ValidationError({"address": f"{address!r}: expected an http:// or https:// URL"})
     return address
 
 
@@ -53,10 +54,8 @@ def proxy_create(
     clean_address = proxy_address_clean(transport, address)
     clean_sip = (sip_address or "").strip()
     if clean_sip:
-        try:
+        with errors_under("sip_address"):
             clean_sip = proxy_address_clean(ProxyTransport.UDP, clean_sip)
-        except ValidationError as exc:
-            raise ValidationError({"sip_address": exc.messages}) from None
     with lost_race(lambda: _check_proxy_name_free(clean_name), field="name"):
         proxy = Proxy.objects.create(
             name=clean_name, transport=transport, address=clean_address, sip_address=clean_sip

@@ -25,7 +25,6 @@ class SubscriberListCreate(mixins.ListModelMixin, ApiView):
     search_fields = ["username", "email"]
     ordering_fields = ["id", "username", "created_at"]
     ordering = ["id"]
-    error_field = "username"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -81,7 +80,6 @@ class SubscriberDetail(SubscriberView):
                 services.subscriber_set_password,
                 subscriber=subscriber,
                 password=data["password"],
-                field="password",
             )
         if "email" in data or "enabled" in data:
             subscriber = self.call(
@@ -101,7 +99,6 @@ class SubscriberDetail(SubscriberView):
 class ValidFromListCreate(SubscriberView):
     serializer_class = io.ValidFromOutput
     pagination_class = None
-    error_field = "from_user"
 
     @extend_schema(responses=io.ValidFromOutput(many=True))
     def get(self, request, did: str, username: str):
@@ -122,7 +119,6 @@ class ValidFromListCreate(SubscriberView):
 
 class ValidFromDetail(SubscriberView):
     serializer_class = io.ValidFromOutput
-    error_field = "from_user"
 
     @extend_schema(responses={204: None})
     def delete(self, request, did: str, username: str, from_user: str):
@@ -133,7 +129,6 @@ class ValidFromDetail(SubscriberView):
 class UserAliasListCreate(ApiView):
     serializer_class = io.UserAliasOutput
     pagination_class = None
-    error_field = "username"
 
     @extend_schema(responses=io.UserAliasOutput(many=True))
     def get(self, request, did: str):

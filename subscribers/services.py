@@ -20,6 +20,7 @@ from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realm
 from serweb.db import lost_race
+from serweb.errors import errors_under
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 
@@ -125,10 +126,8 @@ def subscriber_create(
     enabled: bool = True,
 ) -> Subscriber:
     """Create a digest user; its own user name becomes its first valid From identity."""
-    try:
+    with errors_under("username"):
         clean_username = validate_sip_user(username)
-    except ValidationError as exc:
-        raise ValidationError({"username": exc.messages}) from None
     validate_password(password)
     clean_mail = clean_email(email)
     domain_lock(domain)
@@ -256,10 +255,8 @@ def _check_from_user_free(subscriber: Subscriber, from_user: str) -> None:
 
 @transaction.atomic
 def valid_from_add(*, actor: Actor, subscriber: Subscriber, from_user: str) -> ValidFrom:
-    try:
+    with errors_under("from_user"):
         clean = validate_sip_user(from_user, what="From user name")
-    except ValidationError as exc:
-        raise ValidationError({"from_user": exc.messages}) from None
     _lock(subscriber)
     _check_from_user_free(subscriber, clean)
     before = subscriber_snapshot(subscriber)
@@ -304,10 +301,8 @@ def user_alias_add(
     *, actor: Actor, domain: Domain, username: str, subscriber: Subscriber
 ) -> UserAlias:
     """Let ``username@domain`` lead to ``subscriber`` (a phone number, a role address)."""
-    try:
+    with errors_under("username"):
         clean = validate_sip_user(username, what="alias user name")
-    except ValidationError as exc:
-        raise ValidationError({"username": exc.messages}) from None
     domain_lock(domain)
     _lock(subscriber)
     _check_alias_free(domain, clean)

@@ -16,11 +16,7 @@ One module per concern; import from here, which is the services' public face:
 
 from audit.services import Actor
 from domains.locks import domain_lock, domains_lock
-from domains.services.attributes import (
-    REALM_CONSENT_CODE,
-    domain_attribute_set,
-    domain_attribute_unset,
-)
+from domains.services.attributes import domain_attribute_set, domain_attribute_unset
 from domains.services.domain import (
     DeletionSummary,
     domain_create,
@@ -38,7 +34,6 @@ from domains.services.names import domain_make_canonical, domain_name_add, domai
 from domains.services.tenants import tenant_create, tenant_set_active, tenant_set_password
 
 __all__ = [
-    "REALM_CONSENT_CODE",
     "Actor",
     "DeletionSummary",
     "domain_attribute_set",

@@ -13,10 +13,6 @@ from domains.selectors import actor_is_operator, domain_realm
 from domains.services.changes import domain_changed, domain_record, domain_snapshot, domain_touch
 from subscribers.services import subscribers_rehash_for_realm
 
-# The code of the refusal to change a realm without consent, so callers can name the
-# option (or checkbox) that gives it.
-REALM_CONSENT_CODE = "realm_change_needs_consent"
-
 
 def _apply_realm_change(
     *, domain: Domain, old_realm: str, new_realm: str, accept_password_reset: bool
@@ -27,11 +23,14 @@ def _apply_realm_change(
     # Rolled back with the whole change when the caller has not consented.
     stranded = subscribers_rehash_for_realm(domain=domain, realm=new_realm)
     if stranded and not accept_password_reset:
+        # On the consent it lacks: a page shows it next to that checkbox, the command
+        # names its option.
         raise ValidationError(
-            f"changing the realm of {domain.did} from {old_realm} to {new_realm} invalidates "
-            f"the stored passwords of {stranded} subscriber(s); they must set new passwords. "
-            "Confirm that to go ahead.",
-            code=REALM_CONSENT_CODE,
+            {
+                "accept_password_reset": f"changing the realm of {domain.did} from {old_realm} "
+                f"to {new_realm} invalidates the stored passwords of {stranded} "
+                "subscriber(s); they must set new passwords. Confirm that to go ahead."
+            }
         )
 
 
@@ -94,7 +93,7 @@ def domain_attribute_set(
     by_tenant = actor is not None and not actor_is_operator(actor)
     key, kind, clean_value = validate_attribute(name, value, as_int=as_int, known_only=by_tenant)
     if source not in AttributeSource.values:
-        raise ValidationError(f"unknown attribute source {source!r}")
+        raise ValidationError({"source": f"unknown attribute source {source!r}"})
     # The realm and the rehash of stored passwords are decided under the domain's lock, so
     # a subscriber created meanwhile cannot miss either; a tenant's realm naming another
     # of its domains, under that domain's lock too (both in id order).
@@ -137,7 +136,7 @@ def domain_attribute_unset(
     domain_lock(domain)
     attribute = domain.attributes.filter(name=key, source=source).first()
     if attribute is None:
-        raise ValidationError(f"domain {domain.did} has no {source} attribute {key!r}")
+        raise ValidationError({"name": f"domain {domain.did} has no {source} attribute {key!r}"})
     old_realm = domain_realm(domain)
     before = domain_snapshot(domain)
     attribute.delete()

@@ -29,6 +29,7 @@ from domains.services.changes import domain_changed, domain_record, domain_snaps
 from domains.services.names import name_free_check
 from domains.signals import domains_changed
 from serweb.db import lost_race
+from serweb.errors import errors_under
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,13 @@ def domain_did_for(canonical: HostName | None, did: str | None) -> str:
     return canonical.value
 
 
-def _check_domain_free(hosts: list[HostName], did: str) -> None:
-    for host in hosts:
-        name_free_check(host)
+def _check_domain_free(hosts: list[HostName], did: str, *, did_given: bool) -> None:
+    for i, host in enumerate(hosts):
+        name_free_check(host, field="name" if i == 0 else "aliases")
     if Domain.objects.filter(did=did).exists():
+        # Without a did given, the canonical name is the did: the name is what to change.
         raise ValidationError(
-            f"domain id {did} is taken by another domain; give another one with --did"
+            {"did" if did_given else "name": f"domain id {did} is taken by another domain"}
         )
 
 
@@ -90,16 +92,22 @@ def domain_create(
     tenant: Tenant | None = None,
 ) -> Domain:
     """Create a domain whose did is its canonical name unless ``did`` is given."""
-    hosts = domain_hosts_clean([name, *aliases])
-    clean_did = domain_did_for(hosts[0], did)
+    with errors_under("name"):
+        normalize_host(name)
+    with errors_under("aliases"):
+        hosts = domain_hosts_clean([name, *aliases])
+    did_given = bool(did)
+    with errors_under("did" if did_given else "name"):
+        clean_did = domain_did_for(hosts[0], did)
     if state not in DomainState.values:
-        raise ValidationError(f"unknown state {state!r}")
+        raise ValidationError({"state": f"unknown state {state!r}"})
     if origin not in DomainOrigin.values:
-        raise ValidationError(f"unknown origin {origin!r}")
-    _check_domain_free(hosts, clean_did)
-    clean_attributes = [validate_attribute(key, value) for key, value in (attributes or {}).items()]
+        raise ValidationError({"origin": f"unknown origin {origin!r}"})
+    _check_domain_free(hosts, clean_did, did_given=did_given)
+    with errors_under("attributes"):
+        clean_attributes = [validate_attribute(k, v) for k, v in (attributes or {}).items()]
 
-    with lost_race(lambda: _check_domain_free(hosts, clean_did)):
+    with lost_race(lambda: _check_domain_free(hosts, clean_did, did_given=did_given), field="name"):
         domain = Domain.objects.create(
             did=clean_did, enabled=enabled, state=state, origin=origin, tenant=tenant
         )
@@ -165,7 +173,7 @@ def domain_disable(*, actor: Actor, domain: Domain) -> Domain:
 def domain_set_state(*, actor: Actor, domain: Domain, state: str) -> Domain:
     """Move a domain through the DNS lifecycle (pending, active, suspect, ...)."""
     if state not in DomainState.values:
-        raise ValidationError(f"unknown state {state!r}")
+        raise ValidationError({"state": f"unknown state {state!r}"})
     return _set_fields(actor, domain, f"domain.state_{state}", state=state)
 
 
@@ -237,9 +245,11 @@ def domain_delete(*, actor: Actor, domain: Domain, force: bool = False) -> Delet
     summary = domain_deletion_summary(domain)
     if (summary.subscribers or summary.user_aliases) and not force:
         raise ValidationError(
-            f"domain {domain.did} still has {summary.subscribers} subscriber(s) and "
-            f"{summary.user_aliases} user alias(es), deleted with it; force the deletion to "
-            "go ahead"
+            {
+                "force": f"domain {domain.did} still has {summary.subscribers} subscriber(s) "
+                f"and {summary.user_aliases} user alias(es), deleted with it; force the "
+                "deletion to go ahead"
+            }
         )
     before = domain_snapshot(domain)
     before["subscribers"] = summary.subscribers

@@ -10,28 +10,31 @@ from domains.models import Domain, DomainName
 from domains.names import HostName, normalize_host
 from domains.services.changes import domain_changed, domain_record, domain_snapshot, domain_touch
 from serweb.db import lost_race
+from serweb.errors import errors_under
 
 
-def name_free_check(host: HostName, *, domain: Domain | None = None) -> None:
-    """Refuse a name that belongs to a domain already (to ``domain`` itself, if given)."""
+def name_free_check(host: HostName, *, field: str, domain: Domain | None = None) -> None:
+    """Refuse, as the service's argument ``field``, a name that belongs to a domain already
+    (to ``domain`` itself, if given)."""
     owner = DomainName.objects.filter(name=host.value).select_related("domain").first()
     if owner is None:
         return
     if domain is not None and owner.domain_id == domain.pk:
-        raise ValidationError(f"{host.value} is already a name of this domain")
-    raise ValidationError(f"{host.value} already belongs to domain {owner.domain.did}")
+        raise ValidationError({field: f"{host.value} is already a name of this domain"})
+    raise ValidationError({field: f"{host.value} already belongs to domain {owner.domain.did}"})
 
 
 @transaction.atomic
 def domain_name_add(*, actor: Actor, domain: Domain, name: str) -> DomainName:
     """Add an alias or IP literal to a domain."""
-    host = normalize_host(name)
+    with errors_under("name"):
+        host = normalize_host(name)
     domain_lock(domain)
-    name_free_check(host, domain=domain)
+    name_free_check(host, field="name", domain=domain)
     before = domain_snapshot(domain)
     # Another domain may take the same name at the same time: only the domain row of the
     # winner is locked.
-    with lost_race(lambda: name_free_check(host, domain=domain)):
+    with lost_race(lambda: name_free_check(host, field="name", domain=domain), field="name"):
         added = DomainName.objects.create(domain=domain, name=host.value, kind=host.kind)
     domain_touch(domain)
     domain_record(actor, "domain.alias_add", domain, before, domain_snapshot(domain))
@@ -40,10 +43,11 @@ def domain_name_add(*, actor: Actor, domain: Domain, name: str) -> DomainName:
 
 
 def _name_of(domain: Domain, name: str) -> DomainName:
-    host = normalize_host(name)
+    with errors_under("name"):
+        host = normalize_host(name)
     found = domain.names.filter(name=host.value).first()
     if found is None:
-        raise ValidationError(f"{host.value} is not a name of domain {domain.did}")
+        raise ValidationError({"name": f"{host.value} is not a name of domain {domain.did}"})
     return found
 
 
@@ -64,7 +68,10 @@ def domain_name_remove(*, actor: Actor, domain: Domain, name: str) -> DomainName
         promoted = _promotion_candidate(domain, target)
         if promoted is None:
             raise ValidationError(
-                f"{target.name} is the only name of domain {domain.did}; delete the domain instead"
+                {
+                    "name": f"{target.name} is the only name of domain {domain.did}; "
+                    "delete the domain instead"
+                }
             )
     before = domain_snapshot(domain)
     target.delete()
@@ -85,7 +92,9 @@ def domain_make_canonical(*, actor: Actor, domain: Domain, name: str) -> DomainN
     if target.is_canonical:
         return target
     if target.kind != "hostname":
-        raise ValidationError(f"{target.name}: an IP address cannot be the canonical name")
+        raise ValidationError(
+            {"name": f"{target.name}: an IP address cannot be the canonical name"}
+        )
     before = domain_snapshot(domain)
     domain.names.filter(is_canonical=True).update(is_canonical=False)
     target.is_canonical = True

@@ -10,13 +10,16 @@ from domains.locks import domains_lock
 from domains.models import Domain, Tenant
 from domains.services.domain import domain_disable, domain_enable
 from serweb.db import lost_race
+from serweb.errors import errors_under
 
 
 def _check_tenant_free(name: str, owner_username: str) -> None:
     if Tenant.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": f"a tenant named {name} exists already"})
     if not owner_username or get_user_model().objects.filter(username=owner_username).exists():
-        raise ValidationError({"owner": f"the account {owner_username!r} is taken or empty"})
+        raise ValidationError(
+            {"owner_username": f"the account {owner_username!r} is taken or empty"}
+        )
 
 
 @transaction.atomic
@@ -30,10 +33,8 @@ def tenant_create(
     if not clean_name or len(clean_name) > 100:
         raise ValidationError({"name": "a tenant needs a name of 1 to 100 characters"})
     username = (owner_username or "").strip()
-    try:
+    with errors_under("owner_username"):
         users.username_validator(username)
-    except ValidationError as exc:
-        raise ValidationError({"owner": exc.messages}) from None
     _check_tenant_free(clean_name, username)
     # Tenant names are unique ignoring case (a functional unique index), owner names as
     # they are: a concurrent creation of either makes this one the serial refusal.
@@ -56,10 +57,8 @@ def tenant_create(
 def tenant_set_password(*, actor: Actor, tenant: Tenant, password: str) -> Tenant:
     """Give the tenant's owner account a password to log in with (Django's validators)."""
     owner = tenant.owner
-    try:
+    with errors_under("password"):
         validate_password(password, user=owner)
-    except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from None
     owner.set_password(password)
     owner.save(update_fields=["password"])
     audit_record(

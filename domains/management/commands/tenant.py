@@ -13,6 +13,7 @@ from serweb.commandbase import SubcommandCommand, add_password_options, plural
 
 class Command(SubcommandCommand):
     help = "Manage tenants: customers whose owner logs in to manage their own domains."
+    option_names = {"owner_username": "owner"}
 
     def add_subcommands(self, subcommands) -> None:
         add = self.subcommand(subcommands, "add", self.handle_add, "create a tenant")
