@@ -92,8 +92,8 @@ def api_exception(exc: Exception) -> exceptions.APIException | None:
         return django_validation_error(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
-    if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoPermissionDenied):  # a policy's refusal says why
+        return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, SuspiciousOperation):  # e.g. too many fields, a bad Host header

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from api import inputs
@@ -16,11 +15,13 @@ from api.jobs import job_start
 from api.models import Job
 from api.permissions import IsOperator
 from api.schema import ErrorSerializer
+from api.selectors import jobs_visible_to
 from api.views import ApiView
 from domains.claims import claim_record, domain_claim_start
 from domains.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
-from domains.selectors import actor_is_operator, actor_tenant
+from domains.policies import claim_tenant
+from domains.selectors import claims_visible_to
 
 
 class JobOutput(serializers.ModelSerializer):
@@ -57,12 +58,8 @@ class JobDetail(ApiView):
     serializer_class = JobOutput
 
     def get(self, request, pk: int):
-        jobs = (
-            Job.objects.all()
-            if actor_is_operator(request.user)
-            else Job.objects.filter(user=request.user)
-        )
-        return Response(JobOutput(get_object_or_404(jobs, pk=pk)).data)
+        job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
+        return Response(JobOutput(job).data)
 
 
 class DomainVerify(ApiView):
@@ -135,13 +132,6 @@ class ClaimInput(serializers.Serializer):
     name = inputs.CharField(max_length=column_length(DomainClaim, "name"))
 
 
-def _claims_of(user):
-    claims = DomainClaim.objects.select_related("tenant", "domain").order_by("id")
-    if actor_is_operator(user):
-        return claims
-    return claims.filter(tenant=actor_tenant(user))
-
-
 class ClaimListCreate(mixins.ListModelMixin, ApiView):
     """A tenant's claims: publish the record, then verify to be served the domain."""
 
@@ -150,7 +140,7 @@ class ClaimListCreate(mixins.ListModelMixin, ApiView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return DomainClaim.objects.none()
-        return _claims_of(self.request.user)
+        return claims_visible_to(self.request.user)
 
     def get(self, request):
         return self.list(request)
@@ -158,9 +148,7 @@ class ClaimListCreate(mixins.ListModelMixin, ApiView):
     @extend_schema(request=ClaimInput, responses={201: ClaimOutput})
     def post(self, request):
         def start():
-            tenant = actor_tenant(request.user)
-            if tenant is None:
-                raise PermissionDenied("only tenants claim domains; operators create them")
+            tenant = claim_tenant(request.user)
             claim = self.call(
                 domain_claim_start, tenant=tenant, name=self.input(ClaimInput)["name"]
             )
@@ -173,7 +161,7 @@ class ClaimDetail(ApiView):
     serializer_class = ClaimOutput
 
     def get(self, request, pk: int):
-        return Response(ClaimOutput(get_object_or_404(_claims_of(request.user), pk=pk)).data)
+        return Response(ClaimOutput(get_object_or_404(claims_visible_to(request.user), pk=pk)).data)
 
 
 class ClaimVerify(ApiView):
@@ -181,7 +169,7 @@ class ClaimVerify(ApiView):
 
     @extend_schema(request=None, responses={200: JobOutput, 202: JobOutput})
     def post(self, request, pk: int):
-        claim = get_object_or_404(_claims_of(request.user), pk=pk)
+        claim = get_object_or_404(claims_visible_to(request.user), pk=pk)
         job = job_start(
             actor=request.user, kind=Job.Kind.VERIFY_CLAIM, target_id=claim.pk, target=claim.name
         )

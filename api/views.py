@@ -20,12 +20,13 @@ from api.inputs import column_length
 from api.models import ApiToken
 from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
+from api.selectors import tokens_visible_to
 from api.services import token_create, token_revoke
 from audit.models import AuditEntry
 from audit.selectors import audit_entries_visible_to
 from audit.services import audit_channel
 from domains.models import Domain
-from domains.selectors import actor_is_operator, domains_visible_to
+from domains.selectors import domains_visible_to
 
 NUL_MESSAGE = "Null characters are not allowed."
 
@@ -127,18 +128,13 @@ def _token_replay(created: dict) -> dict:
     return {**created, "key": None, "key_already_shown": True}
 
 
-def _tokens_of(user):
-    tokens = ApiToken.objects.select_related("user")
-    return tokens if actor_is_operator(user) else tokens.filter(user=user)
-
-
 class TokenListCreate(mixins.ListModelMixin, ApiView):
     serializer_class = TokenOutput
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ApiToken.objects.none()
-        return _tokens_of(self.request.user)
+        return tokens_visible_to(self.request.user)
 
     def get(self, request):
         return self.list(request)
@@ -163,7 +159,7 @@ class TokenDetail(ApiView):
     serializer_class = TokenOutput
 
     def get_token(self, pk: int) -> ApiToken:
-        return get_object_or_404(_tokens_of(self.request.user), pk=pk)
+        return get_object_or_404(tokens_visible_to(self.request.user), pk=pk)
 
     def get(self, request, pk: int):
         return Response(TokenOutput(self.get_token(pk)).data)

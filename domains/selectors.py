@@ -5,7 +5,14 @@ from collections.abc import Iterable
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Prefetch, QuerySet
 
-from domains.models import AttributeSource, Domain, DomainAttribute, DomainName, Tenant
+from domains.models import (
+    AttributeSource,
+    Domain,
+    DomainAttribute,
+    DomainClaim,
+    DomainName,
+    Tenant,
+)
 from domains.names import normalize_host
 
 
@@ -72,6 +79,17 @@ def domains_visible_to(actor) -> QuerySet[Domain]:
     if tenant is None:
         return Domain.objects.none()
     return Domain.objects.filter(tenant=tenant)
+
+
+def claims_visible_to(actor) -> QuerySet[DomainClaim]:
+    """Operators see every claim, a tenant its own, anybody else none."""
+    claims = DomainClaim.objects.select_related("tenant", "domain").order_by("id")
+    if actor_is_operator(actor):
+        return claims
+    tenant = actor_tenant(actor)
+    if tenant is None:
+        return claims.none()
+    return claims.filter(tenant=tenant)
 
 
 def domain_list(*, state: str | None = None) -> QuerySet[Domain]:

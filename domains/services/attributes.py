@@ -9,7 +9,8 @@ from audit.services import Actor
 from domains.attributes import is_default_value, validate_attribute
 from domains.locks import domain_lock, domains_lock
 from domains.models import AttributeSource, Domain, DomainAttribute, DomainName
-from domains.selectors import actor_is_operator, domain_realm
+from domains.policies import attributes_known_only
+from domains.selectors import domain_realm
 from domains.services.changes import domain_changed, domain_record, domain_snapshot, domain_touch
 from subscribers.services import subscribers_rehash_for_realm
 
@@ -90,7 +91,7 @@ def domain_attribute_set(
     source: str = AttributeSource.OPERATOR,
     accept_password_reset: bool = False,
 ) -> DomainAttribute:
-    by_tenant = actor is not None and not actor_is_operator(actor)
+    by_tenant = attributes_known_only(actor)
     key, kind, clean_value = validate_attribute(name, value, as_int=as_int, known_only=by_tenant)
     if source not in AttributeSource.values:
         raise ValidationError({"source": f"unknown attribute source {source!r}"})

@@ -23,7 +23,7 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName, normalize_did, normalize_host
-from domains.policies import domain_fields_check
+from domains.policies import domain_create_check, domain_fields_check
 from domains.selectors import TenantNotFound, tenant_get_by_name
 from domains.services.changes import domain_changed, domain_record, domain_snapshot
 from domains.services.names import name_free_check
@@ -92,6 +92,7 @@ def domain_create(
     tenant: Tenant | None = None,
 ) -> Domain:
     """Create a domain whose did is its canonical name unless ``did`` is given."""
+    domain_create_check(actor=actor, origin=origin)
     with errors_under("name"):
         normalize_host(name)
     with errors_under("aliases"):

@@ -8,6 +8,7 @@ from audit.services import Actor
 from domains.locks import domain_lock
 from domains.models import Domain, DomainName
 from domains.names import HostName, normalize_host
+from domains.policies import domain_name_add_check
 from domains.services.changes import domain_changed, domain_record, domain_snapshot, domain_touch
 from serweb.db import lost_race
 from serweb.errors import errors_under
@@ -27,6 +28,7 @@ def name_free_check(host: HostName, *, field: str, domain: Domain | None = None)
 @transaction.atomic
 def domain_name_add(*, actor: Actor, domain: Domain, name: str) -> DomainName:
     """Add an alias or IP literal to a domain."""
+    domain_name_add_check(actor=actor)
     with errors_under("name"):
         host = normalize_host(name)
     domain_lock(domain)
