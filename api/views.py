@@ -44,8 +44,10 @@ def _refuse_nul_characters(path_parameters: dict, query) -> None:
 
 class ApiView(generics.GenericAPIView):
     """Writes made through the API are audited as such; services' ValidationErrors become
-    400 answers naming the fields the service named (renamed by ``input_names``), and what
-    they find deleted meanwhile a 404."""
+    400 answers naming the input fields they are about, and what they find deleted
+    meanwhile a 404."""
+
+    # (The docstring is every subclass's description in the schema, unless it has its own.)
 
     permission_classes = [IsOperatorOrTenant]
     # A service argument → the input field it comes from, where their names differ.
