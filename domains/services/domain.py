@@ -200,7 +200,8 @@ def _tenant_named(name: str | None) -> Tenant | None:
 @transaction.atomic
 def domain_update(*, actor: Actor, domain: Domain, changes: Mapping[str, Any]) -> Domain:
     """Apply a request's changes to a domain (``enabled``, ``state``, and ``tenant``: a
-    tenant's name or None) in one transaction, once the field policy allows every one."""
+    tenant's name or None) in one transaction, once the field policy allows every one.
+    Each of them is an argument of its own: a refusal is keyed by the change's name."""
     domain_fields_check(actor=actor, fields=changes)
     if "tenant" in changes:
         tenant = _tenant_named(changes["tenant"])
