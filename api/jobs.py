@@ -11,12 +11,15 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from api.exceptions import django_validation_error, exception_handler
+from api.imports import import_job_run
 from api.models import Job
 from audit.services import audit_channel
-from domains.claims import domain_claim_verify
+from domains.dns.claims import domain_claim_verify
+from domains.dns.verification import Verification, domain_verify
 from domains.models import Domain, DomainClaim
 from domains.selectors import DomainNotFound
-from domains.verification import Verification, domain_verify
+from proxies.models import Proxy
+from proxies.reload import outcome_text, proxy_reload
 
 # The task that runs a job (api/tasks.py), queued by name: the task module imports this
 # one, never the other way round.
@@ -107,4 +110,28 @@ def _verify_claim(job: Job) -> dict[str, Any]:
     return {**summary, "claim_result": claim.result}
 
 
-_RUNNERS = {Job.Kind.VERIFY_DOMAIN: _verify_domain, Job.Kind.VERIFY_CLAIM: _verify_claim}
+def _reload_proxy(job: Job) -> dict[str, Any]:
+    """A reload asked for by a person: sent even when the proxy is up to date (it may
+    hold stale data after a restart). A proxy that fails it is a result, not a failed
+    job: ``ok`` says which, ``summary`` says it in words."""
+    proxy = Proxy.objects.filter(pk=job.target_id).first()
+    if proxy is None:
+        raise Proxy.DoesNotExist(f"proxy {job.target} does not exist any more")
+    outcome = proxy_reload(proxy.pk, force=True)
+    return {
+        "proxy": proxy.name,
+        "status": outcome.status,
+        "ok": outcome.ok,
+        "generation": outcome.generation,
+        "detail": outcome.detail,
+        "summary": outcome_text(outcome),
+    }
+
+
+_RUNNERS = {
+    Job.Kind.VERIFY_DOMAIN: _verify_domain,
+    Job.Kind.VERIFY_CLAIM: _verify_claim,
+    Job.Kind.RELOAD_PROXY: _reload_proxy,
+    Job.Kind.IMPORT_DOMAINS: import_job_run,
+    Job.Kind.IMPORT_SUBSCRIBERS: import_job_run,
+}

@@ -1,5 +1,6 @@
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import is_valid_path
 from rest_framework import exceptions
 
 from api.exceptions import PayloadTooLarge, error_body, is_api_request, json_error
@@ -22,7 +23,9 @@ STATUS_CODES = {
 class ApiErrorMiddleware:
     """Under /api/, a body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused before anything reads
     it, and an error answer that is not the API's JSON (Django's CSRF, 400 or 405 page, an
-    error rendered as YAML by the schema view) is rewritten as JSON."""
+    error rendered as YAML by the schema view) is rewritten as JSON. An address missing its
+    final slash is sent on with 308, which keeps the method and the body (Django's own
+    301 turns a POST into a GET, and refuses one outright with DEBUG on)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -32,10 +35,26 @@ class ApiErrorMiddleware:
             return self.get_response(request)
         if _body_too_large(request):
             return json_error(PayloadTooLarge())
+        if slashed := _with_final_slash(request):
+            return PermanentRedirect(slashed)
         response = self.get_response(request)
         if response.status_code < 400 or _is_json(response):
             return response
         return _as_json(response)
+
+
+class PermanentRedirect(HttpResponsePermanentRedirect):
+    status_code = 308
+
+
+def _with_final_slash(request) -> str | None:
+    """The address with its final slash, when only that one leads somewhere."""
+    path = request.path_info
+    urlconf = getattr(request, "urlconf", None)
+    if path.endswith("/") or is_valid_path(path, urlconf) or not is_valid_path(path + "/", urlconf):
+        return None
+    query = request.META.get("QUERY_STRING", "")
+    return request.path + "/" + (f"?{query}" if query else "")
 
 
 def _body_too_large(request) -> bool:

@@ -73,7 +73,7 @@ class Job(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    # The domain's or the claim's primary key.
+    # The primary key of what the job works on: the domain, the claim, the proxy.
     target_id = models.BigIntegerField()
     target = models.CharField(max_length=100)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)

@@ -17,8 +17,8 @@ from api.permissions import IsOperator
 from api.schema import ErrorSerializer
 from api.selectors import jobs_visible_to
 from api.views import ApiView
-from domains.claims import claim_record, domain_claim_start
-from domains.lookup import lookup_host
+from domains.dns.claims import claim_record, domain_claim_start
+from domains.dns.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
 from domains.policies import claim_tenant
 from domains.selectors import claims_visible_to

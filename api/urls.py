@@ -1,10 +1,11 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import resources
 from api import views as api_views
 from domains import api as domains
 from proxies import api as proxies
+from serweb.security import inline_styles_allowed
 from subscribers import api as subscribers
 
 DOMAIN = "domains/<str:did>"
@@ -12,7 +13,12 @@ SUBSCRIBER = f"{DOMAIN}/subscribers/<str:username>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The page loads its start-up script from serweb (no inline script: serweb/security.py).
+    path(
+        "docs/",
+        inline_styles_allowed(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("tokens/", api_views.TokenListCreate.as_view()),
     path("tokens/<int:pk>/", api_views.TokenDetail.as_view()),
     path("audit/", api_views.AuditList.as_view()),

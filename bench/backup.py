@@ -49,7 +49,7 @@ def parse_arguments() -> argparse.Namespace:
 
 def fill(domains: int, subscribers: int) -> None:
     from domains.bulk import import_domains
-    from domains.claims import domain_claim_start
+    from domains.dns.claims import domain_claim_start
     from domains.services import tenant_create
     from proxies.services import proxy_create
     from subscribers.bulk import import_subscribers

@@ -231,7 +231,7 @@ def run_baseline(nameserver: tuple[str, int], count: int, total: int, concurrenc
 def one_slice(slot: int, slots: int, results) -> None:
     from django.db import connection
 
-    from domains.housekeeping import housekeeping_run
+    from domains.dns.housekeeping import housekeeping_run
 
     connection.close()  # a connection of its own, not the parent's
     run = housekeeping_run(slot=slot, slots=slots)

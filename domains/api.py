@@ -11,7 +11,7 @@ from api.permissions import IsOperator
 from api.views import ApiView
 from domains import policies, services
 from domains import serializers as io
-from domains.bulk import ImportRejected, import_domains
+from domains.bulk import ImportRejected, import_domain_items
 from domains.models import (
     AttributeSource,
     Domain,
@@ -105,9 +105,9 @@ class DomainBulkCreate(ApiView):
         items = io.DomainBulkItem(data=self.request.data, many=True)
         if not items.is_valid():
             raise ValidationError(_item_errors(items.errors))
-        rows = [io.DomainBulkItem().as_row(item) for item in items.validated_data]
+        rows = [io.DomainBulkItem().as_item(item) for item in items.validated_data]
         try:
-            summary = import_domains(actor=self.request.user, rows=rows, source="api")
+            summary = import_domain_items(actor=self.request.user, items=rows, source="api")
         except ImportRejected as rejected:
             errors: dict[str, list[str]] = {}
             for error in rejected.errors:  # rows are numbered from 1, items from 0

@@ -15,6 +15,10 @@ class Tenant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tenant"
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    # When the owner proved its e-mail address; None while a tenant that signed up itself
+    # has not (it can sign in, and do nothing else yet). Tenants operators create start
+    # confirmed.
+    confirmed_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
     class Meta:
         ordering = ["name"]
@@ -164,7 +168,7 @@ class DomainAttribute(models.Model):
 
 
 class CheckVerdict(models.TextChoices):
-    # The values of domains.dns.Verdict.
+    # The values of domains.dns.sip.Verdict.
     OURS = "ours", "points at us"
     PARTIAL = "partial", "partly points at us"
     FOREIGN = "foreign", "points elsewhere"

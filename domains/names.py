@@ -51,6 +51,11 @@ class HostName:
             return self.value
 
 
+def name_for_people(value: str) -> str:
+    """A stored name or did as people read it: an IDN in Unicode, anything else as it is."""
+    return HostName(value=value, kind=NameKind.HOSTNAME).display
+
+
 def _ip_literal(text: str) -> HostName | None:
     candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:

@@ -3,7 +3,8 @@
 from collections.abc import Iterable
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from domains.models import (
     AttributeSource,
@@ -11,6 +12,7 @@ from domains.models import (
     DomainAttribute,
     DomainClaim,
     DomainName,
+    DomainState,
     Tenant,
 )
 from domains.names import normalize_host
@@ -142,3 +144,42 @@ def tenant_get_by_name(name: str) -> Tenant:
     if tenant is None:
         raise TenantNotFound(f"no tenant named {text!r}")
     return tenant
+
+
+def _count_per_tenant(rows: QuerySet) -> Coalesce:
+    counted = rows.filter(tenant=OuterRef("pk")).order_by().values("tenant")
+    return Coalesce(
+        Subquery(counted.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0
+    )
+
+
+def claims_waiting() -> QuerySet[DomainClaim]:
+    """Claims whose TXT record has not been seen yet."""
+    return DomainClaim.objects.filter(verified_at__isnull=True)
+
+
+def tenants_with_usage(*, search: str = "") -> QuerySet[Tenant]:
+    """Tenants by name with their owner, the number of their domains (``domain_count``)
+    and of their claims still waiting (``claim_count``), counted per tenant in the same
+    query; ``search``: part of the tenant's name or of its owner's login."""
+    tenants = Tenant.objects.select_related("owner").order_by("name", "pk")
+    text = (search or "").strip()
+    if text:
+        tenants = tenants.filter(Q(name__icontains=text) | Q(owner__username__icontains=text))
+    return tenants.annotate(
+        domain_count=_count_per_tenant(Domain.objects.all()),
+        claim_count=_count_per_tenant(claims_waiting()),
+    )
+
+
+def tenant_domain_states(tenant: Tenant) -> dict[str, tuple[int, int]]:
+    """The tenant's domains per state, every state listed: (how many, of those switched
+    off by an operator), in one query."""
+    rows = (
+        Domain.objects.filter(tenant=tenant)
+        .values("state")
+        .annotate(count=Count("pk"), off=Count("pk", filter=Q(enabled=False)))
+        .order_by()
+    )
+    found = {row["state"]: (row["count"], row["off"]) for row in rows}
+    return {state: found.get(state, (0, 0)) for state in DomainState.values}

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from api import inputs
 from api.inputs import StrictInput, column_length
 from domains.attributes import KNOWN_ATTRIBUTES
+from domains.bulk import DomainItem
 from domains.models import (
     AttributeType,
     Domain,
@@ -200,16 +201,15 @@ class DomainBulkItem(serializers.Serializer):
     did = inputs.CharField(max_length=column_length(Domain, "did"), required=False)
     enabled = inputs.BooleanField(required=False, default=True)
 
-    def as_row(self, item: dict) -> dict[str, str]:
-        """The item in the column form the bulk path shares with CSV files."""
-        row = {
-            "name": item["name"],
-            "aliases": " ".join(item["aliases"]),
-            "did": item.get("did", ""),
-            "enabled": "yes" if item["enabled"] else "no",
-        }
-        row.update({f"attr.{key}": value for key, value in item["attributes"].items()})
-        return row
+    def as_item(self, item: dict) -> DomainItem:
+        """The validated item as the bulk path takes it."""
+        return DomainItem(
+            name=item["name"],
+            aliases=item["aliases"],
+            did=item.get("did", ""),
+            enabled=item["enabled"],
+            attributes=item["attributes"],
+        )
 
 
 class DomainBulkSummary(serializers.Serializer):

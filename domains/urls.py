@@ -1,6 +1,6 @@
 from django.urls import path
 
-from domains.lookup import lookup_view
+from domains.dns.lookup import lookup_view
 
 urlpatterns = [
     # The proxy's "is this host ours?" (kamailio.cfg calls it through http_client).

@@ -43,7 +43,7 @@ from portability.records import (
     ValidFromRecord,
 )
 from portability.writer import concurrent_writes_refused, document_write
-from serweb.commandbase import plural
+from serweb.text import plural
 from subscribers import digest
 
 CHUNK = 5000

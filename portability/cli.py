@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from serweb.commandbase import plural
+from serweb.text import plural
 
 
 def restore_backup(command: BaseCommand, path: str) -> None:

@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db.models import Model
 
-from domains.bulk import Staging
 from domains.models import Domain, DomainAttribute, DomainCheck, DomainClaim, DomainName, Tenant
 from domains.signals import domains_changed
 from portability.records import Document
 from proxies.models import Proxy
+from serweb.bulk import Staging
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 
 
@@ -80,10 +80,9 @@ def _with_ids(cursor, model: type[Model], items: list) -> list[tuple]:
 
 def _copy(tables: Staging, model: type[Model], fields: Sequence[str], rows: list[tuple]) -> None:
     columns = ", ".join(model._meta.get_field(name).column for name in fields)
-    # COPY runs on the driver's own cursor: its errors become Django's here, so a
-    # concurrent writer's key violation is an IntegrityError like any other.
-    with connection.wrap_database_errors:
-        tables.load(model._meta.db_table, columns, rows)
+    # Staging.load makes COPY's errors Django's: a concurrent writer's key violation is an
+    # IntegrityError like any other.
+    tables.load(model._meta.db_table, columns, rows)
 
 
 def _timestamps() -> Callable[[datetime | None], Any]:

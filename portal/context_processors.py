@@ -1,6 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from domains.selectors import actor_is_operator, actor_tenant
+from domains.signup import signup_open
 
 
 def navigation(request) -> dict:
@@ -9,4 +10,6 @@ def navigation(request) -> dict:
     return {
         "is_operator": actor_is_operator(user),
         "is_tenant": SimpleLazyObject(lambda: actor_tenant(user) is not None),
+        # Called by the template only where a page shows the sign-up link.
+        "signup_open": signup_open,
     }

@@ -9,8 +9,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from domains.dns.lifecycle import Counters, disable_earliest_at
+from domains.dns.policy import DnsPolicy
 from domains.models import SERVED_STATES, Domain, DomainClaim, DomainOrigin, DomainState
-from domains.verification import Counters, DnsPolicy, disable_earliest_at
+from domains.selectors import claims_waiting
 from proxies.status import ProxyStatus, proxy_status_list
 
 LIST_LENGTH = 10
@@ -125,7 +127,7 @@ def suspect_domains(policy: DnsPolicy) -> tuple[list[SuspectDomain], int]:
 
 def dashboard() -> Dashboard:
     states, totals = domain_counts()
-    waiting = DomainClaim.objects.filter(verified_at__isnull=True)
+    waiting = claims_waiting()
     policy = DnsPolicy.from_settings()
     suspects, suspects_count = suspect_domains(policy)
     return Dashboard(

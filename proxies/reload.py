@@ -75,6 +75,19 @@ class ReloadOutcome:
         return self.status in (Status.APPLIED, Status.CURRENT)
 
 
+def outcome_text(outcome: ReloadOutcome) -> str:
+    """What a reload came to, in words for the person who asked for it."""
+    if outcome.status == Status.APPLIED:
+        return f"reloaded, generation {outcome.generation} live"
+    if outcome.status == Status.CURRENT:
+        return f"up to date (generation {outcome.generation})"
+    if outcome.status == Status.BUSY:
+        return "another reload is running; it picks up every change"
+    if outcome.status == Status.GONE:
+        return "disabled, not reloaded"
+    return f"{outcome.status.replace('_', ' ')}: {outcome.detail}"
+
+
 # --- scheduling ----------------------------------------------------------------------------
 
 

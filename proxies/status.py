@@ -1,10 +1,11 @@
 """What each proxy serves and what still waits for it: reads for the status command,
 the API and the notes shown after a change."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 
 from domains.models import Domain
 from proxies.generation import desired_state
@@ -13,6 +14,7 @@ from proxies.models import Proxy
 
 @dataclass(frozen=True)
 class ProxyStatus:
+    id: int
     name: str
     transport: str
     address: str
@@ -40,14 +42,42 @@ class ProxyStatus:
 
 
 def proxy_status_list(*, pending_limit: int = 10) -> list[ProxyStatus]:
-    """Every proxy's status with up to ``pending_limit`` of the dids it has not loaded;
-    with ``pending_limit=0``, three queries however many proxies there are."""
+    """Every proxy's status with up to ``pending_limit`` of the dids it has not loaded,
+    the most recently changed first; four queries however many proxies there are (three
+    with ``pending_limit=0``)."""
     generation, _changed_at = desired_state()
     proxies = list(Proxy.objects.order_by("name"))
-    counts = _pending_counts([p for p in proxies if p.applied_generation < generation])
+    behind = [proxy for proxy in proxies if proxy.applied_generation < generation]
+    counts = _pending_counts(behind)
+    latest = _latest_changes(behind, pending_limit)
     return [
-        _status_of(proxy, generation, pending_limit, counts.get(proxy.pk, 0)) for proxy in proxies
+        _status_of(
+            proxy,
+            generation,
+            pending_count=counts.get(proxy.pk, 0),
+            pending_dids=[did for did, at in latest if _not_loaded(proxy, at)][:pending_limit]
+            if proxy.pk in counts
+            else [],
+        )
+        for proxy in proxies
     ]
+
+
+def _not_loaded(proxy: Proxy, changed_at: datetime) -> bool:
+    return proxy.applied_changed_at is None or changed_at > proxy.applied_changed_at
+
+
+def _latest_changes(behind: list[Proxy], limit: int) -> list[tuple[str, datetime]]:
+    """The ``limit`` most recently changed domains that any of these proxies has not
+    loaded, in one query. Newest first, the domains one proxy has not loaded are a prefix
+    of this list: those changed after the data it loaded."""
+    if not behind or limit <= 0:
+        return []
+    domains = Domain.objects.all()
+    if all(proxy.applied_changed_at is not None for proxy in behind):
+        oldest = min(proxy.applied_changed_at for proxy in behind)
+        domains = domains.filter(updated_at__gt=oldest)
+    return list(domains.order_by("-updated_at", "-pk").values_list("did", "updated_at")[:limit])
 
 
 def _pending_filter(proxy: Proxy) -> Q | None:
@@ -55,11 +85,6 @@ def _pending_filter(proxy: Proxy) -> Q | None:
     if proxy.applied_changed_at is None:
         return None
     return Q(updated_at__gt=proxy.applied_changed_at)
-
-
-def _pending(proxy: Proxy) -> QuerySet[Domain]:
-    where = _pending_filter(proxy)
-    return Domain.objects.filter(where) if where is not None else Domain.objects.all()
 
 
 def _pending_counts(behind: list[Proxy]) -> dict[int, int]:
@@ -73,13 +98,9 @@ def _pending_counts(behind: list[Proxy]) -> dict[int, int]:
 
 
 def _status_of(
-    proxy: Proxy, generation: int, pending_limit: int, pending_count: int
+    proxy: Proxy, generation: int, *, pending_count: int, pending_dids: list[str]
 ) -> ProxyStatus:
     behind = proxy.applied_generation < generation
-    pending_dids = []
-    if behind and pending_limit > 0:
-        pending = _pending(proxy).order_by("-updated_at")
-        pending_dids = list(pending.values_list("did", flat=True)[:pending_limit])
     erring = proxy.last_error_at is not None and (
         proxy.last_reload_at is None or proxy.last_error_at > proxy.last_reload_at
     )
@@ -96,6 +117,7 @@ def _status_of(
     else:
         state = "pending"
     return ProxyStatus(
+        id=proxy.pk,
         name=proxy.name,
         transport=proxy.transport,
         address=proxy.address,
@@ -135,6 +157,20 @@ def pending_proxies(domain: Domain, loaded: list[tuple[str, datetime | None]]) -
 def domain_pending_proxies(domain: Domain) -> list[str]:
     """The enabled proxies that have not loaded the domain's latest change yet."""
     return pending_proxies(domain, proxies_loaded_at())
+
+
+def domains_pending_proxies(domains: Iterable[Domain]) -> list[str]:
+    """The enabled proxies that have not loaded the latest change of one of these domains."""
+    loaded = proxies_loaded_at()
+    return sorted({name for domain in domains for name in pending_proxies(domain, loaded)})
+
+
+def pending_note(proxies: list[str]) -> str:
+    """For a person who just changed domains, given which proxies do not serve the change
+    yet (domain_pending_proxies, domains_pending_proxies)."""
+    if not proxies:
+        return "Live on every proxy."
+    return f"Not live yet on proxy {', '.join(proxies)}."
 
 
 def reload_waiting_note() -> str | None:

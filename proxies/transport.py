@@ -159,6 +159,59 @@ def uptime_seconds(transport: str, address: str, *, timeout: float) -> float:
         raise ProxyError(f"core.uptime answered {result!r}") from None
 
 
+_NOT_REGISTERED = {"AOR not found in location table", "AOR has no contacts"}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One registered contact of an AOR, as module usrloc holds it."""
+
+    address: str
+    expires: int | None  # seconds left; None for a permanent contact
+    user_agent: str = ""
+    received: str = ""
+    socket: str = ""
+
+
+def usrloc_lookup(
+    transport: str, address: str, aor: str, *, table: str = "location", timeout: float
+) -> list[Contact]:
+    """The contacts the proxy holds for ``aor`` (user@domain) in usrloc's ``table``, from
+    ul.lookup; none when the AOR is not registered."""
+    try:
+        result = rpc_call(transport, address, "ul.lookup", [table, aor], timeout=timeout)
+    except ProxyRpcError as exc:
+        # Kamailio 5.6 answers an AOR without contacts with error 500 and one of these.
+        if exc.message in _NOT_REGISTERED:
+            return []
+        raise
+    entries = result.get("Contacts") if isinstance(result, dict) else None
+    if not isinstance(entries, list):
+        raise ProxyError(f"ul.lookup answered {str(result)[:200]!r}")
+    return [_contact(entry) for entry in entries]
+
+
+def _contact(entry: Any) -> Contact:
+    fields = entry.get("Contact") if isinstance(entry, dict) else None
+    if not isinstance(fields, dict) or not isinstance(fields.get("Address"), str):
+        raise ProxyError(f"ul.lookup answered a contact {str(entry)[:200]!r}")
+    expires = fields.get("Expires")
+
+    def text(key: str) -> str:
+        value = fields.get(key)
+        # usrloc's words for an empty field.
+        return value if isinstance(value, str) and value not in ("[not set]", "n/a") else ""
+
+    return Contact(
+        address=fields["Address"],
+        # "permanent" for a contact that never expires.
+        expires=expires if isinstance(expires, int) else None,
+        user_agent=text("User-Agent"),
+        received=text("Received"),
+        socket=text("Socket"),
+    )
+
+
 # --- FIFO ----------------------------------------------------------------------------------
 
 

@@ -7,8 +7,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "serweb.settings")
 app = Celery("serweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# DNS verification and housekeeping tasks live beside the reload tasks.
-app.autodiscover_tasks(related_name="dns_tasks")
+# The DNS tasks are in a package of the domains app: domains.dns.tasks.
+app.autodiscover_tasks(["domains.dns"])
 
 
 def task_named(name: str):

@@ -41,10 +41,6 @@ def system_login() -> str:
         return f"uid {os.getuid()}"
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
-
-
 def parse_assignment(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` into its two halves; the value may itself contain '='."""
     key, sep, value = text.partition("=")

@@ -37,6 +37,32 @@ SECRET_KEY = env_secret_key(
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
+# --- HTTPS and the browser's protections -----------------------------------------------------
+# A deployment (DATABASE_URL set, DEBUG off) is served over HTTPS: cookies only go over
+# it, plain HTTP is redirected, and browsers are told to stay on HTTPS (HSTS). The embedded
+# default and development runs stay on plain HTTP. The proxy's lookup and the monitoring
+# endpoints are asked over plain HTTP on a private network and are never redirected.
+SERWEB_HTTPS = env_bool("SERWEB_HTTPS", bool(env_str("DATABASE_URL")) and not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SERWEB_HTTPS
+SECURE_SSL_REDIRECT = SERWEB_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^proxy/lookup$", r"^health$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SERWEB_HSTS_SECONDS", 31_536_000 if SERWEB_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SERWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+# Asking browsers' preload lists to hard-code HTTPS for the whole registrable domain is the
+# domain owner's decision, not a default: off, and its reminder silenced.
+SECURE_HSTS_PRELOAD = env_bool("SERWEB_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Pages load their scripts and styles from serweb alone and run no inline code
+# (serweb/security.py sends the policy).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -65,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "serweb.security.ContentSecurityPolicyMiddleware",
     # Ahead of the rest, so every answer under /api/ passes it and no body is read before
     # its size is checked.
     "api.middleware.ApiErrorMiddleware",
@@ -74,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditChannelMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -85,6 +113,9 @@ ROOT_URLCONF = "serweb.urls"
 CSRF_FAILURE_VIEW = "serweb.views.csrf_failure"
 # Requests with a larger body are refused (413 on the API) before anything reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SERWEB_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+# The largest CSV file the portal's import takes (file uploads are not request bodies in
+# Django's sense: they stream to disk, and this is checked once they have arrived).
+SERWEB_IMPORT_MAX_BYTES = env_int("SERWEB_IMPORT_MAX_BYTES", 20_000_000, minimum=1024)
 
 TEMPLATES = [
     {
@@ -134,10 +165,18 @@ LOGIN_REDIRECT_URL = "portal:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
-# Nobody signs up yet (the adapter closes sign-up): operators create tenants and their
-# logins (`tenant add`), with the e-mail address a password reset is sent to.
-ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = "none"
+# Tenants sign up themselves (portal/forms/signup.py: an account and its tenant at once)
+# unless SERWEB_TENANT_SIGNUP is off; operators also create tenants (`tenant add`, the
+# tenants page). A new tenant signs in at once and can do nothing until it follows the
+# link mailed to its address ("optional" here: allauth's "mandatory" would also lock out
+# every account made without an address, operators included; the tenant pages hold the
+# line instead, portal/access.py).
+SERWEB_TENANT_SIGNUP = env_bool("SERWEB_TENANT_SIGNUP", True)
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_FORMS = {"signup": "portal.forms.signup.SignUpForm"}
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env_int("SERWEB_SIGNUP_CONFIRMATION_DAYS", 3, minimum=1)
 # A reset asked for an address nobody has sends nothing (and says the same as for a known one).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[serweb] "
@@ -145,7 +184,12 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[serweb] "
 # (serweb/auth_throttle.py; the API's tokens have one of their own); allauth's limits on them
 # are off so that one rule answers. Its others (reset e-mails, password changes) stay, in
 # the same cache.
-ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+ACCOUNT_RATE_LIMITS = {
+    "login": None,
+    "login_failed": None,
+    # A client address signs up at most this often (a burst of 5, then one every 12 minutes).
+    "signup": env_str("SERWEB_SIGNUP_RATE", "5/h/ip"),
+}
 # Optional authenticator-app codes (TOTP) and recovery codes; the previous and the next
 # 30-second step are accepted too, for clocks that drift (RFC 6238, section 5.2).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -223,6 +267,10 @@ SERWEB_AUTH_FAILURE_WINDOW = env_int("SERWEB_AUTH_FAILURE_WINDOW", 300, minimum=
 SERWEB_HTTP_PROXIES = env_int("SERWEB_HTTP_PROXIES", 0, minimum=0)
 # allauth's own limits (password reset e-mails) count the same client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = SERWEB_HTTP_PROXIES
+# Behind trusted reverse proxies that end TLS, their X-Forwarded-Proto says whether the
+# client came over HTTPS (deploy/nginx sets it; a header anyone sends is not believed).
+if SERWEB_HTTP_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -360,10 +408,14 @@ SERWEB_LOOKUP_DNS_MS = env_int("SERWEB_LOOKUP_DNS_MS", 1000, minimum=1)
 SERWEB_LOOKUP_DNS_AT_ONCE = env_int("SERWEB_LOOKUP_DNS_AT_ONCE", 1, minimum=0)
 # Who may ask (the proxies), as addresses or networks.
 SERWEB_LOOKUP_CLIENTS = env_list("SERWEB_LOOKUP_CLIENTS", "127.0.0.1/32,::1/128")
+# Who may read /health and /metrics (load balancers, Prometheus): they name the proxies.
+SERWEB_MONITORING_CLIENTS = env_list("SERWEB_MONITORING_CLIENTS", "127.0.0.1/32,::1/128")
+# prometheus-client reads it itself, from the environment, in every process (serweb/metrics.py).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
 CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
-    "task": "domains.dns_tasks.housekeeping",
+    "task": "domains.dns.tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
 }
 
@@ -385,6 +437,9 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
 SERWEB_RELOAD_TIMEOUT = env_int("SERWEB_RELOAD_TIMEOUT", 10, minimum=1)
 SERWEB_PROXY_RPC_TIMEOUT = env_int("SERWEB_PROXY_RPC_TIMEOUT", 3, minimum=1)
 SERWEB_PROBE_TIMEOUT = env_int("SERWEB_PROBE_TIMEOUT", 2, minimum=1)
+# Milliseconds each proxy has to say where a subscriber is registered (the subscriber's
+# page asks every proxy at once, after the page itself has loaded).
+SERWEB_REGISTRATIONS_TIMEOUT_MS = env_int("SERWEB_REGISTRATIONS_TIMEOUT_MS", 1000, minimum=50)
 # With a broker, a reload waits until no change came for QUIET seconds, at most MAX_WAIT;
 # a proxy that is down is retried with backoff up to RETRY_MAX seconds apart.
 SERWEB_RELOAD_QUIET = env_int("SERWEB_RELOAD_QUIET_MS", 500, minimum=0) / 1000

@@ -1,8 +1,16 @@
-from django.http import JsonResponse
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.views import csrf, defaults
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from rest_framework import exceptions
 
 from api.exceptions import api_exception, is_api_request, json_error
+from serweb.clients import address_allowed, client_ip
+from serweb.health import health_check
+from serweb.metrics import metrics_page
 
 # API clients get the API's JSON errors, whatever Django answers for them.
 
@@ -35,3 +43,36 @@ def server_error(request):
     if is_api_request(request):
         return JsonResponse({"detail": "Server error.", "code": "error"}, status=500)
     return defaults.server_error(request)
+
+
+def monitoring_client(view):
+    """Health and metrics are for the monitoring's addresses (SERWEB_MONITORING_CLIENTS):
+    they name the proxies and their errors."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not address_allowed(client_ip(request), settings.SERWEB_MONITORING_CLIENTS):
+            return JsonResponse(
+                {"detail": "this client may not ask", "code": "forbidden"}, status=403
+            )
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+@require_GET
+@never_cache
+@monitoring_client
+def health(request):
+    """200 while this serweb can work (database, broker, cache), 503 when it cannot; each
+    proxy's answer is listed, and a proxy down makes the status "degraded", not 503."""
+    report = health_check()
+    return JsonResponse(report.as_json(), status=200 if report.serving else 503)
+
+
+@require_GET
+@never_cache
+@monitoring_client
+def metrics(request):
+    body, content_type = metrics_page()
+    return HttpResponse(body, content_type=content_type)

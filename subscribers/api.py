@@ -11,6 +11,7 @@ from api.views import ApiView
 from domains.selectors import domain_realm
 from subscribers import serializers as io
 from subscribers import services
+from subscribers.filters import SubscriberFilter
 from subscribers.models import Subscriber
 
 
@@ -21,7 +22,7 @@ class SubscriberListCreate(mixins.ListModelMixin, ApiView):
         filters.SearchFilter,
         filters.OrderingFilter,
     ]
-    filterset_fields = ["enabled"]
+    filterset_class = SubscriberFilter
     search_fields = ["username", "email"]
     ordering_fields = ["id", "username", "created_at"]
     ordering = ["id"]

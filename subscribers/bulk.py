@@ -1,42 +1,41 @@
-"""Bulk provisioning of subscribers: what ``import subscribers FILE.csv`` uses.
+"""Bulk provisioning of subscribers: ``import subscribers FILE.csv`` and the portal's
+import, on the pipeline of serweb.bulk, and the CSV export of a list.
 
-The same all-or-nothing pipeline as domains.bulk: the domains the file names locked
-first, then rows checked with the rules of subscriber_create, streamed into staging
-tables, conflicts found in SQL, and written with INSERT ... SELECT; one transaction and
-one audit entry per file.
+The domains a file names are locked first, then its rows are checked with the rules of
+subscriber_create, staged, checked for conflicts in SQL and written; one transaction and
+one audit entry per file. No proxy reloads: Kamailio reads subscribers per request.
 """
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db.models import Q, QuerySet
 
-from audit.services import audit_record
-from domains.bulk import (
-    CHUNK_ROWS,
-    EXTRA_VALUES,
-    Actor,
-    ColumnCheck,
-    ImportRejected,
-    NumberedRows,
-    RowError,
-    Staging,
-    cell,
-    checked,
-    open_csv,
-    parse_enabled,
-    staging,
-)
 from domains.names import validate_sip_user
 from domains.selectors import domain_realms, domain_refs_by_names
 from domains.services import domains_lock
-from serweb.db import lost_race
+from serweb import bulk
+from serweb.bulk import (
+    EXTRA_VALUES,
+    Actor,
+    BulkImport,
+    ColumnCheck,
+    NumberedRows,
+    RowError,
+    StagedTable,
+    cell,
+    checked,
+    parse_enabled,
+)
+from subscribers.models import Subscriber, ValidFrom
 from subscribers.services import clean_email, credentials, validate_password
+
+# Read at each run, so a test may make chunks small.
+CHUNK_ROWS = bulk.CHUNK_ROWS
 
 SUBSCRIBER_COLUMNS = (
     "username",
@@ -176,158 +175,188 @@ def _clean_subscriber_row(
     return columns, valid_froms, []
 
 
-STAGED_COLUMNS = "line, domain_id, username, ha1, ha1b, ha1_realm, password, email, enabled"
+class SubscriberImport(BulkImport[SubscriberImportSummary]):
+    """Rows keyed like the CSV's columns."""
 
-
-class _SubscriberLoader:
-    """Validates rows a chunk at a time and loads the good ones into the staging tables."""
-
-    def __init__(self, tables: Staging, domains: _LockedDomains) -> None:
-        self.tables = tables
-        self.errors: list[RowError] = []
-        self.subscribers = self.valid_froms = 0
-        self._domains = domains
-        self._columns = ColumnCheck(unknown_subscriber_columns)
-        tables.create(
+    action = "import.subscribers"
+    secret_columns = frozenset({"password", "ha1", "ha1b"})
+    staged = (
+        StagedTable(
             "bulk_subscriber",
-            "domain_id bigint NOT NULL, username text NOT NULL, ha1 text NOT NULL, "
-            "ha1b text NOT NULL, ha1_realm text NOT NULL, password text NOT NULL, "
-            "email text NOT NULL, enabled boolean NOT NULL",
+            (
+                ("domain_id", "bigint NOT NULL"),
+                ("username", "text NOT NULL"),
+                ("ha1", "text NOT NULL"),
+                ("ha1b", "text NOT NULL"),
+                ("ha1_realm", "text NOT NULL"),
+                ("password", "text NOT NULL"),
+                ("email", "text NOT NULL"),
+                ("enabled", "boolean NOT NULL"),
+            ),
             ids_of="subscribers_subscriber",
+        ),
+        StagedTable(
+            "bulk_valid_from", (("position", "integer NOT NULL"), ("from_user", "text NOT NULL"))
+        ),
+    )
+    # The domains the rows name are locked before anything about them is read.
+    reads_twice = True
+
+    def __init__(self, tables: bulk.Staging) -> None:
+        super().__init__(tables)
+        self._columns = ColumnCheck(unknown_subscriber_columns)
+        self._domains: _LockedDomains | None = None
+
+    @classmethod
+    def header_problems(cls, columns: list[str]) -> list[str]:
+        return bulk.header_problems(
+            columns, required=("username", "domain"), unknown=_header_unknown
         )
-        tables.create("bulk_valid_from", "position integer NOT NULL, from_user text NOT NULL")
 
-    def add(self, rows: NumberedRows) -> None:
-        chunk: list[tuple[int, Mapping[str, Any]]] = []
-        for numbered in rows:
-            chunk.append(numbered)
-            if len(chunk) >= CHUNK_ROWS:
-                self._add_chunk(chunk)
-                chunk = []
-        self._add_chunk(chunk)
+    def chunk_rows(self) -> int:
+        return CHUNK_ROWS
 
-    def _add_chunk(self, chunk: list[tuple[int, Mapping[str, Any]]]) -> None:
-        subscribers, valid_froms = [], []
-        for line, row in chunk:
-            problems = self._columns.problems(row)
-            if not problems:
-                domain = self._domains.get(cell(row, "domain"))
-                columns, extra_froms, problems = _clean_subscriber_row(row, domain)
-            for problem in problems:
-                self.errors.append(RowError(line, problem))
-            if problems:
-                continue
-            subscribers.append((line, *columns))
-            valid_froms.extend((line, i, user) for i, user in enumerate(extra_froms))
-        self.tables.load("bulk_subscriber", STAGED_COLUMNS, subscribers)
-        self.tables.load("bulk_valid_from", "line, position, from_user", valid_froms)
-        self.subscribers += len(subscribers)
+    def prepare(self, rows: NumberedRows) -> None:
+        self._domains = _LockedDomains(cell(row, "domain") for _line, row in rows)
+
+    def clean(self, row: Mapping[str, Any]) -> tuple[dict[str, list[tuple]], list[str]]:
+        problems = self._columns.problems(row)
+        if problems:
+            return {}, problems
+        domain = self._domains.get(cell(row, "domain"))
+        columns, extra_froms, problems = _clean_subscriber_row(row, domain)
+        if problems:
+            return {}, problems
+        return {
+            "bulk_subscriber": [columns],
+            "bulk_valid_from": [(i, user) for i, user in enumerate(extra_froms)],
+        }, []
+
+    def conflicts(self) -> list[RowError]:
+        """Subscribers given twice in the file, existing already, or shadowed by a user
+        alias."""
+        tables, errors = self.tables, []
+        for line, username, did, first in tables.rows(
+            """SELECT s.line, s.username, d.did, f.first FROM bulk_subscriber s
+               JOIN (SELECT domain_id, username, min(line) AS first FROM bulk_subscriber
+                     GROUP BY domain_id, username HAVING count(*) > 1) f
+                 ON f.domain_id = s.domain_id AND f.username = s.username
+               JOIN domains_domain d ON d.id = s.domain_id
+               WHERE s.line > f.first"""
+        ):
+            errors.append(RowError(line, f"{username}@{did} is given twice: also on line {first}"))
+        for line, username, did in tables.rows(
+            """SELECT s.line, s.username, d.did FROM bulk_subscriber s
+               JOIN subscribers_subscriber t
+                 ON t.domain_id = s.domain_id AND t.username = s.username
+               JOIN domains_domain d ON d.id = s.domain_id"""
+        ):
+            errors.append(RowError(line, f"{username}@{did} exists already"))
+        for line, username, did in tables.rows(
+            """SELECT s.line, s.username, d.did FROM bulk_subscriber s
+               JOIN subscribers_useralias a
+                 ON a.domain_id = s.domain_id AND a.username = s.username
+               JOIN domains_domain d ON d.id = s.domain_id"""
+        ):
+            errors.append(
+                RowError(line, f"{username}@{did} is a user alias; remove the alias first")
+            )
+        return errors
+
+    def summary(self) -> SubscriberImportSummary:
+        subscribers = self.tables.count("bulk_subscriber")
         # Every subscriber's own name is a valid From identity too.
-        self.valid_froms += len(subscribers) + len(valid_froms)
-
-
-def _subscriber_conflicts(tables: Staging) -> list[RowError]:
-    """Subscribers given twice in the file, existing already, or shadowed by a user alias."""
-    errors = []
-    for line, username, did, first in tables.rows(
-        """SELECT s.line, s.username, d.did, f.first FROM bulk_subscriber s
-           JOIN (SELECT domain_id, username, min(line) AS first FROM bulk_subscriber
-                 GROUP BY domain_id, username HAVING count(*) > 1) f
-             ON f.domain_id = s.domain_id AND f.username = s.username
-           JOIN domains_domain d ON d.id = s.domain_id
-           WHERE s.line > f.first"""
-    ):
-        errors.append(RowError(line, f"{username}@{did} is given twice: also on line {first}"))
-    for line, username, did in tables.rows(
-        """SELECT s.line, s.username, d.did FROM bulk_subscriber s
-           JOIN subscribers_subscriber t ON t.domain_id = s.domain_id AND t.username = s.username
-           JOIN domains_domain d ON d.id = s.domain_id"""
-    ):
-        errors.append(RowError(line, f"{username}@{did} exists already"))
-    for line, username, did in tables.rows(
-        """SELECT s.line, s.username, d.did FROM bulk_subscriber s
-           JOIN subscribers_useralias a ON a.domain_id = s.domain_id AND a.username = s.username
-           JOIN domains_domain d ON d.id = s.domain_id"""
-    ):
-        errors.append(RowError(line, f"{username}@{did} is a user alias; remove the alias first"))
-    return errors
-
-
-def _write_subscribers(tables: Staging) -> None:
-    ids = "id, " if tables.numbers_rows else ""
-    tables.cursor.execute(
-        f"""INSERT INTO subscribers_subscriber
-              ({ids}domain_id, username, ha1, ha1b, ha1_realm, password, email, enabled)
-            SELECT {ids}domain_id, username, ha1, ha1b, ha1_realm, password, email, enabled
-            FROM bulk_subscriber"""
-    )
-    tables.take_ids("bulk_subscriber", "subscribers_subscriber", keys=("domain_id", "username"))
-    # The own name first, so it is each subscriber's first valid From identity.
-    tables.cursor.execute(
-        """INSERT INTO subscribers_validfrom (subscriber_id, from_user)
-           SELECT id, username FROM bulk_subscriber"""
-    )
-    tables.cursor.execute(
-        """INSERT INTO subscribers_validfrom (subscriber_id, from_user)
-           SELECT s.id, v.from_user FROM bulk_valid_from v JOIN bulk_subscriber s ON s.line = v.line
-           ORDER BY v.line, v.position"""
-    )
-
-
-def _refuse_conflicts(tables: Staging) -> None:
-    errors = _subscriber_conflicts(tables)
-    if errors:
-        raise ImportRejected(errors)
-
-
-def _import_subscriber_rows(
-    *, actor: Actor, open_rows: Callable[[], AbstractContextManager[NumberedRows]], source: str
-) -> SubscriberImportSummary:
-    """``open_rows`` gives the rows each time it is called: they are read twice, first for
-    the domains they name, which are locked before anything about them is read."""
-    with transaction.atomic(), staging() as tables:
-        with open_rows() as rows:
-            domains = _LockedDomains(cell(row, "domain") for _line, row in rows)
-        loader = _SubscriberLoader(tables, domains)
-        with open_rows() as rows:
-            loader.add(rows)
-        tables.analyze()
-        errors = loader.errors + _subscriber_conflicts(tables)
-        if errors:
-            raise ImportRejected(errors)
-        summary = SubscriberImportSummary(
-            subscribers=loader.subscribers, valid_froms=loader.valid_froms
+        return SubscriberImportSummary(
+            subscribers=subscribers, valid_froms=subscribers + self.tables.count("bulk_valid_from")
         )
-        if summary.subscribers:
-            # Under the domains' locks no service writes these user names; should anyone
-            # else have, the check run again names the row it took.
-            with lost_race(lambda: _refuse_conflicts(tables)):
-                _write_subscribers(tables)
-        # Counts only: the file's hashes and passwords are secrets.
-        audit_record(
-            actor=actor,
-            action="import.subscribers",
-            object_type="import",
-            object_repr=source,
-            after={"source": source, **asdict(summary)},
+
+    def sample(self, limit: int) -> list[dict[str, Any]]:
+        return [
+            {"line": line, "username": username, "domain": did, "enabled": enabled}
+            for line, username, did, enabled in self.tables.rows(
+                """SELECT s.line, s.username, d.did, s.enabled FROM bulk_subscriber s
+                   JOIN domains_domain d ON d.id = s.domain_id ORDER BY s.line LIMIT %s""",
+                [limit],
+            )
+        ]
+
+    def write(self) -> None:
+        # Under the domains' locks no service writes these user names; should anyone
+        # else have, the check run again names the row it took.
+        tables = self.tables
+        ids = "id, " if tables.numbers_rows else ""
+        tables.cursor.execute(
+            f"""INSERT INTO subscribers_subscriber
+                  ({ids}domain_id, username, ha1, ha1b, ha1_realm, password, email, enabled)
+                SELECT {ids}domain_id, username, ha1, ha1b, ha1_realm, password, email, enabled
+                FROM bulk_subscriber"""
         )
-    return summary
+        tables.take_ids("bulk_subscriber", "subscribers_subscriber", keys=("domain_id", "username"))
+        # The own name first, so it is each subscriber's first valid From identity.
+        tables.cursor.execute(
+            """INSERT INTO subscribers_validfrom (subscriber_id, from_user)
+               SELECT id, username FROM bulk_subscriber"""
+        )
+        tables.cursor.execute(
+            """INSERT INTO subscribers_validfrom (subscriber_id, from_user)
+               SELECT s.id, v.from_user
+               FROM bulk_valid_from v JOIN bulk_subscriber s ON s.line = v.line
+               ORDER BY v.line, v.position"""
+        )
 
 
 def import_subscribers(
     *, actor: Actor, rows: Iterable[Mapping[str, Any]], source: str = "rows"
 ) -> SubscriberImportSummary:
     """Create every subscriber of ``rows`` (keys as the CSV columns), numbered from 1, or none."""
-    rows = list(rows)  # read twice
-    return _import_subscriber_rows(
-        actor=actor, open_rows=lambda: nullcontext(enumerate(rows, start=1)), source=source
-    )
+    open_rows = bulk.rows_from(SubscriberImport, rows)
+    return bulk.run_import(
+        SubscriberImport, actor=actor, open_rows=open_rows, source=source
+    ).summary
 
 
 def import_subscribers_csv(*, actor: Actor, path: str | Path) -> SubscriberImportSummary:
     """Create every subscriber of a CSV file, or none; errors carry the file's line numbers."""
-    return _import_subscriber_rows(
-        actor=actor,
-        open_rows=lambda: open_csv(path, required=("username", "domain"), unknown=_header_unknown),
-        source=Path(path).name,
-    )
+    return bulk.import_file(SubscriberImport, actor=actor, path=path).summary
+
+
+# --- export -------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("username", "domain", "email", "valid_from", "enabled")
+EXPORT_CHUNK = 2000
+
+
+def subscribers_export_csv(*, queryset: QuerySet[Subscriber]) -> Iterator[str]:
+    """The subscribers of ``queryset`` as CSV lines in the columns an import takes, but for
+    the secrets: no password and no hashes ever leave serweb. valid_from lists the From
+    identities beside the subscriber's own name. Pages of EXPORT_CHUNK subscribers in the
+    order of their unique key, two queries a page."""
+    return bulk.csv_lines(EXPORT_COLUMNS, _subscriber_rows(queryset.order_by()))
+
+
+def _subscriber_rows(selected: QuerySet[Subscriber]) -> Iterator[list]:
+    after = Q()
+    while True:
+        subscribers = list(
+            selected.filter(after)
+            .order_by("domain_id", "username")
+            .values_list("pk", "domain_id", "username", "domain__did", "email", "enabled")[
+                :EXPORT_CHUNK
+            ]
+        )
+        if not subscribers:
+            return
+        froms: dict[int, list[str]] = {}
+        for subscriber_id, from_user in (
+            ValidFrom.objects.filter(subscriber_id__in=[row[0] for row in subscribers])
+            .order_by("id")
+            .values_list("subscriber_id", "from_user")
+        ):
+            froms.setdefault(subscriber_id, []).append(from_user)
+        for pk, _domain_id, username, did, email, enabled in subscribers:
+            others = [user for user in froms.get(pk, []) if user != username]
+            yield [username, did, email, " ".join(others), "yes" if enabled else "no"]
+        if len(subscribers) < EXPORT_CHUNK:
+            return
+        _pk, domain_id, username = subscribers[-1][:3]
+        after = Q(domain_id__gt=domain_id) | Q(domain_id=domain_id, username__gt=username)

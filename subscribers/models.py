@@ -30,6 +30,22 @@ class Subscriber(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["domain", "username"], name="subscriber_unique")
         ]
+        indexes = [
+            # The operators' search by the start of a user name, across domains: LIKE
+            # 'prefix%' takes a pattern index whatever the database's collation
+            # (PostgreSQL; other databases ignore the operator class).
+            models.Index(
+                fields=["username"],
+                name="subscriber_username_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            # The disabled ones, few, in the lists' order: listing them reads no others.
+            models.Index(
+                fields=["domain", "username"],
+                name="subscriber_disabled",
+                condition=models.Q(enabled=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.username}@{self.domain.did}"

@@ -6,6 +6,7 @@ and costs no reload.
 """
 
 import re
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +42,20 @@ def validate_password(password: str) -> str:
     if _CONTROL_CHARACTERS.search(password):
         raise ValidationError({"password": "the password contains control characters"})
     return password
+
+
+# Letters and digits without the ones people misread (0/O, 1/l/I) when copying one.
+_GENERATED_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+GENERATED_PASSWORD_LENGTH = 20
+
+
+def password_generate() -> str:
+    """A random password for a subscriber (about 116 bits), long enough for any
+    SERWEB_MIN_PASSWORD_LENGTH up to MAX_PASSWORD_LENGTH."""
+    length = min(
+        max(GENERATED_PASSWORD_LENGTH, settings.SERWEB_MIN_PASSWORD_LENGTH), MAX_PASSWORD_LENGTH
+    )
+    return "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(length))
 
 
 def clean_email(email: str) -> str:

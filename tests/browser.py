@@ -53,6 +53,18 @@ class Visit:
         self.count = 0
         self.navigated: list[str] = []
         self.checked: set[str] = set()
+        # What the page's policy blocked (inline code, a foreign script) and any script
+        # error: a page must have neither.
+        self.refused: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                self.refused.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: self.refused.append(f"script error: {error}"))
         page.on(
             "framenavigated",
             lambda frame: self.navigated.append(frame.url) if frame == page.main_frame else None,
@@ -61,20 +73,23 @@ class Visit:
     def go(self, path: str):
         return self.page.goto(self.base_url + path)
 
-    def seen(self, label: str) -> None:
+    def seen(self, label: str, *, ours: bool = True) -> None:
+        """Check and photograph the page; ``ours=False`` for a page serweb only serves (the
+        API's Swagger UI), which axe does not judge but the policy still governs."""
         page = self.page
         page.wait_for_load_state("load")
-        results = self.axe.run(page)
+        results = self.axe.run(page) if ours else None
         refused = [
             f"{violation['id']} ({violation['impact']}): {violation['help']} at "
             + ", ".join(str(node["target"]) for node in violation["nodes"])
-            for violation in results.response["violations"]
+            for violation in (results.response["violations"] if results else [])
             if violation["impact"] in IMPACTS_REFUSED
         ]
         self.count += 1
         shot = SCREENSHOTS / f"portal-{self.name}-{self.count:02d}-{label}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert not refused, f"{page.url}: " + "; ".join(refused)
+        assert not self.refused, f"{page.url}: " + "; ".join(self.refused)
         self.checked.add(page.url)
 
     def unseen(self) -> list[str]:

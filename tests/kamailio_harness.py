@@ -226,12 +226,7 @@ class Kamailio:
 
     def contacts(self, aor: str) -> list[str]:
         """The registered contacts of user@did (usrloc in memory)."""
-        try:
-            result = self.rpc("ul.lookup", ["location", aor])
-        except transport.ProxyRpcError:
-            return []
-        contacts = result.get("Contacts", []) if isinstance(result, dict) else []
-        return [entry["Contact"]["Address"] for entry in contacts]
+        return [c.address for c in transport.usrloc_lookup("fifo", self.fifo, aor, timeout=5)]
 
     def serves(self, name: str) -> str | None:
         """The did the proxy serves ``name`` as right now (SIP OPTIONS), or None."""
@@ -472,3 +467,19 @@ def proxy_login(django_db_blocker, role_prefix: str) -> Iterator[tuple[str, str]
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(f'DROP OWNED BY "{role}"')
             cursor.execute(f'DROP ROLE "{role}"')
+
+
+@contextmanager
+def running_kamailio(django_db_blocker, prefix: str, **options) -> Iterator[Kamailio]:
+    """A Kamailio of its own on the test database (a session fixture's body): a scratch
+    directory, a read-only login, the process; all gone afterwards."""
+    with (
+        scratch_dir(f"serweb-{prefix}-") as path,
+        proxy_login(django_db_blocker, f"serweb_{prefix}") as (url, _where),
+    ):
+        instance = Kamailio(path, url, **options)
+        instance.start()
+        try:
+            yield instance
+        finally:
+            instance.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.test.html import Element, parse_html
 from django.utils import timezone
 
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import DomainCheck, DomainOrigin, DomainState, Tenant
 from domains.services import domain_create
 from proxies.models import Proxy, ProxyTransport
@@ -104,3 +104,22 @@ def add_world(operator, tenant: Tenant, fifo_dir: Path, size: int) -> None:
             last_error_at=now,
             failures=1,
         )
+
+
+def field_errors(response) -> dict[str, str]:
+    """The errors a page shows next to its fields, by field name (the id Django gives a
+    field's error, ``id_<name>_error``), and those of no field under ``__all__``."""
+    root = page_tree(response)
+    found = {
+        attrs_of(small)["id"].removeprefix("id_").removesuffix("_error"): text_of(small)
+        for small in elements(root, "small", class_="field-errors")
+    }
+    alerts = [text_of(alert) for alert in elements(root, "div", class_="form-errors")]
+    if alerts:
+        found["__all__"] = " ".join(alerts)
+    return found
+
+
+def flash_messages(response) -> list[str]:
+    """The messages a page shows after an action."""
+    return [" ".join(text_of(p).split()) for p in elements(page_tree(response), "p", role="status")]

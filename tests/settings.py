@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "serweb-test-suite-key")
+# The test client and the live server speak plain HTTP (tests/test_security.py checks what
+# a deployment gets).
+os.environ.setdefault("SERWEB_HTTPS", "0")
 
 from serweb.settings import *  # noqa: E402, F403
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from domains.bulk import import_domains
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import AttributeSource, Domain, DomainCheck, DomainClaim, Tenant
 from domains.services import domain_attribute_set, domain_create, domain_disable, tenant_create
 from portability.backup import backup_export, backup_restore

@@ -23,9 +23,11 @@ from django.db.models import Model
 from api.services import token_create
 from audit.models import AuditEntry
 from domains import services as domains
-from domains.bulk import ImportRejected, import_domains_csv
-from domains.claims import domain_claim_start, domain_claim_verify
-from domains.housekeeping import housekeeping_run
+from domains.bulk import DomainColumnsImport, ImportRejected, import_domains_csv
+from domains.dns.claims import domain_claim_start, domain_claim_verify
+from domains.dns.housekeeping import housekeeping_run
+from domains.dns.policy import DnsPolicy
+from domains.dns.verification import domain_verify
 from domains.models import (
     Domain,
     DomainCheck,
@@ -36,8 +38,8 @@ from domains.models import (
     Tenant,
 )
 from domains.selectors import domain_realm
-from domains.verification import DnsPolicy, domain_verify
 from proxies.models import Proxy
+from serweb.bulk import Mode, import_file
 from subscribers import digest
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
@@ -255,13 +257,14 @@ def test_parallel_identical_domains(http, alice):
     for round_ in range(ROUNDS):
         body = {"name": f"r{round_}.example", "aliases": [f"sip.r{round_}.example"]}
         answers = http.race(*[("POST", "/domains/", body)] * 3)
-        assert assert_answers(answers, ok=201, field="name") == 1
-        # What a serial request is told: the names or the did are taken (which one, by
-        # the instant the winner committed between the two checks).
+        assert assert_answers(answers, ok=201, field={"name", "aliases"}) == 1
+        # What a serial request is told: the name, the alias or the did is taken (which
+        # one, by the instant the winner committed between the checks), on its field.
         serial = ("already belongs to domain", "is taken by another domain")
         for status, refused in answers:
             if status == 400:
-                assert any(m in refused["fields"]["name"][0] for m in serial), refused
+                [messages] = refused["fields"].values()
+                assert any(m in messages[0] for m in serial), refused
         assert Domain.objects.filter(did=f"r{round_}.example").count() == 1
 
 
@@ -575,6 +578,30 @@ def test_a_domain_imported_while_it_is_created(alice, tmp_path):
                 assert all(any(s in e.message for s in serial) for e in value.errors)
         imported = outcomes[0][0] == "ok"
         assert Domain.objects.filter(did=f"first{round_}.example").exists() == imported
+        assert DomainName.objects.filter(name__in=[name, f"sip.{name}"]).count() == 2
+
+
+def test_a_portal_import_skips_the_row_a_concurrent_creation_took(alice, tmp_path):
+    for round_ in range(ROUNDS):
+        name = f"p{round_}.example"
+        path = tmp_path / f"p{round_}.csv"
+        path.write_text(f"name,aliases\nfirst{round_}.example,\n{name},sip.{name}\n")
+        outcomes = in_parallel(
+            lambda path=path: import_file(
+                DomainColumnsImport, actor=alice, path=path, mode=Mode.SKIP_BAD_ROWS
+            ),
+            lambda n=name: domains.domain_create(actor=alice, name=f"sip.{n}", aliases=[n]),
+        )
+        kind, report = outcomes[0]
+        # The import never fails: it writes the row, or refuses it with the serial answer.
+        assert kind == "ok", report
+        assert Domain.objects.filter(did=f"first{round_}.example").exists()
+        if report.errors:
+            assert report.refused_lines == [3], report.errors
+            assert_no_database_text([e.message for e in report.errors])
+            assert outcomes[1][0] == "ok"
+        else:
+            assert outcomes[1][0] == "invalid"
         assert DomainName.objects.filter(name__in=[name, f"sip.{name}"]).count() == 2
 
 

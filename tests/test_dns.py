@@ -1,4 +1,5 @@
-"""domains.dns against a real authoritative server (Knot on a loopback port)."""
+"""domains.dns (the client, resolution and the SIP checks) against a real authoritative
+server (Knot on a loopback port)."""
 
 import asyncio
 import socket
@@ -9,24 +10,33 @@ import dns.flags as dnspython_flags
 import dns.message as dnspython_message
 import pytest
 
-from domains import dns
-from domains import dns_wire as wire
+from domains.dns import wire
+from domains.dns.client import Answer, Status, UdpClient
+from domains.dns.resolution import (
+    ResolverClient,
+    authoritative_servers,
+    find_zone,
+    parse_nameserver,
+    stock_resolver,
+    txt_values,
+)
+from domains.dns.sip import ProxyIdentity, SipCheck, TargetCache, Verdict, check_sip_domain
 from tests import dns_harness
 from tests.dns_harness import BROKEN_ZONE, PROXY_ADDRESSES, PROXY_HOSTNAMES, REFUSED_NAME
 
 knot = dns_harness.knot
 silent_port = dns_harness.silent_port
 
-PROXY = dns.ProxyIdentity.build(PROXY_HOSTNAMES, PROXY_ADDRESSES)
+PROXY = ProxyIdentity.build(PROXY_HOSTNAMES, PROXY_ADDRESSES)
 
 
-def lean(nameserver: str, *, timeout: float = 0.2, lifetime: float = 0.4) -> dns.UdpClient:
-    return dns.UdpClient([dns.parse_nameserver(nameserver)], timeout=timeout, lifetime=lifetime)
+def lean(nameserver: str, *, timeout: float = 0.2, lifetime: float = 0.4) -> UdpClient:
+    return UdpClient([parse_nameserver(nameserver)], timeout=timeout, lifetime=lifetime)
 
 
-def stock(nameserver: str, *, timeout: float = 0.2, lifetime: float = 0.4) -> dns.ResolverClient:
-    resolver = dns.stock_resolver([dns.parse_nameserver(nameserver)], timeout=timeout)
-    return dns.ResolverClient(resolver, lifetime=lifetime)
+def stock(nameserver: str, *, timeout: float = 0.2, lifetime: float = 0.4) -> ResolverClient:
+    resolver = stock_resolver([parse_nameserver(nameserver)], timeout=timeout)
+    return ResolverClient(resolver, lifetime=lifetime)
 
 
 CLIENTS = {"lean": lean, "stock": stock}
@@ -37,16 +47,16 @@ def make_client(request):
     return CLIENTS[request.param]
 
 
-def check(client_factory, nameserver: str, name: str) -> dns.SipCheck:
-    async def run() -> dns.SipCheck:
+def check(client_factory, nameserver: str, name: str) -> SipCheck:
+    async def run() -> SipCheck:
         async with client_factory(nameserver) as client:
-            return await dns.check_sip_domain(name, client=client, targets=dns.TargetCache(PROXY))
+            return await check_sip_domain(name, client=client, targets=TargetCache(PROXY))
 
     return asyncio.run(run())
 
 
-def ask(client_factory, nameserver: str, name: str, rdtype: str) -> dns.Answer:
-    async def run() -> dns.Answer:
+def ask(client_factory, nameserver: str, name: str, rdtype: str) -> Answer:
+    async def run() -> Answer:
         async with client_factory(nameserver) as client:
             return await client.query(name, rdtype)
 
@@ -72,7 +82,7 @@ def test_naptr_leads_to_srv_records_whose_target_has_our_address(knot, make_clie
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert [a.name for a in result.srv] == [f"_sip._udp.{domain}", f"_sips._tcp.{domain}"]
     assert result.targets[0].addresses == ("192.0.2.10", "2001:db8::10")
     assert result.matched == [f"sip.{domain}"]
@@ -85,7 +95,7 @@ def test_srv_without_naptr_naming_a_proxy_host_needs_no_address_lookup(knot, mak
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.targets[0].reason == "a proxy host name"
     # NAPTR plus the three SRV names of RFC 3263, nothing for the target.
     assert result.queries == 4
@@ -97,7 +107,7 @@ def test_without_srv_the_domains_own_addresses_are_used(knot, make_client):
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.address_fallback
     assert result.targets[0].name == domain
     assert result.targets[0].port == 5060
@@ -111,7 +121,7 @@ def test_a_cname_chain_as_target_is_followed_with_a_warning(knot, make_client):
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.targets[0].cnames[-1] == PROXY_HOSTNAMES[1]
     assert any("RFC 2782" in warning for warning in result.warnings)
 
@@ -124,7 +134,7 @@ def test_a_cname_to_a_foreign_host_is_not_ours(knot, make_client):
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.FOREIGN
+    assert result.verdict == Verdict.FOREIGN
     assert result.targets[0].addresses == ("198.51.100.7",)
 
 
@@ -136,7 +146,7 @@ def test_a_dot_target_means_sip_is_not_offered_and_there_is_no_fallback(knot, ma
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.UNAVAILABLE
+    assert result.verdict == Verdict.UNAVAILABLE
     assert result.verdict.is_negative
     assert not result.address_fallback
 
@@ -146,7 +156,7 @@ def test_a_dot_beside_a_real_target_leaves_the_real_one(knot, make_client):
     knot.srv(domain, ".", services=["_sips._tcp"])
     knot.srv(domain, PROXY_HOSTNAMES[0], services=["_sip._udp"])
 
-    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.OURS
+    assert check(make_client, knot.nameserver, domain).verdict == Verdict.OURS
 
 
 def test_an_idn_domain_is_checked_in_its_a_label_form(knot, make_client):
@@ -154,7 +164,7 @@ def test_an_idn_domain_is_checked_in_its_a_label_form(knot, make_client):
     domain = f"xn--strae-oqa.{knot.unique('idn')}"
     knot.srv(domain, PROXY_HOSTNAMES[0])
 
-    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.OURS
+    assert check(make_client, knot.nameserver, domain).verdict == Verdict.OURS
 
 
 def test_srv_to_a_foreign_host_is_foreign(knot, make_client):
@@ -164,7 +174,7 @@ def test_srv_to_a_foreign_host_is_foreign(knot, make_client):
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.FOREIGN
+    assert result.verdict == Verdict.FOREIGN
     assert not result.matched
     assert "198.51.100.1" in result.targets[0].reason
 
@@ -175,7 +185,7 @@ def test_our_ipv4_with_a_foreign_ipv6_address_is_not_ours(knot, make_client):
     knot.add(f"sip.{domain}", "A", "192.0.2.10")
     knot.add(f"sip.{domain}", "AAAA", "2001:db8::99")
 
-    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.FOREIGN
+    assert check(make_client, knot.nameserver, domain).verdict == Verdict.FOREIGN
 
 
 def test_one_of_two_targets_ours_is_partial(knot, make_client):
@@ -186,7 +196,7 @@ def test_one_of_two_targets_ours_is_partial(knot, make_client):
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.PARTIAL
+    assert result.verdict == Verdict.PARTIAL
     assert result.matched == [PROXY_HOSTNAMES[0]]
 
 
@@ -194,14 +204,14 @@ def test_a_target_without_addresses_is_not_usable(knot, make_client):
     domain = knot.unique()
     knot.srv(domain, f"nothing.{domain}")
 
-    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.ABSENT
+    assert check(make_client, knot.nameserver, domain).verdict == Verdict.ABSENT
 
 
 def test_a_domain_that_does_not_exist_ends_the_search_at_once(knot, make_client):
     result = check(make_client, knot.nameserver, knot.unique("gone"))
 
-    assert result.verdict == dns.Verdict.ABSENT
-    assert result.naptr.status == dns.Status.NXDOMAIN
+    assert result.verdict == Verdict.ABSENT
+    assert result.naptr.status == Status.NXDOMAIN
     assert result.queries == 1
 
 
@@ -211,8 +221,8 @@ def test_a_domain_with_nothing_sip_is_absent(knot, make_client):
 
     result = check(make_client, knot.nameserver, domain)
 
-    assert result.verdict == dns.Verdict.ABSENT
-    assert result.naptr.status == dns.Status.NODATA
+    assert result.verdict == Verdict.ABSENT
+    assert result.naptr.status == Status.NODATA
 
 
 # --- failures are unknown, never negative ---------------------------------------------------
@@ -222,7 +232,7 @@ def test_a_domain_with_nothing_sip_is_absent(knot, make_client):
 def test_servfail_and_refused_are_unknown(knot, make_client, name):
     result = check(make_client, knot.nameserver, name)
 
-    assert result.verdict == dns.Verdict.UNKNOWN
+    assert result.verdict == Verdict.UNKNOWN
     assert not result.verdict.is_negative
 
 
@@ -230,43 +240,43 @@ def test_a_server_that_never_answers_is_unknown_within_the_lifetime(silent_port,
     started = time.monotonic()
     result = check(make_client, silent_port.nameserver, "anything.test")
 
-    assert result.verdict == dns.Verdict.UNKNOWN
+    assert result.verdict == Verdict.UNKNOWN
     assert time.monotonic() - started < 2
 
 
 def test_a_second_nameserver_answers_when_the_first_is_silent(knot, silent_port):
-    servers = [dns.parse_nameserver(silent_port.nameserver), dns.parse_nameserver(knot.nameserver)]
+    servers = [parse_nameserver(silent_port.nameserver), parse_nameserver(knot.nameserver)]
     domain = knot.unique()
     knot.srv(domain, PROXY_HOSTNAMES[0])
 
     async def run():
-        async with dns.UdpClient(servers, timeout=0.1, lifetime=1.0) as client:
-            return await dns.check_sip_domain(domain, client=client, targets=dns.TargetCache(PROXY))
+        async with UdpClient(servers, timeout=0.1, lifetime=1.0) as client:
+            return await check_sip_domain(domain, client=client, targets=TargetCache(PROXY))
 
-    assert asyncio.run(run()).verdict == dns.Verdict.OURS
+    assert asyncio.run(run()).verdict == Verdict.OURS
 
 
 def test_a_target_that_fails_makes_the_whole_verdict_unknown(knot, make_client):
     domain = knot.unique()
     knot.srv(domain, f"sip.{BROKEN_ZONE}")
 
-    assert check(make_client, knot.nameserver, domain).verdict == dns.Verdict.UNKNOWN
+    assert check(make_client, knot.nameserver, domain).verdict == Verdict.UNKNOWN
 
 
 def test_nxdomain_and_nodata_are_the_negative_answers(knot, make_client):
     domain = knot.unique()
     knot.add(domain, "A", "192.0.2.1")
 
-    assert ask(make_client, knot.nameserver, domain, "AAAA").status == dns.Status.NODATA
-    assert ask(make_client, knot.nameserver, f"no.{domain}", "A").status == dns.Status.NXDOMAIN
-    assert dns.Status.NODATA.is_negative and dns.Status.NXDOMAIN.is_negative
-    assert not dns.Status.UNKNOWN.is_negative
+    assert ask(make_client, knot.nameserver, domain, "AAAA").status == Status.NODATA
+    assert ask(make_client, knot.nameserver, f"no.{domain}", "A").status == Status.NXDOMAIN
+    assert Status.NODATA.is_negative and Status.NXDOMAIN.is_negative
+    assert not Status.UNKNOWN.is_negative
 
 
 def test_a_fresh_record_is_seen_at_once_after_a_negative_answer(knot):
     # No cache: "check now" must not be fooled by the negative answer of a minute ago.
     domain = knot.unique()
-    assert ask(lean, knot.nameserver, domain, "A").status == dns.Status.NXDOMAIN
+    assert ask(lean, knot.nameserver, domain, "A").status == Status.NXDOMAIN
     knot.add(domain, "A", "192.0.2.10")
     assert ask(lean, knot.nameserver, domain, "A").records == ("192.0.2.10",)
 
@@ -274,7 +284,7 @@ def test_a_fresh_record_is_seen_at_once_after_a_negative_answer(knot):
 def test_negative_answers_carry_the_soa_negative_ttl(knot):
     answer = ask(lean, knot.nameserver, knot.unique(), "A")
 
-    assert answer.status == dns.Status.NXDOMAIN
+    assert answer.status == Status.NXDOMAIN
     assert answer.ttl == 60
 
 
@@ -285,7 +295,7 @@ def test_the_strings_of_one_txt_record_are_joined_without_separator(knot, make_c
     name = knot.unique()
     knot.add(name, "TXT", '"realm=ex" "ample.test"', '"display_name=Main"')
 
-    values = dns.txt_values(ask(make_client, knot.nameserver, name, "TXT"))
+    values = txt_values(ask(make_client, knot.nameserver, name, "TXT"))
 
     assert sorted(values) == [b"display_name=Main", b"realm=example.test"]
 
@@ -297,7 +307,7 @@ def test_a_txt_set_too_large_for_udp_is_fetched_over_tcp(knot, make_client):
 
     answer = ask(make_client, knot.nameserver, name, "TXT")
 
-    assert answer.status == dns.Status.ANSWER
+    assert answer.status == Status.ANSWER
     assert len(answer.records) == 10
 
 
@@ -372,7 +382,7 @@ def test_an_answer_over_tcp_to_another_query_says_nothing(tcp_answer):
     finally:
         server.close()
 
-    assert answer.status == dns.Status.UNKNOWN
+    assert answer.status == Status.UNKNOWN
     assert "answer to another question (TCP)" in answer.error
 
 
@@ -384,8 +394,8 @@ def test_the_zone_and_its_servers_are_found(knot):
 
     async def run():
         async with lean(knot.nameserver) as client:
-            zone, _error = await dns.find_zone(f"a.b.{domain}", client)
-            servers, _error = await dns.authoritative_servers(zone, client, port=knot.port)
+            zone, _error = await find_zone(f"a.b.{domain}", client)
+            servers, _error = await authoritative_servers(zone, client, port=knot.port)
             return zone, servers
 
     assert asyncio.run(run()) == ("test", [("127.0.0.1", knot.port)])
@@ -404,13 +414,13 @@ def test_the_zone_and_its_servers_are_found(knot):
     ],
 )
 def test_nameservers_are_parsed(text, expected):
-    assert dns.parse_nameserver(text) == expected
+    assert parse_nameserver(text) == expected
 
 
 @pytest.mark.parametrize("text", ["ns.example.com", "192.0.2.1:0", "192.0.2.1:x", "[::1]5353"])
 def test_bad_nameservers_are_refused(text):
     with pytest.raises(ValueError):
-        dns.parse_nameserver(text)
+        parse_nameserver(text)
 
 
 def test_a_compression_loop_is_a_malformed_answer():

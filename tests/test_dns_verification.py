@@ -8,8 +8,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from domains import dns, services
-from domains.claims import domain_claim_start, domain_claim_verify
+from domains import services
+from domains.dns.claims import domain_claim_start, domain_claim_verify
+from domains.dns.client import Answer, Client, Status
+from domains.dns.observation import Outcome, token_published
+from domains.dns.policy import DnsPolicy
+from domains.dns.sip import Verdict
+from domains.dns.verification import domain_dns_managed_set, domain_restore, domain_verify
 from domains.models import (
     AttributeSource,
     CheckVerdict,
@@ -21,16 +26,6 @@ from domains.models import (
 )
 from domains.selectors import domain_effective_attributes
 from domains.signals import domains_changed
-from domains.verification import (
-    Counters,
-    DnsPolicy,
-    Outcome,
-    decide,
-    domain_dns_managed_set,
-    domain_restore,
-    domain_verify,
-    token_published,
-)
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -64,7 +59,7 @@ def pointing(knot, dns_settings, alice):
 
 
 def test_verdicts_match_the_stored_choices():
-    assert {str(v) for v in dns.Verdict} == set(CheckVerdict.values)
+    assert {str(v) for v in Verdict} == set(CheckVerdict.values)
 
 
 # --- one domain now -------------------------------------------------------------------------
@@ -73,7 +68,7 @@ def test_verdicts_match_the_stored_choices():
 def test_a_domain_that_points_at_us_stays_active_with_its_evidence(pointing):
     result = domain_verify(domain=pointing)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.outcome == Outcome.POSITIVE
     check = DomainCheck.objects.get(domain=pointing)
     assert check.verdict == "ours"
@@ -92,7 +87,7 @@ def test_the_first_negative_makes_the_domain_suspect_but_still_served(pointing, 
     result = domain_verify(domain=pointing)
 
     pointing.refresh_from_db()
-    assert result.verdict == dns.Verdict.ABSENT
+    assert result.verdict == Verdict.ABSENT
     assert pointing.state == DomainState.SUSPECT
     assert pointing.is_served
     transition = DomainTransition.objects.get(domain=pointing)
@@ -175,7 +170,7 @@ class StaleResolver:
     """A resolver that says the domain's SIP records are gone while its authoritative
     server still has them (a stale negative cache)."""
 
-    def __init__(self, client: dns.Client, domain: str) -> None:
+    def __init__(self, client: Client, domain: str) -> None:
         self.client = client
         self.domain = domain
         self.queries = 0
@@ -187,10 +182,10 @@ class StaleResolver:
     async def __aexit__(self, *exc_info):
         await self.client.__aexit__(*exc_info)
 
-    async def query(self, name: str, rdtype: str) -> dns.Answer:
+    async def query(self, name: str, rdtype: str) -> Answer:
         self.queries += 1
         if rdtype in ("NAPTR", "SRV") and name.endswith(self.domain):
-            return dns.Answer(name, rdtype, dns.Status.NXDOMAIN)
+            return Answer(name, rdtype, Status.NXDOMAIN)
         return await self.client.query(name, rdtype)
 
 
@@ -222,91 +217,6 @@ def test_the_operator_can_take_a_domain_out_of_housekeeping(pointing, alice):
 
     assert check.managed is False
     assert AuditEntry.objects.get(action="domain.dns_managed").after == {"dns_managed": False}
-
-
-# --- the lifecycle as a function --------------------------------------------------------------
-
-
-def policy_for_decisions() -> DnsPolicy:
-    return DnsPolicy(
-        nameservers=(("127.0.0.1", 53),),
-        timeout=1,
-        lifetime=1,
-        concurrency=1,
-        authority_port=53,
-        proxy_hostnames=(),
-        proxy_addresses=(),
-        reserved_suffixes=(),
-        label="serweb",
-        allow_partial=False,
-        auto_learn=False,
-        import_attributes=True,
-        negatives_to_disable=3,
-        negative_spacing=6 * HOUR,
-        disable_grace=72 * HOUR,
-        remove_grace=timedelta(days=30),
-        check_interval=6 * HOUR,
-        housekeeping_every=timedelta(minutes=15),
-        unknown_alert=8,
-        canaries=(),
-        breaker_percent=1,
-        breaker_minimum=20,
-        chunk_size=100,
-    )
-
-
-@pytest.mark.parametrize(
-    ("state", "outcome", "to_state"),
-    [
-        ("active", Outcome.POSITIVE, None),
-        ("suspect", Outcome.POSITIVE, "active"),
-        ("disabled", Outcome.POSITIVE, "active"),
-        ("pending", Outcome.POSITIVE, "active"),
-        ("active", Outcome.NEGATIVE, "suspect"),
-        ("pending", Outcome.NEGATIVE, None),
-        ("active", Outcome.UNKNOWN, None),
-        ("suspect", Outcome.UNKNOWN, None),
-        ("disabled", Outcome.UNKNOWN, None),
-        ("suspect", Outcome.NEUTRAL, None),
-    ],
-)
-def test_decisions(state, outcome, to_state):
-    now = timezone.now()
-    counters = Counters(5, now - 100 * HOUR, now - 10 * HOUR)
-    decision = decide(
-        state=state,
-        state_changed_at=now - 40 * 24 * HOUR,
-        counters=counters,
-        outcome=outcome,
-        now=now,
-        policy=policy_for_decisions(),
-    )
-    assert decision.to_state == to_state
-    if outcome == Outcome.POSITIVE:
-        assert decision.counters == Counters()
-    if outcome in (Outcome.UNKNOWN, Outcome.NEUTRAL):
-        assert decision.counters == counters
-
-
-def test_suspect_to_disabled_needs_the_count_the_age_and_the_authority():
-    now = timezone.now()
-    policy = policy_for_decisions()
-
-    def suspect(counters: Counters):
-        return decide(
-            state="suspect",
-            state_changed_at=now,
-            counters=counters,
-            outcome=Outcome.NEGATIVE,
-            now=now,
-            policy=policy,
-        )
-
-    young = suspect(Counters(5, now - 70 * HOUR, now - 7 * HOUR))
-    few = suspect(Counters(1, now - 80 * HOUR, now - 7 * HOUR))
-    due = suspect(Counters(2, now - 80 * HOUR, now - 7 * HOUR))
-    assert young.to_state is None and few.to_state is None
-    assert due.to_state == "disabled" and due.needs_authority
 
 
 # --- attributes from DNS ----------------------------------------------------------------------
@@ -551,7 +461,7 @@ def test_a_tenant_domain_whose_token_goes_away_turns_suspect(tenant, knot, dns_s
     knot.remove(f"_serweb-challenge.{name}", "TXT")
     result = domain_verify(domain=claim.domain)
 
-    assert result.verdict == dns.Verdict.OURS
+    assert result.verdict == Verdict.OURS
     assert result.outcome == Outcome.NEGATIVE
     assert result.to_state == DomainState.SUSPECT
     assert "token is not in TXT" in result.observation.reason

@@ -1,4 +1,5 @@
-"""domains.dns_wire held to dnspython's parser, on real answers from Knot and mutations of them.
+"""domains.dns.wire held to dnspython's parser, on real answers from Knot and mutations of
+them.
 
 Every message goes to three readers: ours (``parse_response``), dnspython's message parser
 (``dns.message.from_wire``), and ``serweb_view``: dnspython's own name, compression and
@@ -20,10 +21,11 @@ Where the two parsers differ, and why (each is also a crafted case below):
   message on a malformed one of those it knows, and on any TSIG record without a key.
 - Representation: names are lower case with RFC 4343 ``\\DDD`` escapes (dnspython keeps the
   case and escapes differently); NAPTR strings are ASCII with replacement characters,
-  flags lower and service upper case (as domains.dns does with dnspython's rdata);
-  addresses are compared as addresses; records as RRsets (a set of data, the least TTL),
-  as dnspython groups them and as dns_client uses them. The question is kept only when
-  there is exactly one (RFC 9619); an SOA in the answer section is read for its MINIMUM.
+  flags lower and service upper case (as domains.dns.resolution does with dnspython's
+  rdata); addresses are compared as addresses; records as RRsets (a set of data, the least
+  TTL), as dnspython groups them and as domains.dns.client uses them. The question is kept
+  only when there is exactly one (RFC 9619); an SOA in the answer section is read for its
+  MINIMUM.
 """
 
 import ipaddress
@@ -47,7 +49,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domains import dns_wire as wire
+from domains.dns import wire
 from tests import dns_harness
 from tests.dns_harness import BROKEN_ZONE, LOOPBACK, REFUSED_NAME, ZONE
 
@@ -89,7 +91,7 @@ def name_text(name: dns.name.Name) -> str:
 
 
 def rdata_value(rdata) -> object:
-    """A dnspython rdata as dns_wire gives it."""
+    """A dnspython rdata as domains.dns.wire gives it."""
     rdtype = rdata.rdtype
     if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
         return ipaddress.ip_address(rdata.address)
@@ -119,7 +121,7 @@ def _add(answer: dict, key: tuple[str, int], ttl: int, value: object) -> None:
 
 
 def ours(message: bytes) -> Reading | None:
-    """dns_wire's reading; None for WireError, and nothing else may be raised."""
+    """domains.dns.wire's reading; None for WireError, and nothing else may be raised."""
     try:
         with time_limit(2):
             parsed = wire.parse_response(message)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 import serweb.celery
 from domains.services import domain_attribute_set, domain_create, domain_disable, domain_enable
-from proxies import drift, reload
+from proxies import drift, reload, transport
 from proxies.config import config
 from proxies.generation import desired_generation, desired_state
 from proxies.models import Proxy
@@ -229,6 +229,37 @@ def test_a_user_cannot_register_another_users_address(proxy, sipp, kamailio):
     )
     assert result.statuses() == [401, 403], result.explain()
     assert kamailio.contacts("hank@own.e2e.test") == []
+
+
+def test_the_subscribers_page_shows_the_contacts_the_proxy_holds(
+    proxy, sipp, kamailio, client, alice, tmp_path
+):
+    domain = domain_create(actor=None, name="reg.e2e.test", aliases=["sip.reg.e2e.test"])
+    ivy = subscriber_create(actor=None, domain=domain, username="ivy", password="ivy-secret")
+    # A second proxy that is down: its panel says so beside the one that answers.
+    proxy_create(actor=None, name="stopped", transport="fifo", address=str(tmp_path / "gone.fifo"))
+    client.force_login(alice)
+    panel_url = f"/subscribers/{ivy.pk}/registrations/"
+
+    before = client.get(panel_url, headers={"HX-Request": "true"}).text
+    assert "Proxy kam" in before and "Not registered here." in before
+    assert "Proxy stopped" in before and "Kamailio is not running" in before
+
+    port = free_port()
+    registered = register(sipp, "ivy", "sip.reg.e2e.test", "ivy-secret", port=port)
+    assert registered.ok, registered.explain()
+    [contact] = transport.usrloc_lookup("fifo", kamailio.fifo, "ivy@reg.e2e.test", timeout=2)
+    assert contact.address == f"sip:ivy@127.0.0.1:{port}"
+    assert 590 <= contact.expires <= 600  # seconds left of the 600 asked for
+    assert contact.socket == f"udp:{kamailio.sip_address}" and contact.user_agent == ""
+
+    after = client.get(panel_url, headers={"HX-Request": "true"}).text
+    assert f"<code>sip:ivy@127.0.0.1:{port}</code>" in after
+    assert "Not registered here." not in after and "No proxy answered" not in after
+    # Without JS the same panel is a page of its own, reached from the subscriber's page.
+    page = client.get(f"/subscribers/{ivy.pk}/").text
+    assert f'href="{panel_url}"' in page
+    assert f"sip:ivy@127.0.0.1:{port}" in client.get(panel_url).text
 
 
 def test_a_realm_attribute_changes_the_challenge_realm(proxy, sipp):

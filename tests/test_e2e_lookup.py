@@ -87,6 +87,8 @@ class Serweb:
             DJANGO_SETTINGS_MODULE="serweb.settings",
             SECRET_KEY="serweb-e2e-lookup-key",
             DATABASE_URL=self.database_url,
+            # Plain HTTP on loopback: no redirect to HTTPS, cookies over HTTP.
+            SERWEB_HTTPS="0",
             PYTHONPATH=str(REPO),
             **self.environment,
         )

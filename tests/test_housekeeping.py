@@ -11,8 +11,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from domains import dns_tasks, services
-from domains.housekeeping import current_slot, housekeeping_run
+from domains import services
+from domains.dns import tasks as dns_tasks
+from domains.dns.housekeeping import housekeeping_run
+from domains.dns.policy import DnsPolicy
+from domains.dns.slots import current_slot
+from domains.dns.verification import domain_dns_managed_set
 from domains.models import (
     AttributeSource,
     DomainCheck,
@@ -20,7 +24,7 @@ from domains.models import (
     DomainTransition,
     HousekeepingRun,
 )
-from domains.verification import DnsPolicy, domain_dns_managed_set
+from serweb.celery import app, task_named
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -191,7 +195,7 @@ def test_the_circuit_breaker_holds_a_mass_change(make_domain, dns_settings, capl
     dns_settings.SERWEB_PROXY_HOSTNAMES = ["wrong.serweb.test"]
     dns_settings.SERWEB_PROXY_ADDRESSES = ["198.51.100.99"]
 
-    with caplog.at_level(logging.ERROR, logger="domains.housekeeping"):
+    with caplog.at_level(logging.ERROR, logger="domains.dns.housekeeping"):
         run = run_all()
 
     assert run.status == HousekeepingRun.Status.HELD
@@ -220,7 +224,7 @@ def test_a_long_run_of_unknowns_alerts_the_operators(
     dns_settings.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
     assert run_all().summary["unknown_alerts"] == []
 
-    with caplog.at_level(logging.WARNING, logger="domains.housekeeping"):
+    with caplog.at_level(logging.WARNING, logger="domains.dns.housekeeping"):
         run = run_all()
 
     assert run.summary["unknown_alerts"] == [domain.did]
@@ -292,20 +296,6 @@ def test_attributes_are_imported_by_housekeeping(make_domain, knot):
 # --- tasks, in-process --------------------------------------------------------------------------
 
 
-def test_the_verify_task_checks_one_domain_now(make_domain, knot):
-    domain = make_domain()
-    lose_srv(knot, domain)
-
-    assert dns_tasks.verify_domain.apply(args=[domain.pk]).get() == "absent"
-    assert state_of(domain) == DomainState.SUSPECT
-    entry = AuditEntry.objects.get(action="domain.state_suspect")
-    assert (entry.channel, entry.actor_name) == ("task", "system")
-    # Idempotent: a second run inside the spacing interval changes nothing more.
-    dns_tasks.verify_domain.apply(args=[domain.pk])
-    assert DomainCheck.objects.get(domain=domain).negatives == 1
-    assert dns_tasks.verify_domain.apply(args=[10**9]).get() is None
-
-
 def test_the_housekeeping_task_and_reverify_all(make_domain, knot):
     domains = [make_domain() for _ in range(3)]
     lose_srv(knot, domains[0])
@@ -318,11 +308,32 @@ def test_the_housekeeping_task_and_reverify_all(make_domain, knot):
     assert dns_tasks.reverify_all.apply(kwargs={"slices": 3}).get() == 3
     assert HousekeepingRun.objects.filter(slots=3).count() == 3
     assert sum(HousekeepingRun.objects.filter(slots=3).values_list("checked", flat=True)) == 3
+    entry = AuditEntry.objects.get(action="domain.state_suspect")
+    assert (entry.channel, entry.actor_name) == ("task", "system")
+
+
+def test_a_housekeeping_task_queued_under_its_old_name_runs(make_domain):
+    make_domain()
+
+    task_named("domains.dns_tasks.housekeeping").delay(slot=0, slots=1)
+
+    assert HousekeepingRun.objects.get().checked == 1
+
+
+def test_every_dns_task_is_run_by_something():
+    app.loader.import_default_modules()  # every task module, as a worker imports them
+    registered = {n for n in app.tasks if n.startswith(("domains.dns.", "domains.dns_tasks."))}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    queued = {"domains.dns.tasks.reverify_all"}  # by `housekeeping --queue`
+    forwarded = {"domains.dns_tasks.housekeeping"}  # queued under the name of before
+    assert registered - scheduled - queued - forwarded == set()
+    assert registered & scheduled == {"domains.dns.tasks.housekeeping"}
 
 
 def test_the_beat_schedule_runs_housekeeping():
     entry = settings.CELERY_BEAT_SCHEDULE["dns-housekeeping"]
-    assert entry["task"] == "domains.dns_tasks.housekeeping"
+    assert entry["task"] == "domains.dns.tasks.housekeeping"
+    assert entry["task"] in app.tasks
     assert entry["schedule"] == settings.SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60
 
 
@@ -354,8 +365,28 @@ def test_the_command_speaks_json_and_fails_when_held(make_domain, dns_settings, 
     assert (report["status"], report["checked"], report["held_changes"]) == ("held", 1, 1)
 
 
+def test_the_command_queues_every_slot_for_the_workers(make_domain, knot, capsys):
+    domains = [make_domain() for _ in range(3)]
+    lose_srv(knot, domains[0])
+
+    call_command("housekeeping", "--queue", "--slots", "2")
+
+    # Without a broker the queued runs have taken place already, here.
+    assert "queued 2 housekeeping runs, one per slot of 2" in capsys.readouterr().out
+    runs = HousekeepingRun.objects.filter(slots=2)
+    assert sorted(runs.values_list("slot", flat=True)) == [0, 1]
+    assert sum(runs.values_list("checked", flat=True)) == 3
+    assert state_of(domains[0]) == DomainState.SUSPECT
+
+    call_command("housekeeping", "--queue", "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["queued"] == DnsPolicy.from_settings().slots
+
+
 def test_the_command_refuses_a_slot_without_slots(dns_settings):
     with pytest.raises(CommandError, match="--slot needs --slots"):
         call_command("housekeeping", "--slot", "1")
     with pytest.raises(CommandError, match="between 0 and 1"):
         call_command("housekeeping", "--slot", "2", "--slots", "2")
+    with pytest.raises(CommandError, match="--slots must be at least 1"):
+        call_command("housekeeping", "--queue", "--slots", "0")

@@ -5,17 +5,30 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from audit.models import AuditEntry
 from domains import bulk as domain_bulk
-from domains.bulk import ImportRejected, RowError, import_domains, import_domains_csv
+from domains.bulk import (
+    DomainColumnsImport,
+    ImportRejected,
+    RowError,
+    domains_export_csv,
+    import_domains,
+    import_domains_csv,
+)
 from domains.models import Domain, DomainAttribute, DomainName
 from domains.services import domain_create
 from proxies.models import ReloadState
 from proxies.receivers import _after_commit
+from serweb.bulk import Mode, bad_rows, count_records, import_file, staging
 from subscribers import bulk as subscriber_bulk
-from subscribers.bulk import import_subscribers, import_subscribers_csv
+from subscribers.bulk import (
+    SubscriberImport,
+    import_subscribers,
+    import_subscribers_csv,
+    subscribers_export_csv,
+)
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from subscribers.services import subscriber_create, subscriber_delete
 
@@ -550,3 +563,259 @@ def test_proxy_schema_shows_imported_rows(alice, tmp_path):
         ]
         cursor.execute(f'SELECT username, domain FROM "{schema}".subscriber')
         assert cursor.fetchall() == [("u", "alpha.test")]
+
+
+# --- modes: the good rows written and the bad ones reported, or a preview -----------------
+
+
+def test_skipping_bad_rows_writes_the_good_ones_and_reports_the_rest(
+    alice, tmp_path, django_capture_on_commit_callbacks
+):
+    make_domain("taken.test", "also-taken.test")
+    other = Domain.objects.create(did="taken-id")
+    DomainName.objects.create(domain=other, name="x.taken.test", is_canonical=True)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        report = import_file(
+            DomainColumnsImport,
+            actor=alice,
+            path=write_csv(tmp_path, BAD_DOMAINS),
+            mode=Mode.SKIP_BAD_ROWS,
+        )
+
+    # Lines 2 and 14 are good; line 15 is refused for the did line 14 has too.
+    assert report.refused_lines == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 18]
+    assert_reported([(e.line, e.message) for e in report.errors], 13, "also on line 2")
+    assert (report.summary.domains, report.summary.names) == (2, 2)
+    assert Domain.objects.filter(did__in=["good.test", "ok1-id"]).count() == 2
+    assert not DomainName.objects.filter(name__in=["ok1.test", "ok9.test", "ok5.test"]).exists()
+    assert callbacks.count(_after_commit) == 1
+    entry = AuditEntry.objects.get(action="import.domains")
+    assert entry.after == {
+        "source": "import.csv",
+        "domains": 2,
+        "names": 2,
+        "attributes": 0,
+        "rows_refused": 14,
+    }
+
+
+def test_a_preview_writes_nothing_and_tells_what_an_import_would_do(alice, tmp_path):
+    domain_create(actor=alice, name="taken.test", aliases=["also-taken.test"])
+    before = (Domain.objects.count(), generation(), AuditEntry.objects.count())
+    path = write_csv(
+        tmp_path, "name,aliases,did\nnew.test,sip.new.test,\ntaken.test,,\nb.test,,b-id\n"
+    )
+
+    report = import_file(DomainColumnsImport, actor=alice, path=path, mode=Mode.PREVIEW)
+
+    assert report.refused_lines == [3]
+    assert_reported([(e.line, e.message) for e in report.errors], 3, "belongs to domain taken")
+    assert (report.summary.domains, report.summary.names) == (2, 3)
+    assert report.sample == [
+        {
+            "line": 2,
+            "name": "new.test",
+            "aliases": ["sip.new.test"],
+            "did": "new.test",
+            "enabled": True,
+        },
+        {"line": 4, "name": "b.test", "aliases": [], "did": "b-id", "enabled": True},
+    ]
+    assert (Domain.objects.count(), generation(), AuditEntry.objects.count()) == before
+    # The import the preview announced does what it said.
+    done = import_file(DomainColumnsImport, actor=alice, path=path, mode=Mode.SKIP_BAD_ROWS)
+    assert done.summary == report.summary and done.errors == report.errors
+
+
+def test_a_subscriber_preview_and_import_skip_the_bad_rows(alice, tmp_path):
+    make_domain("alpha.test", "sip.alpha.test")
+    path = write_csv(
+        tmp_path,
+        f"username,domain,password\nann,alpha.test,{PASSWORD}\nben,nowhere.test,{PASSWORD}\n"
+        f"ann,sip.alpha.test,{PASSWORD}\ncid,sip.alpha.test,short\ndan,alpha.test,{PASSWORD}\n",
+    )
+
+    preview = import_file(SubscriberImport, actor=alice, path=path, mode=Mode.PREVIEW)
+    assert preview.refused_lines == [3, 4, 5]
+    assert [(s["line"], s["username"], s["domain"]) for s in preview.sample] == [
+        (2, "ann", "alpha.test"),
+        (6, "dan", "alpha.test"),
+    ]
+    assert not Subscriber.objects.exists()
+
+    report = import_file(SubscriberImport, actor=alice, path=path, mode=Mode.SKIP_BAD_ROWS)
+    assert report.refused_lines == [3, 4, 5]
+    assert (report.summary.subscribers, report.summary.valid_froms) == (2, 2)
+    assert sorted(Subscriber.objects.values_list("username", flat=True)) == ["ann", "dan"]
+
+
+def test_a_bad_file_is_refused_whole_in_every_mode(alice, tmp_path):
+    for mode in Mode:
+        with pytest.raises(ImportRejected) as exc_info:
+            import_file(
+                DomainColumnsImport,
+                actor=alice,
+                path=write_csv(tmp_path, "colour\nred\n"),
+                mode=mode,
+            )
+        assert_reported(rejected(exc_info), 1, "missing column(s): name")
+    assert not AuditEntry.objects.exists()
+
+
+def test_rows_a_concurrent_writer_took_after_the_check_are_skipped(alice, tmp_path, monkeypatch):
+    make_domain("taken.test")
+    checks = []
+    conflicts = domain_bulk.DomainImport.conflicts
+
+    def misses_the_first_time(self):
+        checks.append(1)
+        # As if taken.test was committed by another writer right after the check.
+        return [] if len(checks) == 1 else conflicts(self)
+
+    monkeypatch.setattr(domain_bulk.DomainImport, "conflicts", misses_the_first_time)
+    path = write_csv(tmp_path, "name\na.test\ntaken.test\nb.test\n")
+
+    report = import_file(DomainColumnsImport, actor=alice, path=path, mode=Mode.SKIP_BAD_ROWS)
+
+    assert report.refused_lines == [3]
+    assert_reported([(e.line, e.message) for e in report.errors], 3, "belongs to domain taken")
+    assert report.summary.domains == 2
+    assert set(Domain.objects.values_list("did", flat=True)) == {"a.test", "b.test", "taken.test"}
+
+
+def test_progress_is_told_after_every_chunk(alice, tmp_path, monkeypatch):
+    monkeypatch.setattr(domain_bulk, "CHUNK_ROWS", 4)
+    lines = ["name", *(f"d{i}.test" for i in range(10))]
+    path = write_csv(tmp_path, "\n".join(lines))
+    told: list[int] = []
+
+    import_file(
+        DomainColumnsImport, actor=alice, path=path, mode=Mode.SKIP_BAD_ROWS, progress=told.append
+    )
+
+    assert told == [4, 8, 10]
+    assert count_records(path) == 10
+
+
+@postgres_only
+def test_a_value_the_database_cannot_store_is_refused_on_its_line(db):
+    for value, reason in [("a\x00b", "NUL character"), ("a\udc80b", "not valid Unicode")]:
+        with pytest.raises(ImportRejected) as exc_info:
+            with transaction.atomic(), staging() as tables:
+                tables.create("bulk_probe", "value text NOT NULL")
+                tables.load("bulk_probe", "line, value", [(3, "ok"), (7, value), (9, "ok")])
+        assert_reported(rejected(exc_info), 7, reason)
+    with pytest.raises(ImportRejected) as exc_info:
+        with transaction.atomic(), staging() as tables:
+            tables.create("bulk_probe", "value integer NOT NULL")
+            tables.load("bulk_probe", "line, value", [(3, 1), (11, 2**40)])
+    assert_reported(rejected(exc_info), 11, "out of range for type integer")
+
+
+# --- the bad rows handed back --------------------------------------------------------------
+
+
+def test_bad_rows_keep_their_columns_gain_an_error_and_lose_their_secrets(alice, tmp_path):
+    make_domain("alpha.test")
+    path = write_csv(
+        tmp_path,
+        f"Username,Domain,Password,ha1,ha1b\nann,alpha.test,{PASSWORD},,\n"
+        f"ben,nowhere.test,{PASSWORD},,\ncid,alpha.test,,{HA1},{HA1B}\n"
+        f'"d,an",alpha.test,,{HA1},nothex,extra\n',
+    )
+    report = import_file(SubscriberImport, actor=alice, path=path, mode=Mode.PREVIEW)
+
+    bad = bad_rows(path, report.errors, secret_columns=SubscriberImport.secret_columns)
+    text = "".join(bad.csv())
+
+    assert text.splitlines() == [
+        "Username,Domain,Password,ha1,ha1b,error",
+        "ben,nowhere.test,,,,no domain named 'nowhere.test'",
+        '"d,an",alpha.test,,,,the row has more values than the header has columns,extra',
+    ]
+    for secret in (PASSWORD, HA1, HA1B):
+        assert secret not in text
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def test_an_exported_domain_list_imports_as_it_was(alice, tmp_path):
+    import_domains_csv(actor=alice, path=write_csv(tmp_path, GOOD_DOMAINS))
+    domain_attribute_set_dns = DomainAttribute.objects.get(domain__did="beta.test")
+    DomainAttribute.objects.filter(pk=domain_attribute_set_dns.pk).update(source="dns")
+
+    text = "".join(domains_export_csv(queryset=Domain.objects.all()))
+
+    assert text.splitlines() == [
+        "name,aliases,did,enabled,attr.max_contacts,attr.peering_policy",
+        "alpha.test,192.0.2.10 sip.alpha.test,alpha.test,yes,0,closed",
+        "beta.test,,beta.test,yes,,",
+        "192.0.2.20,[2001:db8::1],gamma-id,no,,open",
+    ]
+    names = set(DomainName.objects.values_list("name", "domain__did"))
+    Domain.objects.all().delete()
+    summary = import_domains_csv(actor=alice, path=write_csv(tmp_path, text, "again.csv"))
+    assert summary.domains == 3
+    assert set(DomainName.objects.values_list("name", "domain__did")) == names
+
+
+def test_an_export_takes_any_queryset_in_a_constant_number_of_queries(
+    alice, django_assert_num_queries
+):
+    import_domains(
+        actor=alice, rows=[{"name": f"d{i}.test", "aliases": f"s{i}.test"} for i in range(3)]
+    )
+    with django_assert_num_queries(4):
+        few = list(domains_export_csv(queryset=Domain.objects.filter(did__startswith="d1")))
+    assert few[1:] == ["d1.test,s1.test,d1.test,yes\r\n"]
+    import_domains(actor=alice, rows=[{"name": f"e{i}.test"} for i in range(50)])
+    with django_assert_num_queries(4):
+        assert len(list(domains_export_csv(queryset=Domain.objects.all()))) == 54
+
+
+def test_an_exported_subscriber_list_carries_no_secret(alice, django_assert_num_queries):
+    make_domain("alpha.test")
+    import_subscribers(
+        actor=alice,
+        rows=[
+            {"username": "ann", "domain": "alpha.test", "password": PASSWORD, "valid_from": "100"},
+            {"username": "ben", "domain": "alpha.test", "ha1": HA1, "ha1b": HA1B, "enabled": "no"},
+        ],
+    )
+
+    with django_assert_num_queries(2):
+        text = "".join(subscribers_export_csv(queryset=Subscriber.objects.all()))
+
+    assert text.splitlines() == [
+        "username,domain,email,valid_from,enabled",
+        "ann,alpha.test,,100,yes",
+        "ben,alpha.test,,,no",
+    ]
+    for secret in (PASSWORD, HA1, HA1B, *Subscriber.objects.values_list("ha1", flat=True)):
+        assert secret not in text
+
+
+def test_an_export_pages_through_more_than_a_chunk(alice, monkeypatch):
+    monkeypatch.setattr(domain_bulk, "EXPORT_CHUNK", 3)
+    monkeypatch.setattr(subscriber_bulk, "EXPORT_CHUNK", 3)
+    import_domains(
+        actor=alice, rows=[{"name": f"d{i}.test", "aliases": f"s{i}.test"} for i in range(7)]
+    )
+    domains = list(domains_export_csv(queryset=Domain.objects.exclude(did="d3.test")))
+    assert [line.split(",")[0] for line in domains[1:]] == [
+        f"d{i}.test" for i in (0, 1, 2, 4, 5, 6)
+    ]
+    import_subscribers(
+        actor=alice,
+        rows=[
+            {"username": f"u{i}", "domain": f"d{i % 2}.test", "password": PASSWORD}
+            for i in range(8)
+        ],
+    )
+    subscribers = list(subscribers_export_csv(queryset=Subscriber.objects.all()))
+    assert [line.split(",")[:2] for line in subscribers[1:]] == [
+        *([f"u{i}", "d0.test"] for i in (0, 2, 4, 6)),
+        *([f"u{i}", "d1.test"] for i in (1, 3, 5, 7)),
+    ]

@@ -10,7 +10,8 @@ from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 
-from domains import lookup, services
+from domains import services
+from domains.dns import lookup
 from domains.models import DomainOrigin, DomainState, DomainTransition
 from domains.signals import domains_changed
 from tests import dns_harness

@@ -4,7 +4,7 @@ a command or a page."""
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import Domain, DomainName, DomainOrigin, Tenant
 from domains.policies import claim_tenant
 from domains.services import domain_create, domain_name_add

@@ -8,7 +8,17 @@ from django.test import Client
 
 from tests.portal_helpers import SIGN_IN, TOTP_SECRET, attrs_of, elements, page_tree, sign_in
 
-OPERATOR_PAGES = ["/dashboard/", "/dashboard/?part=proxies"]
+OPERATOR_PAGES = [
+    "/dashboard/",
+    "/dashboard/?part=proxies",
+    "/proxies/",
+    "/proxies/?part=status",
+    "/proxies/add/",
+    "/tenants/",
+    "/tenants/?q=x&page=2",
+    "/tenants/add/",
+    "/tenants/transfer/",
+]
 TENANT_PAGES = ["/my/domains/", "/my/domains/?page=2"]
 ACCOUNT_PAGES = [
     "/accounts/password/change/",

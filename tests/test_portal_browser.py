@@ -185,8 +185,8 @@ def test_wrong_passwords_are_throttled(visit, bob, settings):
 def test_a_forgotten_password_is_reset_by_mail(visit, bob, mailoutbox):
     page = visit.page
     visit.go("/accounts/signup/")
-    expect(page.get_by_role("heading", name="Sign-up is closed")).to_be_visible()
-    visit.seen("sign-up-closed")
+    expect(page.get_by_role("heading", name="Sign up", level=1)).to_be_visible()
+    visit.seen("sign-up")
     page.get_by_role("main").get_by_role("link", name="Sign in").click()
     visit.seen("sign-in")
 
@@ -211,3 +211,11 @@ def test_a_forgotten_password_is_reset_by_mail(visit, bob, mailoutbox):
     sign_in(visit, "bob", "reset-long-secret-6")
     expect(page).to_have_url(re.compile(r"/my/domains/$"))
     visit.seen("signed-in")
+
+
+def test_the_api_documentation_renders_under_the_content_security_policy(visit, db):
+    page = visit.page
+    visit.go("/api/v1/docs/")
+    expect(page.get_by_role("heading", name=re.compile("serweb API"))).to_be_visible()
+    expect(page.get_by_text("/api/v1/domains/", exact=True).first).to_be_visible()
+    visit.seen("api-docs", ours=False)

@@ -10,9 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from domains.dns.lifecycle import Counters, decide, disable_earliest_at
+from domains.dns.observation import Outcome
+from domains.dns.policy import DnsPolicy
 from domains.models import DomainCheck, DomainOrigin, DomainState, Tenant
 from domains.services import domain_create
-from domains.verification import Counters, DnsPolicy, Outcome, decide, disable_earliest_at
 from portal import selectors
 from tests.portal_helpers import add_world
 

@@ -81,7 +81,8 @@ def test_a_wrong_password_is_one_alert_on_top_of_the_form(client, alice):
     assert "_auth_user_id" not in client.session
 
 
-def test_sign_up_is_closed(client, db):
+def test_sign_up_closed_by_the_operators_makes_nobody(client, db, settings):
+    settings.SERWEB_TENANT_SIGNUP = False
     page = client.get("/accounts/signup/")
     assert "Sign-up is closed" in page.text
     client.post(

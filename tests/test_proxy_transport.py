@@ -233,6 +233,86 @@ def test_shm_stats_reads_core_shmmem(fifo_server):
     assert server.requests[0]["method"] == "core.shmmem"
 
 
+def answering(result=None, error=None) -> Answer:
+    def answer(request: dict) -> dict:
+        reply = {"error": error} if error is not None else {"result": result}
+        return {"jsonrpc": "2.0", **reply, "id": request["id"]}
+
+    return answer
+
+
+# ul.lookup's answer in Kamailio 5.6, trimmed.
+REGISTERED = {
+    "AoR": "ivy@example.com",
+    "Contacts": [
+        {
+            "Contact": {
+                "Address": "sip:ivy@192.0.2.7:5062",
+                "Expires": 597,
+                "Q": -1,
+                "User-Agent": "n/a",
+                "Received": "sip:198.51.100.9:40000",
+                "Socket": "udp:127.0.0.1:5060",
+            }
+        },
+        {
+            "Contact": {
+                "Address": "sip:ivy@192.0.2.8",
+                "Expires": "permanent",
+                "Q": 500,
+                "User-Agent": "softphone 1.2",
+                "Received": "[not set]",
+                "Socket": "udp:127.0.0.1:5060",
+            }
+        },
+    ],
+}
+
+
+def test_usrloc_lookup_reads_the_contacts_of_an_aor(fifo_server):
+    server = fifo_server(answering(REGISTERED))
+    contacts = transport.usrloc_lookup("fifo", str(server.path), "ivy@example.com", timeout=1)
+    assert server.requests[0]["method"] == "ul.lookup"
+    assert server.requests[0]["params"] == ["location", "ivy@example.com"]
+    assert contacts == [
+        transport.Contact(
+            address="sip:ivy@192.0.2.7:5062",
+            expires=597,
+            user_agent="",
+            received="sip:198.51.100.9:40000",
+            socket="udp:127.0.0.1:5060",
+        ),
+        transport.Contact(
+            address="sip:ivy@192.0.2.8",
+            expires=None,
+            user_agent="softphone 1.2",
+            received="",
+            socket="udp:127.0.0.1:5060",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("message", ["AOR not found in location table", "AOR has no contacts"])
+def test_usrloc_lookup_of_an_aor_not_registered_is_empty(fifo_server, message):
+    server = fifo_server(answering(error={"code": 500, "message": message}))
+    assert transport.usrloc_lookup("fifo", str(server.path), "ivy@example.com", timeout=1) == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        answering(error={"code": 500, "message": "Domain table not found"}),
+        answering({"AoR": "ivy@example.com"}),
+        answering({"Contacts": [{"Contact": {"Expires": 3}}]}),
+        answering(["not", "a", "struct"]),
+    ],
+)
+def test_usrloc_lookup_of_a_strange_answer_is_an_error(fifo_server, answer):
+    server = fifo_server(answer)
+    with pytest.raises(transport.ProxyError):
+        transport.usrloc_lookup("fifo", str(server.path), "ivy@example.com", timeout=1)
+
+
 # --- UDP -----------------------------------------------------------------------------------
 
 

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from api.models import Job
 from api.services import token_create
 from audit.models import AuditEntry
 from domains.models import Domain
@@ -87,7 +90,9 @@ def where(secret: str, texts: dict[str, list[str]]) -> set[str]:
     return {column for column, values in texts.items() if any(secret in v for v in values)}
 
 
-def make_secrets_everywhere(tmp_path: Path, alice, bob_domain: Domain, admin_client) -> dict:
+def make_secrets_everywhere(
+    tmp_path: Path, alice, bob_domain: Domain, admin_client, on_commit
+) -> dict:
     """Passwords and tokens through every way in; returns the clear secrets made."""
     passwords = {
         "api-create-pw-1",
@@ -97,6 +102,7 @@ def make_secrets_everywhere(tmp_path: Path, alice, bob_domain: Domain, admin_cli
         "service-pw-5",
         "import-pw-6",
         "import-pw-7",
+        "portal-pw-10",
     }
     api = client_for(alice)
     base = "/api/v1/domains/bob.example/subscribers/"
@@ -147,6 +153,23 @@ def make_secrets_everywhere(tmp_path: Path, alice, bob_domain: Domain, admin_cli
     )
     assert run("import", "subscribers", str(hashes)).code == 0
 
+    # The portal's import: a file with a good row and a refused one, previewed and run.
+    portal = Client()
+    portal.force_login(alice)
+    upload = SimpleUploadedFile(
+        "s.csv",
+        b"username,domain,password\nimp4,bob.example,portal-pw-10\nimp5,nowhere.example,"
+        b"portal-pw-11\n",
+    )
+    preview = portal.post("/import/", {"kind": "subscribers", "file": upload})
+    assert preview.status_code == 302, preview.content
+    assert portal.get(preview.url).status_code == 200
+    with on_commit(execute=True):
+        job = portal.post(f"{preview.url}run/")
+    assert Job.objects.get().result["rows_refused"] == 1
+    bad_rows = b"".join(portal.get(f"{job.url}bad-rows.csv").streaming_content).decode()
+    assert "nowhere.example" in bad_rows
+
     added = admin_client.post(
         "/admin/auth/user/add/",
         {
@@ -164,7 +187,8 @@ def make_secrets_everywhere(tmp_path: Path, alice, bob_domain: Domain, admin_cli
     )
     assert changed.status_code == 302, changed.content
     logins = {"admin-add-pw-8x!", "admin-change-pw-9x!", "root-login-pw", "alice-pass"}
-    return {"passwords": passwords, "logins": logins, "keys": keys}
+    pages = (bad_rows, portal.get(job.url).text, portal.get(preview.url).text)
+    return {"passwords": passwords, "logins": logins, "keys": keys, "pages": pages}
 
 
 def admin_pages(admin_client) -> str:
@@ -195,16 +219,25 @@ def test_secrets_are_kept_only_where_they_must_be(
     settings,
     caplog,
     store_clear,
+    django_capture_on_commit_callbacks,
 ):
     settings.SERWEB_STORE_CLEAR_PASSWORDS = store_clear
+    settings.VAR_DIR = tmp_path / "var"
     caplog.set_level(logging.DEBUG)
-    made = make_secrets_everywhere(tmp_path, alice, world["bob_domain"], admin_client)
+    made = make_secrets_everywhere(
+        tmp_path, alice, world["bob_domain"], admin_client, django_capture_on_commit_callbacks
+    )
     texts = database_texts()
     logs = caplog.text
-    pages = admin_pages(admin_client)
+    pages = "\n".join([admin_pages(admin_client), *made["pages"]])
 
+    # The uploaded file went with its job.
+    assert list((tmp_path / "var" / "imports").iterdir()) == []
+    # The refused row's password is nowhere: not in the job's result, not handed back.
+    assert where("portal-pw-11", texts) == set()
+    assert "portal-pw-11" not in logs and "portal-pw-11" not in pages
     subscribers = list(Subscriber.objects.all())
-    assert len(subscribers) == 7
+    assert len(subscribers) == 8
     for subscriber in subscribers:
         assert where(subscriber.ha1, texts) == {"subscribers_subscriber.ha1"}
         assert where(subscriber.ha1b, texts) == {"subscribers_subscriber.ha1b"}

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from api.services import token_create
 from domains import services as domains
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import Domain, Tenant
 from proxies.models import Proxy
 from proxies.services import proxy_create

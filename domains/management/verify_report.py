@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from domains.dns.observation import Observation, Outcome
+from domains.dns.verification import Verification
 from domains.models import Domain
-from domains.verification import Observation, Outcome, Verification
 
 # `domain verify` exit codes (points at us, does not, DNS did not answer) and messages.
 VERIFY_EXIT = {Outcome.POSITIVE: 0, Outcome.NEGATIVE: 1, Outcome.NEUTRAL: 1, Outcome.UNKNOWN: 2}

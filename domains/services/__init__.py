@@ -31,7 +31,12 @@ from domains.services.domain import (
     domain_update,
 )
 from domains.services.names import domain_make_canonical, domain_name_add, domain_name_remove
-from domains.services.tenants import tenant_create, tenant_set_active, tenant_set_password
+from domains.services.tenants import (
+    tenant_create,
+    tenant_set_active,
+    tenant_set_password,
+    tenant_update,
+)
 
 __all__ = [
     "Actor",
@@ -56,4 +61,5 @@ __all__ = [
     "tenant_create",
     "tenant_set_active",
     "tenant_set_password",
+    "tenant_update",
 ]

@@ -30,13 +30,9 @@ from domains.services import (
     domain_name_remove,
     domain_set_tenant,
 )
-from serweb.commandbase import (
-    SubcommandCommand,
-    parse_assignment,
-    parse_assignments,
-    plural,
-)
+from serweb.commandbase import SubcommandCommand, parse_assignment, parse_assignments
 from serweb.errors import error_fields, error_line
+from serweb.text import plural
 
 
 def describe_deletion(summary: DeletionSummary) -> str:
@@ -336,8 +332,9 @@ class Command(SubcommandCommand):
 
     def handle_verify(self, options: dict[str, Any]) -> None:
         # DNS code (dnspython, asyncio) is loaded by the commands that ask DNS only.
+        from domains.dns.policy import DnsPolicy
+        from domains.dns.verification import domain_verify, name_check
         from domains.management.verify_report import verification_lines, write_check
-        from domains.verification import DnsPolicy, domain_verify, name_check
 
         try:
             domain = domain_get_by_name(options["name"])
@@ -354,8 +351,8 @@ class Command(SubcommandCommand):
         write_check(self, lines, seen, outcome)
 
     def handle_restore(self, options: dict[str, Any]) -> None:
+        from domains.dns.verification import domain_restore
         from domains.management.verify_report import verification_lines, write_check
-        from domains.verification import domain_restore
 
         domain = domain_get_by_name(options["name"])
         # Removed means "kept for a while, restorable": the did, names, attributes and

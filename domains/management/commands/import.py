@@ -9,22 +9,6 @@ from django.core.management.base import CommandError
 from serweb.commandbase import SubcommandCommand
 
 
-def describe_summary(summary: Any) -> str:
-    """``imported 3 domains (7 names, 2 attributes)`` from the importer's summary dataclass:
-    the first count leads, the other fields follow in parentheses."""
-    fields = list(dataclasses.asdict(summary).items())
-    parts = [
-        f"{value} {name.replace('_', ' ')}"
-        if isinstance(value, int) and not isinstance(value, bool)
-        else f"{name.replace('_', ' ')}: {value}"
-        for name, value in fields
-    ]
-    if not parts:
-        return "imported"
-    rest = f" ({', '.join(parts[1:])})" if len(parts) > 1 else ""
-    return f"imported {parts[0]}{rest}"
-
-
 class Command(SubcommandCommand):
     help = (
         "Import domains or subscribers from a CSV file (all rows or none), or restore a "
@@ -63,7 +47,7 @@ class Command(SubcommandCommand):
         restore_backup(self, options["file"])
 
     def run_import(self, importer: Callable[..., Any], path: str) -> None:
-        from domains.bulk import ImportRejected
+        from serweb.bulk import ImportRejected, counts_text
 
         try:
             # Fail on an unreadable file before the importer starts any work.
@@ -80,4 +64,4 @@ class Command(SubcommandCommand):
             raise CommandError(
                 f"{path}: {len(exc.errors)} row error(s); nothing imported"
             ) from None
-        self.stdout.write(describe_summary(summary))
+        self.stdout.write(f"imported {counts_text(dataclasses.asdict(summary))}")

@@ -1,14 +1,16 @@
 """tenant: the customers who own domains, and their owners' logins."""
 
-from collections import Counter
 from typing import Any
 
-from django.db.models import Count, Q
-
-from domains.models import DomainClaim, DomainState, Tenant
-from domains.selectors import tenant_get_by_name
+from domains.selectors import (
+    claims_waiting,
+    tenant_domain_states,
+    tenant_get_by_name,
+    tenants_with_usage,
+)
 from domains.services import tenant_create, tenant_set_active, tenant_set_password
-from serweb.commandbase import SubcommandCommand, add_password_options, plural
+from serweb.commandbase import SubcommandCommand, add_password_options
+from serweb.text import plural
 
 
 class Command(SubcommandCommand):
@@ -83,10 +85,6 @@ class Command(SubcommandCommand):
         self.stdout.write(line)
 
     def handle_list(self, options: dict[str, Any]) -> None:
-        tenants = Tenant.objects.select_related("owner").annotate(
-            domain_count=Count("domains", distinct=True),
-            claim_count=Count("claims", filter=Q(claims__domain__isnull=True), distinct=True),
-        )
         rows = [
             {
                 "name": tenant.name,
@@ -95,7 +93,7 @@ class Command(SubcommandCommand):
                 "domains": tenant.domain_count,
                 "pending_claims": tenant.claim_count,
             }
-            for tenant in tenants
+            for tenant in tenants_with_usage()
         ]
         if options["json"]:
             self.write_json(rows)
@@ -110,12 +108,8 @@ class Command(SubcommandCommand):
     def handle_show(self, options: dict[str, Any]) -> None:
         tenant = tenant_get_by_name(options["name"])
         owner = tenant.owner
-        states = Counter(tenant.domains.values_list("state", flat=True))
-        claims = list(
-            DomainClaim.objects.filter(tenant=tenant, domain__isnull=True).values_list(
-                "name", flat=True
-            )
-        )
+        states = tenant_domain_states(tenant)
+        claims = list(claims_waiting().filter(tenant=tenant).values_list("name", flat=True))
         data = {
             "name": tenant.name,
             "owner": owner.username,
@@ -123,7 +117,7 @@ class Command(SubcommandCommand):
             "active": owner.is_active,
             "can_log_in": owner.is_active and owner.has_usable_password(),
             "created_at": tenant.created_at.isoformat(),
-            "domains": {state: states[state] for state in DomainState.values if states[state]},
+            "domains": {state: count for state, (count, _off) in states.items() if count},
             "pending_claims": sorted(claims),
         }
         if options["json"]:

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from serweb.commandbase import SubcommandCommand, plural
+from serweb.commandbase import SubcommandCommand
+from serweb.text import plural
 
 
 class Command(SubcommandCommand):

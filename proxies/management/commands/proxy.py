@@ -176,7 +176,7 @@ class Command(SubcommandCommand):
             if options["pending"] and not reload.proxy_is_behind(proxy.pk):
                 continue
             outcome = reload.proxy_reload(proxy.pk, force=not options["pending"])
-            self.stdout.write(f"{proxy.name}: {_outcome_text(outcome)}")
+            self.stdout.write(f"{proxy.name}: {reload.outcome_text(outcome)}")
             if not outcome.ok:
                 failed.append(proxy.name)
         if failed:
@@ -193,18 +193,6 @@ class Command(SubcommandCommand):
             return
         for status in statuses:
             self.stdout.write(_status_text(status))
-
-
-def _outcome_text(outcome: reload.ReloadOutcome) -> str:
-    if outcome.status == reload.Status.APPLIED:
-        return f"reloaded, generation {outcome.generation} live"
-    if outcome.status == reload.Status.CURRENT:
-        return f"up to date (generation {outcome.generation})"
-    if outcome.status == reload.Status.BUSY:
-        return "another reload is running; it picks up every change"
-    if outcome.status == reload.Status.GONE:
-        return "disabled, not reloaded"
-    return f"{outcome.status.replace('_', ' ')}: {outcome.detail}"
 
 
 def _when(value) -> str:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from audit.services import audit_acting, audit_channel
-from domains.claims import domain_claim_start
+from domains.dns.claims import domain_claim_start
 from domains.models import Domain, DomainOrigin, Tenant
 from domains.services import domain_create, tenant_create, tenant_set_password
 from proxies.models import ProxyTransport

@@ -7,10 +7,10 @@ from domains.selectors import domain_get_by_name
 from serweb.commandbase import (
     SubcommandCommand,
     add_password_options,
-    plural,
     resolve_address,
     subscriber_at,
 )
+from serweb.text import plural
 from subscribers.models import Subscriber
 from subscribers.services import subscriber_create, subscriber_delete, subscriber_set_password
 

@@ -1,41 +1,21 @@
-"""DNS for serweb: whether a SIP domain points at our proxies (RFC 3263, RFC 2782), TXT
-records, and the classification of every answer as positive, negative or unknown.
+"""Whether a SIP domain points at our proxies (RFC 3263, RFC 2782): NAPTR, SRV, the
+targets' addresses, and a verdict.
 
-The only module that imports dnspython. No ORM and no settings: callers pass names and a
-client in and get dataclasses back, which the verification services store as evidence.
-Questions go through a client: the lean UdpClient of dns_client (bulk work) or
-ResolverClient around dnspython's asyncio resolver; both are injectable.
-
-Negative evidence is NXDOMAIN and NODATA, nothing else. SERVFAIL, REFUSED, timeouts,
-network errors, referrals and malformed answers are unknown: they say nothing about the
-domain and must never change its state.
+No ORM, no settings and no dnspython: questions go through a client (domains.dns.client,
+domains.dns.resolution), and the answers come back as dataclasses that the verification
+services store as evidence. UNKNOWN is any transient failure on the way: it concludes
+nothing.
 """
 
 import asyncio
 import dataclasses
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import dns.asyncresolver
-import dns.exception
-import dns.name
-import dns.resolver
-
-from domains.dns_client import (
-    DEFAULT_PORT,
-    EDNS_PAYLOAD,
-    Answer,
-    Client,
-    Status,
-    UdpClient,
-    sorted_records,
-)
-from domains.dns_wire import Naptr, Srv
-
-__all__ = ["Answer", "Client", "Naptr", "Srv", "Status", "UdpClient"]
+from domains.dns.client import Answer, Client, Status
 
 # RFC 3263 §4.1: the NAPTR services a SIP client may use, and where to look for SRV
 # records without NAPTR (most secure transport first).
@@ -55,132 +35,6 @@ class Verdict(StrEnum):
     @property
     def is_negative(self) -> bool:
         return self in (Verdict.FOREIGN, Verdict.UNAVAILABLE, Verdict.ABSENT)
-
-
-# --- names and nameservers ------------------------------------------------------------
-
-
-def to_text(name: dns.name.Name) -> str:
-    return name.to_text(omit_final_dot=True).lower() or "."
-
-
-def parse_nameserver(text: str) -> tuple[str, int]:
-    """``address``, ``address:port``, ``[v6]:port`` or a bare IPv6 address."""
-    raw = text.strip()
-    host, port = raw, DEFAULT_PORT
-    if raw.startswith("["):
-        host, sep, rest = raw[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"{text!r}: expected [IPv6]:PORT")
-        if rest:
-            port = _port(rest[1:], text)
-    elif raw.count(":") == 1:
-        host, port_text = raw.split(":")
-        port = _port(port_text, text)
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{text!r}: a nameserver must be an IP address") from None
-    return address.compressed, port
-
-
-def _port(text: str, whole: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"{whole!r}: bad port {text!r}")
-    return int(text)
-
-
-def system_nameservers() -> list[tuple[str, int]]:
-    """The nameservers of /etc/resolv.conf (the system resolver)."""
-    system = dns.resolver.Resolver(configure=True)
-    return [parse_nameserver(str(ns)) for ns in system.nameservers]
-
-
-# --- the stock resolver, injectable ---------------------------------------------------
-
-
-def _records(rrset: Any, rdtype: str) -> tuple[Any, ...]:
-    """A dnspython RRset as the values the checks read."""
-    if rdtype == "SRV":
-        values: Iterable[Any] = (
-            Srv(r.priority, r.weight, r.port, to_text(r.target)) for r in rrset
-        )
-    elif rdtype == "NAPTR":
-        values = (
-            Naptr(
-                r.order,
-                r.preference,
-                r.flags.decode("ascii", "replace").lower(),
-                r.service.decode("ascii", "replace").upper(),
-                r.regexp.decode("ascii", "replace"),
-                to_text(r.replacement),
-            )
-            for r in rrset
-        )
-    elif rdtype in ("A", "AAAA"):
-        values = (r.address for r in rrset)
-    elif rdtype == "TXT":
-        values = (tuple(r.strings) for r in rrset)
-    else:
-        values = (to_text(r.target) if hasattr(r, "target") else r.to_text() for r in rrset)
-    return sorted_records(rdtype, values)
-
-
-def stock_resolver(
-    nameservers: Sequence[tuple[str, int]], *, timeout: float = 2.0
-) -> dns.asyncresolver.Resolver:
-    """dnspython's asyncio resolver set up the way DNS.md says: explicit servers, no search
-    list, no cache, EDNS on."""
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [address for address, _port in nameservers]
-    resolver.nameserver_ports = {address: port for address, port in nameservers}
-    resolver.port = nameservers[0][1] if nameservers else DEFAULT_PORT
-    resolver.timeout = timeout
-    resolver.use_search_by_default = False
-    resolver.use_edns(0, 0, EDNS_PAYLOAD)
-    return resolver
-
-
-class ResolverClient:
-    """Answers through a dnspython resolver, its exceptions mapped to a Status."""
-
-    def __init__(self, resolver: dns.asyncresolver.Resolver, *, lifetime: float = 5.0) -> None:
-        self.resolver = resolver
-        self.lifetime = lifetime
-        self.queries = 0
-
-    async def __aenter__(self) -> "ResolverClient":
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        pass
-
-    async def query(self, name: str, rdtype: str) -> Answer:
-        self.queries += 1
-        try:
-            result = await self.resolver.resolve(
-                name, rdtype, search=False, raise_on_no_answer=False, lifetime=self.lifetime
-            )
-        except dns.resolver.NXDOMAIN:
-            return Answer(name, rdtype, Status.NXDOMAIN)
-        except dns.resolver.NoAnswer:
-            return Answer(name, rdtype, Status.NODATA)
-        except dns.resolver.NoNameservers as exc:
-            # SERVFAIL and REFUSED (and DNSSEC-bogus answers) all end up here.
-            return Answer(name, rdtype, Status.UNKNOWN, error=f"no nameserver answered: {exc}")
-        except dns.exception.Timeout:
-            return Answer(name, rdtype, Status.UNKNOWN, error="timeout")
-        except dns.exception.DNSException as exc:
-            return Answer(name, rdtype, Status.UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-        except OSError as exc:
-            return Answer(name, rdtype, Status.UNKNOWN, error=f"network error: {exc}")
-        qname = dns.name.from_text(name)
-        cnames = () if result.canonical_name == qname else (to_text(result.canonical_name),)
-        if result.rrset is None:
-            return Answer(name, rdtype, Status.NODATA, cnames=cnames)
-        return Answer(
-            name, rdtype, Status.ANSWER, _records(result.rrset, rdtype), result.rrset.ttl, cnames
-        )
 
 
 class CountingClient:
@@ -498,48 +352,3 @@ def _targets_verdict(checks, naptr, srv, done, *, address_fallback: bool = False
     if ours:
         return done(Verdict.PARTIAL, f"some targets are not ours: {foreign}", **parts)
     return done(Verdict.FOREIGN, f"points elsewhere: {foreign}", **parts)
-
-
-# --- TXT records ------------------------------------------------------------------------
-
-
-def txt_values(answer: Answer) -> list[bytes]:
-    """Each TXT record's strings joined with no separator (as SPF, RFC 7208 §3.3, does)."""
-    if answer.status != Status.ANSWER:
-        return []
-    return [b"".join(strings) for strings in answer.records]
-
-
-async def find_zone(name: str, client: Client) -> tuple[str | None, str]:
-    """The zone ``name`` is in: the closest enclosing name that has an SOA record."""
-    labels = name.split(".")
-    for start in range(len(labels)):
-        candidate = ".".join(labels[start:])
-        answer = await client.query(candidate, "SOA")
-        if answer.status == Status.UNKNOWN:
-            return None, f"SOA {candidate}: {answer.error}"
-        if answer.status == Status.ANSWER and not answer.cnames:
-            return candidate, ""
-    return None, f"no zone found for {name}"
-
-
-async def authoritative_servers(
-    zone: str, client: Client, *, port: int = DEFAULT_PORT
-) -> tuple[list[tuple[str, int]], str]:
-    """The addresses of a zone's NS hosts, each with ``port``."""
-    ns = await client.query(zone, "NS")
-    if ns.status != Status.ANSWER:
-        return [], f"NS {zone}: {ns.error or ns.status}"
-    servers: list[tuple[str, int]] = []
-    for host in sorted(str(r).rstrip(".").lower() for r in ns.records):
-        for rdtype in ("A", "AAAA"):
-            answer = await client.query(host, rdtype)
-            servers.extend((address, port) for address in answer.records)
-    if not servers:
-        return [], f"the NS hosts of {zone} have no addresses"
-    return list(dict.fromkeys(servers)), ""
-
-
-def run(coroutine: Any) -> Any:
-    """Run DNS work from synchronous code (services, commands, views)."""
-    return asyncio.run(coroutine)

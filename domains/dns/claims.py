@@ -9,20 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains import dns
+from domains.dns.client import Client, Status
+from domains.dns.name_policy import claimable_host, not_available
+from domains.dns.observation import Observation, observe, token_published
+from domains.dns.policy import DnsPolicy
+from domains.dns.resolution import run_dns, txt_values
+from domains.dns.sip import ProxyIdentity, TargetCache
+from domains.dns.verification import Verification, conclude, domain_verify
 from domains.models import Domain, DomainClaim, DomainName, DomainOrigin, DomainState, Tenant
 from domains.services import Actor, domain_create
-from domains.verification import (
-    DnsPolicy,
-    Observation,
-    Verification,
-    claimable_host,
-    conclude,
-    domain_verify,
-    not_available,
-    observe,
-    token_published,
-)
 from serweb.errors import errors_under
 
 
@@ -72,7 +67,7 @@ def domain_claim_verify(
     claim: DomainClaim,
     now: datetime | None = None,
     policy: DnsPolicy | None = None,
-    client: dns.Client | None = None,
+    client: Client | None = None,
 ) -> Verification | None:
     """Check the claim's token and SRV now. With the token published, the tenant gets the
     domain: active when it already points at us, pending until it does otherwise.
@@ -87,11 +82,11 @@ def domain_claim_verify(
     # Errors about the claim's name, as when the tenant gave it to start the claim.
     with errors_under("name"):
         host = claimable_host(claim.name, tenant=claim.tenant, policy=policy)
-    token_answer, sip_seen, proxy = dns.run(_observe_claim(host.value, claim.token, policy, client))
+    token_answer, sip_seen, proxy = run_dns(_observe_claim(host.value, claim.token, policy, client))
     claim.checked_at = now
-    if token_answer.status == dns.Status.UNKNOWN:
+    if token_answer.status == Status.UNKNOWN:
         claim.result = f"DNS did not answer: {token_answer.error}"[:255]
-    elif not token_published(dns.txt_values(token_answer), claim.token):
+    elif not token_published(txt_values(token_answer), claim.token):
         claim.result = f"the token is not in TXT {token_answer.name}"[:255]
     else:
         return _grant_claim(actor, claim, sip_seen, proxy, now, policy)
@@ -99,12 +94,12 @@ def domain_claim_verify(
     return None
 
 
-async def _observe_claim(name: str, token: str, policy: DnsPolicy, client: dns.Client | None):
+async def _observe_claim(name: str, token: str, policy: DnsPolicy, client: Client | None):
     async with client or policy.client() as asking:
         token_answer = await asking.query(f"{policy.challenge_label}.{name}", "TXT")
         proxy = await policy.proxy.with_hostname_addresses(asking)
         seen = await observe(
-            name, client=asking, targets=dns.TargetCache(proxy), policy=policy, token=token
+            name, client=asking, targets=TargetCache(proxy), policy=policy, token=token
         )
         return token_answer, seen, proxy
 
@@ -113,7 +108,7 @@ def _grant_claim(
     actor: Actor,
     claim: DomainClaim,
     seen: Observation,
-    proxy: dns.ProxyIdentity,
+    proxy: ProxyIdentity,
     now: datetime,
     policy: DnsPolicy,
 ) -> Verification:

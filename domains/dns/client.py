@@ -3,7 +3,7 @@
 Every answer is classified once, here: records (ANSWER), NXDOMAIN or NODATA (the only
 negative evidence), or UNKNOWN (SERVFAIL, REFUSED, timeouts, network errors, referrals,
 malformed answers), which says nothing about the name. No dnspython: the wire format is in
-dns_wire; domains.dns adds dnspython's resolver as another client.
+domains.dns.wire; domains.dns.resolution adds dnspython's resolver as another client.
 """
 
 import asyncio
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from domains import dns_wire as wire
+from domains.dns import wire
 
 DEFAULT_PORT = 53
 # EDNS payload that avoids IP fragmentation (DNS flag day 2020); without EDNS a large TXT
@@ -202,7 +202,7 @@ class UdpClient:
 
     dnspython's stock resolver opens a socket per query and parses every section of every
     answer; on this kind of machine that costs ~0.6 ms of CPU per query. Reusing sockets
-    and reading only what serweb needs (dns_wire) makes a query several times cheaper.
+    and reading only what serweb needs (domains.dns.wire) makes a query several times cheaper.
     Truncated answers are asked again over TCP. Use as ``async with UdpClient(...)``.
     """
 

@@ -1,7 +1,7 @@
 """DNS housekeeping: re-verify a slice of the domains and move them through the lifecycle.
 
-A run takes one slot of the domains (domain id modulo the number of slots), so the beat
-schedule spreads every domain once over the check interval. Canary domains go first: if
+A run takes one slot of the domains (domains.dns.slots), so the beat schedule spreads
+every domain once over the check interval. Canary domains go first: if
 one does not verify, our resolver or host list is broken and the run stops. Positive
 changes apply as they come; negative ones wait for the end of the run, and if more than a
 small share of the slice would turn negative they are all held (circuit breaker).
@@ -9,70 +9,45 @@ small share of the slice would turn negative they are all held (circuit breaker)
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.functions import Mod
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains import dns
-from domains.dns_attributes import import_dns_attributes
-from domains.models import (
-    Domain,
-    DomainCheck,
-    DomainClaim,
-    DomainName,
-    DomainState,
-    HousekeepingRun,
+from domains.dns.attributes import import_dns_attributes
+from domains.dns.client import Status
+from domains.dns.lifecycle import Counters, decide
+from domains.dns.observation import Observation, Outcome, confirm_with_authority, observe
+from domains.dns.policy import DnsPolicy
+from domains.dns.resolution import run_dns
+from domains.dns.sip import ProxyIdentity, TargetCache, Verdict, check_sip_domain
+from domains.dns.slots import (
+    Row,
+    breaker_threshold,
+    checks_of,
+    claim_slot,
+    current_slot,
+    save_checks,
+    slot_names,
+    slot_rows,
 )
-from domains.names import NameKind
-from domains.services import Actor, domains_lock
-from domains.verification import (
+from domains.dns.verification import (
     COUNTER_FIELDS,
     OBSERVATION_FIELDS,
-    Counters,
-    DnsPolicy,
-    Observation,
-    Outcome,
     apply_counters,
-    breaker_threshold,
-    confirm_with_authority,
-    decide,
     domain_transition,
-    observe,
     record_observation,
 )
+from domains.models import Domain, DomainCheck, HousekeepingRun
+from domains.services import Actor, domains_lock
 
 logger = logging.getLogger(__name__)
 
-# Removed domains are not re-checked: restoring one is an operator's decision.
-CHECKED_STATES = (
-    DomainState.PENDING,
-    DomainState.ACTIVE,
-    DomainState.SUSPECT,
-    DomainState.DISABLED,
-)
-# A run of a slot keeps other runs of it out this long at most (a worker killed in a run
-# cannot end it).
-RUN_LOCK = timedelta(hours=1)
-
 ClientFactory = Callable[[], Any]
-
-
-@dataclass(frozen=True)
-class Row:
-    """What a run needs of one domain."""
-
-    domain_id: int
-    name: str
-    state: str
-    state_changed_at: datetime
-    token: str | None = None
 
 
 @dataclass
@@ -112,85 +87,11 @@ class Tally:
         }
 
 
-def save_checks(checks: Iterable[DomainCheck], fields: list[str]) -> None:
-    """Write ``fields`` of many check rows: one UPDATE statement, executed per row.
-
-    Django's bulk_update builds a CASE expression per field and row, which costs about
-    3 ms a domain here; a prepared UPDATE run by executemany costs a few µs.
-    """
-    meta = DomainCheck._meta
-    columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
-    statement = (
-        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    )
-    rows = [
-        [column.get_db_prep_save(getattr(check, column.attname), connection) for column in columns]
-        + [check.pk]
-        for check in checks
-    ]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(statement, rows)
-
-
-def _checks_of(domain_ids: list[int]) -> dict[int, DomainCheck]:
-    """The check rows of these domains (locked by the caller), created where missing."""
-    checks = DomainCheck.objects.in_bulk(domain_ids)
-    missing = [DomainCheck(domain_id=i) for i in domain_ids if i not in checks]
-    DomainCheck.objects.bulk_create(missing)
-    checks.update((check.domain_id, check) for check in missing)
-    return checks
-
-
-def current_slot(now: datetime, policy: DnsPolicy) -> int:
-    every = policy.housekeeping_every.total_seconds()
-    return int(now.timestamp() // every) % policy.slots
-
-
-def _slice(slot: int, slots: int):
-    names = DomainName.objects.filter(
-        is_canonical=True, kind=NameKind.HOSTNAME, domain__state__in=CHECKED_STATES
-    ).exclude(domain__dns_check__managed=False)
-    if slots > 1:
-        names = names.annotate(slot=Mod(F("domain_id"), slots)).filter(slot=slot)
-    return names
-
-
-def _rows(slot: int, slots: int, chunk_size: int) -> Iterator[list[Row]]:
-    """The slice in chunks, by id (keyset pagination: memory stays flat)."""
-    last = 0
-    while True:
-        chunk = list(
-            _slice(slot, slots)
-            .filter(domain_id__gt=last)
-            .order_by("domain_id")
-            .values_list(
-                "domain_id",
-                "name",
-                "domain__state",
-                "domain__state_changed_at",
-                "domain__tenant_id",
-            )[:chunk_size]
-        )
-        if not chunk:
-            return
-        last = chunk[-1][0]
-        with_tenant = [row[0] for row in chunk if row[4] is not None]
-        tokens = dict(
-            DomainClaim.objects.filter(domain_id__in=with_tenant, tenant_id=F("domain__tenant_id"))
-            .exclude(verified_at=None)
-            .values_list("domain_id", "token")
-        )
-        yield [Row(r[0], r[1], r[2], r[3], tokens.get(r[0])) for r in chunk]
-
-
 async def _observe_chunk(
     rows: list[Row],
     *,
     client_factory: ClientFactory,
-    targets: dns.TargetCache,
+    targets: TargetCache,
     policy: DnsPolicy,
 ) -> list[Observation]:
     limit = asyncio.Semaphore(policy.concurrency)
@@ -206,19 +107,19 @@ async def _observe_chunk(
 
 
 async def _check_canaries(
-    policy: DnsPolicy, client_factory: ClientFactory, proxy: dns.ProxyIdentity
+    policy: DnsPolicy, client_factory: ClientFactory, proxy: ProxyIdentity
 ) -> str:
     """Why the canaries say the run must stop; empty when they all point at us."""
     async with client_factory() as client:
-        targets = dns.TargetCache(proxy)
+        targets = TargetCache(proxy)
         checks = await asyncio.gather(
-            *(dns.check_sip_domain(n, client=client, targets=targets) for n in policy.canaries)
+            *(check_sip_domain(n, client=client, targets=targets) for n in policy.canaries)
         )
-    failed = [c for c in checks if c.verdict != dns.Verdict.OURS]
+    failed = [c for c in checks if c.verdict != Verdict.OURS]
     return "; ".join(f"canary {c.domain}: {c.verdict} ({c.reason})" for c in failed)
 
 
-async def _proxy_identity(policy: DnsPolicy, client_factory: ClientFactory) -> dns.ProxyIdentity:
+async def _proxy_identity(policy: DnsPolicy, client_factory: ClientFactory) -> ProxyIdentity:
     async with client_factory() as client:
         return await policy.proxy.with_hostname_addresses(client)
 
@@ -247,16 +148,16 @@ class Housekeeping:
         self.proxy = policy.proxy
 
     def execute(self) -> HousekeepingRun:
-        total = _slice(self.run.slot, self.run.slots).count()
+        total = slot_names(self.run.slot, self.run.slots).count()
         self.threshold = breaker_threshold(total, self.policy)
-        self.proxy = dns.run(_proxy_identity(self.policy, self.client_factory))
+        self.proxy = run_dns(_proxy_identity(self.policy, self.client_factory))
         if self.policy.canaries:
-            failure = dns.run(_check_canaries(self.policy, self.client_factory, self.proxy))
+            failure = run_dns(_check_canaries(self.policy, self.client_factory, self.proxy))
             if failure:
                 return self._finish(HousekeepingRun.Status.ABORTED, failure, alert=True)
-        targets = dns.TargetCache(self.proxy)
-        for rows in _rows(self.run.slot, self.run.slots, self.policy.chunk_size):
-            seen = dns.run(
+        targets = TargetCache(self.proxy)
+        for rows in slot_rows(self.run.slot, self.run.slots, self.policy.chunk_size):
+            seen = run_dns(
                 _observe_chunk(
                     rows, client_factory=self.client_factory, targets=targets, policy=self.policy
                 )
@@ -280,7 +181,7 @@ class Housekeeping:
         # for, and what it deleted is skipped.
         with transaction.atomic():
             domains = domains_lock(row.domain_id for row in rows)
-            checks = _checks_of(list(domains))
+            checks = checks_of(list(domains))
             positive_moves: list[tuple[Domain, Observation, str | None]] = []
             for row, observation in zip(rows, seen, strict=True):
                 domain = domains.get(row.domain_id)
@@ -302,9 +203,7 @@ class Housekeeping:
                 )
                 if outcome == Outcome.POSITIVE:
                     apply_counters(check, decision.counters)
-                    published = (
-                        observation.config and observation.config.status == dns.Status.ANSWER
-                    )
+                    published = observation.config and observation.config.status == Status.ANSWER
                     if decision.to_state or published:
                         positive_moves.append((domain, observation, decision.to_state))
                 elif outcome == Outcome.NEGATIVE:
@@ -340,7 +239,7 @@ class Housekeeping:
     ) -> None:
         if to_state is not None:
             self._move(domain, to_state, observation)
-        if observation.config is not None and observation.config.status == dns.Status.ANSWER:
+        if observation.config is not None and observation.config.status == Status.ANSWER:
             result = import_dns_attributes(
                 actor=self.actor, domain=domain, config=observation.config
             )
@@ -412,7 +311,7 @@ class Housekeeping:
 
                 return list(await asyncio.gather(*(one(h) for h in candidates)))
 
-        results = dns.run(confirm_all())
+        results = run_dns(confirm_all())
         return {h.row.domain_id: r for h, r in zip(candidates, results, strict=True)}
 
     def _finish(self, status: str, message: str, *, alert: bool = False) -> HousekeepingRun:
@@ -443,31 +342,6 @@ class Housekeeping:
         return run
 
 
-def _claim_slot(slot: int, slots: int, now: datetime) -> HousekeepingRun | None:
-    """The slot's new running run, or None when another one runs it.
-
-    The claim is the insert itself: the database holds one running run per slot
-    (housekeepingrun_one_running_per_slot), so of two workers starting the slot at once,
-    one insert is refused. A run still marked running after RUN_LOCK died without saying
-    so (a killed worker) and is ended first.
-    """
-    HousekeepingRun.objects.filter(
-        slot=slot,
-        slots=slots,
-        status=HousekeepingRun.Status.RUNNING,
-        started_at__lt=timezone.now() - RUN_LOCK,
-    ).update(
-        status=HousekeepingRun.Status.ABORTED,
-        finished_at=timezone.now(),
-        message=f"still running after {RUN_LOCK}: taken as crashed",
-    )
-    try:
-        with transaction.atomic():
-            return HousekeepingRun.objects.create(slot=slot, slots=slots, started_at=now)
-    except IntegrityError:
-        return None
-
-
 def housekeeping_run(
     *,
     actor: Actor = None,
@@ -487,7 +361,7 @@ def housekeeping_run(
     slot = current_slot(now, policy) % slots if slot is None else slot
     if not 0 <= slot < slots:
         raise ValueError(f"slot {slot} is not between 0 and {slots - 1}")
-    run = _claim_slot(slot, slots, now)
+    run = claim_slot(slot, slots, now)
     if run is None:
         return None
     job = Housekeeping(

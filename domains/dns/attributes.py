@@ -8,8 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from domains import dns
 from domains.attributes import KNOWN_ATTRIBUTES, validate_attribute
+from domains.dns.client import Answer, Status
+from domains.dns.resolution import txt_values
 from domains.models import AttributeSource, Domain, DomainName, DomainState
 from domains.services import Actor, domain_attribute_set, domain_attribute_unset
 
@@ -106,17 +107,17 @@ def parse_config(values: list[bytes], domain: Domain) -> tuple[dict[str, str], l
     return wanted, problems
 
 
-def import_dns_attributes(*, actor: Actor, domain: Domain, config: dns.Answer) -> AttributeImport:
+def import_dns_attributes(*, actor: Actor, domain: Domain, config: Answer) -> AttributeImport:
     """Make the domain's DNS attributes what its config TXT says: all of it or nothing.
 
     NXDOMAIN/NODATA keeps the current values (nothing published); an unknown answer
     changes nothing. The operator's own values are not touched and still win.
     """
-    if config.status == dns.Status.UNKNOWN:
+    if config.status == Status.UNKNOWN:
         return AttributeImport("unknown", problems=[config.error])
-    if config.status != dns.Status.ANSWER:
+    if config.status != Status.ANSWER:
         return AttributeImport("nothing published")
-    wanted, problems = parse_config(dns.txt_values(config), domain)
+    wanted, problems = parse_config(txt_values(config), domain)
     if problems:
         return AttributeImport("refused", wanted, problems)
     current = {a.name: a.value for a in domain.attributes.filter(source=AttributeSource.DNS)}

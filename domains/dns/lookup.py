@@ -20,7 +20,6 @@ the workers from known hosts and pages either; the others are told to ask again 
 """
 
 import fcntl
-import ipaddress
 import logging
 import math
 import os
@@ -28,7 +27,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -38,9 +36,13 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from domains.dns.observation import Outcome
+from domains.dns.policy import DnsPolicy
+from domains.dns.verification import domain_learn
 from domains.models import SERVED_STATES, DomainName
 from domains.names import normalize_host
-from domains.verification import DnsPolicy, Outcome, domain_learn
+from serweb.clients import address_allowed, client_ip
+from serweb.metrics import LOOKUPS
 
 logger = logging.getLogger("serweb.lookup")
 
@@ -238,28 +240,22 @@ def _checked_in_dns(host: str, negative_key: str, within: float, slot: _Slot) ->
     return _not_ours(host, reason, "dns")
 
 
-@lru_cache(maxsize=8)
-def _networks(allowed: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
-
-
-def _client_allowed(address: str) -> bool:
-    try:
-        client = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(client in network for network in _networks(tuple(settings.SERWEB_LOOKUP_CLIENTS)))
+def _answer_kind(answer: LookupAnswer) -> str:
+    if answer.ours:
+        return "ours"
+    return "unavailable" if answer.status == 503 else "not_ours"
 
 
 @require_GET
 def lookup_view(request: HttpRequest) -> JsonResponse:
-    if not _client_allowed(request.META.get("REMOTE_ADDR", "")):
+    if not address_allowed(client_ip(request), settings.SERWEB_LOOKUP_CLIENTS):
         return JsonResponse({"error": "this client may not ask"}, status=403)
     raw = request.GET.get("host", "")
     try:
         answer = lookup_host(raw)
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
+    LOOKUPS.labels(answer=_answer_kind(answer), source=answer.source).inc()
     response = JsonResponse(answer.as_json(), status=answer.status)
     if answer.retry_after:
         response["Retry-After"] = str(answer.retry_after)

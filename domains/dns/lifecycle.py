@@ -1,0 +1,95 @@
+"""The lifecycle of DNS.md as pure functions: the current state, the counters and one
+outcome in, the transition out. No DNS question and no database: the verification
+services and housekeeping feed it observations and write down what it decides.
+
+ACTIVE -> SUSPECT on the first negative; SUSPECT -> DISABLED after enough negatives a
+spacing apart, the first one old enough (and the authoritative servers agreeing, which the
+caller asks); DISABLED -> REMOVED after a second, longer grace; any positive -> ACTIVE with
+the counters reset; UNKNOWN (and NEUTRAL) changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from domains.dns.observation import Outcome
+from domains.dns.policy import DnsPolicy
+from domains.models import DomainState
+
+if TYPE_CHECKING:
+    from domains.models import DomainCheck
+
+
+@dataclass(frozen=True)
+class Counters:
+    negatives: int = 0
+    first_negative_at: datetime | None = None
+    last_negative_at: datetime | None = None
+
+    @classmethod
+    def of(cls, check: "DomainCheck") -> "Counters":
+        return cls(check.negatives, check.first_negative_at, check.last_negative_at)
+
+    def counted(self, now: datetime, spacing: timedelta) -> "Counters":
+        """One more negative, unless the last counted one is more recent than ``spacing``."""
+        if self.last_negative_at is not None and now - self.last_negative_at < spacing:
+            return self
+        return Counters(self.negatives + 1, self.first_negative_at or now, now)
+
+
+@dataclass(frozen=True)
+class Decision:
+    to_state: str | None
+    counters: Counters
+    # SUSPECT -> DISABLED waits for the domain's authoritative servers to agree.
+    needs_authority: bool = False
+    note: str = ""
+
+
+def decide(
+    *,
+    state: str,
+    state_changed_at: datetime,
+    counters: Counters,
+    outcome: Outcome,
+    now: datetime,
+    policy: DnsPolicy,
+) -> Decision:
+    """The lifecycle of DNS.md as a pure function of the current state and one outcome."""
+    if outcome == Outcome.POSITIVE:
+        back = state in (DomainState.PENDING, DomainState.SUSPECT, DomainState.DISABLED)
+        return Decision(DomainState.ACTIVE if back else None, Counters())
+    if outcome != Outcome.NEGATIVE:
+        return Decision(None, counters)
+    counted = counters.counted(now, policy.negative_spacing)
+    if state == DomainState.ACTIVE:
+        return Decision(DomainState.SUSPECT, counted)
+    if state == DomainState.SUSPECT:
+        assert counted.first_negative_at is not None
+        enough = counted.negatives >= policy.negatives_to_disable
+        old_enough = now - counted.first_negative_at >= policy.disable_grace
+        if enough and old_enough:
+            return Decision(DomainState.DISABLED, counted, needs_authority=True)
+        return Decision(
+            None,
+            counted,
+            note=f"{counted.negatives} of {policy.negatives_to_disable} negatives counted",
+        )
+    if state == DomainState.DISABLED and now - state_changed_at >= policy.remove_grace:
+        return Decision(DomainState.REMOVED, counted)
+    return Decision(None, counted)
+
+
+def disable_earliest_at(counters: Counters, policy: DnsPolicy, now: datetime) -> datetime | None:
+    """For a suspect domain: the first moment from ``now`` on when a negative check could
+    disable it under ``decide`` (the negatives still missing counted a spacing apart, the
+    first negative old enough), if its authoritative servers agree then; None before any
+    negative."""
+    if counters.first_negative_at is None or counters.last_negative_at is None:
+        return None
+    missing = policy.negatives_to_disable - counters.negatives
+    enough_at = now
+    if missing > 0:
+        next_counted = max(counters.last_negative_at + policy.negative_spacing, now)
+        enough_at = next_counted + (missing - 1) * policy.negative_spacing
+    return max(enough_at, counters.first_negative_at + policy.disable_grace)

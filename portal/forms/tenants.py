@@ -1,0 +1,62 @@
+"""The tenant forms: shapes only; the rules (names free, valid logins and passwords) are
+the services' and land on the fields of the same names."""
+
+from django import forms
+
+from domains.models import Tenant
+
+NAME_LENGTH = Tenant._meta.get_field("name").max_length
+
+
+class TenantSearchForm(forms.Form):
+    q = forms.CharField(label="Search", max_length=150, required=False)
+
+
+class TenantForm(forms.Form):
+    name = forms.CharField(max_length=NAME_LENGTH)
+    email = forms.EmailField(
+        label="Owner's e-mail",
+        required=False,
+        help_text="Where a password reset is sent.",
+    )
+
+
+def password_field(**options) -> forms.CharField:
+    """A new password, typed as it is (Django's validators judge it in the service)."""
+    widget = forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    return forms.CharField(strip=False, widget=widget, **options)
+
+
+class TenantCreateForm(TenantForm):
+    owner = forms.CharField(
+        label="Owner's login",
+        max_length=150,
+        help_text="A new account: the tenant's owner signs in with it.",
+    )
+    password = password_field(
+        label="Owner's password",
+        required=False,
+        help_text="Optional: without one, the owner cannot sign in until an operator sets one.",
+    )
+    field_order = ["name", "owner", "email", "password"]
+
+
+class TenantPasswordForm(forms.Form):
+    password = password_field(label="New password")
+
+
+class TenantActiveForm(forms.Form):
+    domains = forms.BooleanField(required=False)
+
+
+class DomainTransferForm(forms.Form):
+    domain = forms.CharField(
+        max_length=255,
+        help_text="Any of its names (canonical, alias, IP literal) or its did.",
+    )
+    tenant = forms.CharField(
+        label="New tenant",
+        max_length=NAME_LENGTH,
+        required=False,
+        help_text="The tenant's name or its owner's login; empty: the domain belongs to no tenant.",
+    )

@@ -1,0 +1,283 @@
+"""The operators' subscriber pages: the list across domains, adding one, a subscriber's
+page (password, enabled, valid From identities, user aliases, registrations), deleting.
+
+Every write is one service call; subscribers, valid From rows and aliases are read by the
+proxies per request, so a change is live at its commit wherever the domain is served."""
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_POST
+
+from domains.models import Domain
+from domains.selectors import domain_refs_by_names
+from portal.access import operator_required
+from portal.forms.subscribers import (
+    EnabledForm,
+    PasswordForm,
+    SubscriberAddForm,
+    UserAliasForm,
+    ValidFromForm,
+)
+from proxies.registrations import registrations_of, registrations_timeout
+from proxies.status import domain_pending_proxies
+from serweb.errors import add_to_form
+from subscribers import selectors, services
+from subscribers.filters import SubscriberSearch
+from subscribers.models import Subscriber
+
+DETAIL = "portal/operator/subscriber_detail.html"
+
+
+def _subscriber_or_404(pk: int) -> Subscriber:
+    try:
+        return selectors.subscriber_get(pk)
+    except Subscriber.DoesNotExist:
+        raise Http404 from None
+
+
+def _write(request, form, service, **kwargs):
+    """Call the service as the signed-in operator; its refusal goes onto ``form``."""
+    try:
+        return service(actor=request.user, **kwargs)
+    except ValidationError as exc:
+        add_to_form(form, exc)
+    except ObjectDoesNotExist:  # deleted by a concurrent request
+        raise Http404 from None
+
+
+def _live(domain: Domain) -> str:
+    if not domain.enabled:
+        return f"not live: domain {domain.did} is switched off"
+    if not domain.is_served:
+        return f"not live: domain {domain.did} is {domain.get_state_display().lower()}, not served"
+    pending = domain_pending_proxies(domain)
+    if pending:
+        return f"live once proxy {', '.join(pending)} serves {domain.did}"
+    return "live at once: the proxies read it per request"
+
+
+def _after_password(request, subscriber: Subscriber, password: str, *, generated: bool):
+    """A generated password is shown once, on this very answer (kept nowhere to show it
+    again); after a typed one, the subscriber's page."""
+    if generated:
+        return _page(request, subscriber, new_password=password)
+    return redirect("portal:subscriber", pk=subscriber.pk)
+
+
+def _page(request, subscriber: Subscriber, *, new_password: str = "", **forms):
+    context = {
+        "detail": selectors.subscriber_detail(subscriber),
+        "password_form": PasswordForm(),
+        "valid_from_form": ValidFromForm(),
+        "alias_form": UserAliasForm(),
+        "new_password": new_password,
+        **forms,
+    }
+    response = render(request, DETAIL, context)
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+@operator_required
+def subscriber_list(request):
+    search = SubscriberSearch(request.GET, queryset=Subscriber.objects.all())
+    page, domain_named = None, None
+    if search.is_valid():
+        page = selectors.subscriber_page(
+            search.qs, after=request.GET.get("after"), before=request.GET.get("before")
+        )
+        query = search.form.cleaned_data["q"]
+        if not page.subscribers and query is not None and query.domain_id is None:
+            # Nobody's user name starts with it: perhaps it names a domain.
+            domain_named = domain_refs_by_names([query.username])[query.username]
+    context = {
+        "search": search,
+        "page": page,
+        "domain": request.GET.get("domain", ""),
+        "domain_named": domain_named and domain_named[1],
+    }
+    return render(request, "portal/operator/subscriber_list.html", context)
+
+
+@operator_required
+def subscriber_add(request):
+    form = SubscriberAddForm(
+        request.POST if request.method == "POST" else None,
+        initial={"domain": request.GET.get("domain", ""), "enabled": True},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        domain = get_object_or_404(Domain, pk=data["domain"])
+        password = data["password"] or services.password_generate()
+        subscriber = _write(
+            request,
+            form,
+            services.subscriber_create,
+            domain=domain,
+            **{key: data[key] for key in ("username", "email", "enabled")},
+            password=password,
+        )
+        if not form.errors:
+            messages.success(request, f"Subscriber {subscriber} added; {_live(domain)}.")
+            return _after_password(request, subscriber, password, generated=not data["password"])
+    return render(request, "portal/operator/subscriber_add.html", {"form": form})
+
+
+@operator_required
+def subscriber_detail(request, pk: int):
+    return _page(request, _subscriber_or_404(pk))
+
+
+@operator_required
+@require_POST
+def subscriber_password(request, pk: int):
+    subscriber = _subscriber_or_404(pk)
+    form = PasswordForm(request.POST)
+    if form.is_valid():
+        password = form.cleaned_data["password"] or services.password_generate()
+        _write(
+            request,
+            form,
+            services.subscriber_set_password,
+            subscriber=subscriber,
+            password=password,
+        )
+        if not form.errors:
+            messages.success(
+                request, f"New password of {subscriber} set; {_live(subscriber.domain)}."
+            )
+            generated = not form.cleaned_data["password"]
+            return _after_password(request, subscriber, password, generated=generated)
+    return _page(request, subscriber, password_form=form)
+
+
+@operator_required
+@require_POST
+def subscriber_enabled(request, pk: int):
+    subscriber = _subscriber_or_404(pk)
+    form = EnabledForm(request.POST)
+    if form.is_valid():
+        enabled = form.cleaned_data["enabled"]
+        _write(request, form, services.subscriber_update, subscriber=subscriber, enabled=enabled)
+    if form.errors:
+        messages.error(request, f"{subscriber} was not changed: " + _errors(form))
+    else:
+        done = "enabled" if enabled else "disabled"
+        messages.success(request, f"Subscriber {subscriber} {done}; {_live(subscriber.domain)}.")
+    return redirect("portal:subscriber", pk=pk)
+
+
+def _errors(form) -> str:
+    return " ".join(message for messages_ in form.errors.values() for message in messages_)
+
+
+@operator_required
+@require_POST
+def valid_from_add(request, pk: int):
+    subscriber = _subscriber_or_404(pk)
+    form = ValidFromForm(request.POST)
+    if form.is_valid():
+        from_user = form.cleaned_data["from_user"]
+        _write(request, form, services.valid_from_add, subscriber=subscriber, from_user=from_user)
+        if not form.errors:
+            messages.success(
+                request,
+                f"{subscriber} may now present From user {from_user.strip()}; "
+                f"{_live(subscriber.domain)}.",
+            )
+            return redirect("portal:subscriber", pk=pk)
+    return _page(request, subscriber, valid_from_form=form)
+
+
+@operator_required
+@require_POST
+def valid_from_remove(request, pk: int):
+    subscriber = _subscriber_or_404(pk)
+    form = ValidFromForm(request.POST)
+    if form.is_valid():
+        from_user = form.cleaned_data["from_user"]
+        _write(
+            request, form, services.valid_from_remove, subscriber=subscriber, from_user=from_user
+        )
+    if form.errors:
+        messages.error(request, _errors(form))
+    else:
+        messages.success(
+            request,
+            f"{subscriber} may no longer present From user {from_user.strip()}; "
+            f"{_live(subscriber.domain)}.",
+        )
+    return redirect("portal:subscriber", pk=pk)
+
+
+@operator_required
+@require_POST
+def alias_add(request, pk: int):
+    subscriber = _subscriber_or_404(pk)
+    form = UserAliasForm(request.POST)
+    if form.is_valid():
+        chosen = form.cleaned_data["domain"]
+        domain = subscriber.domain if chosen is None else get_object_or_404(Domain, pk=chosen)
+        alias = _write(
+            request,
+            form,
+            services.user_alias_add,
+            domain=domain,
+            username=form.cleaned_data["username"],
+            subscriber=subscriber,
+        )
+        if not form.errors:
+            messages.success(request, f"{alias} now leads to {subscriber}; {_live(domain)}.")
+            return redirect("portal:subscriber", pk=pk)
+    return _page(request, subscriber, alias_form=form)
+
+
+@operator_required
+@require_POST
+def alias_remove(request, pk: int, alias_pk: int):
+    subscriber = _subscriber_or_404(pk)
+    alias = get_object_or_404(subscriber.aliases.select_related("domain"), pk=alias_pk)
+    try:
+        services.user_alias_remove(actor=request.user, alias=alias)
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    messages.success(request, f"{alias} no longer leads to {subscriber}; {_live(alias.domain)}.")
+    return redirect("portal:subscriber", pk=pk)
+
+
+@operator_required
+def subscriber_delete(request, pk: int):
+    subscriber = _subscriber_or_404(pk)
+    if request.method != "POST":
+        context = {"detail": selectors.subscriber_detail(subscriber)}
+        return render(request, "portal/operator/subscriber_delete.html", context)
+    try:
+        services.subscriber_delete(actor=request.user, subscriber=subscriber)
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    messages.success(
+        request, f"Subscriber {subscriber} deleted, with its valid From identities and aliases."
+    )
+    return redirect(reverse("portal:subscribers") + f"?domain={subscriber.domain.did}")
+
+
+@operator_required
+def subscriber_registrations(request, pk: int):
+    """The proxies' answer; the subscriber's page loads it after itself (htmx), so a proxy
+    that is down delays this panel only. Without JS, a page of its own."""
+    subscriber = _subscriber_or_404(pk)
+    aor = selectors.subscriber_aor(subscriber)
+    proxies = registrations_of(aor)
+    context = {
+        "subscriber": subscriber,
+        "aor": aor,
+        "proxies": proxies,
+        "any_answered": any(proxy.answered for proxy in proxies),
+        "timeout": registrations_timeout(),
+    }
+    template = "_subscriber_registrations.html" if request.htmx else "subscriber_registrations.html"
+    return render(request, f"portal/operator/{template}", context)
