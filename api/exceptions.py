@@ -13,20 +13,24 @@ carries no database text.
 """
 
 import logging
+from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from serweb.errors import error_fields
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+# Where a message about the request as a whole goes.
+NON_FIELD_ERRORS_KEY = "non_field_errors"
 
 
 def is_api_request(request) -> bool:
@@ -60,18 +64,24 @@ def _flatten(detail) -> list[str]:
 def _fields(detail) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         return {str(field): _flatten(value) for field, value in detail.items()}
-    return {"non_field_errors": _flatten(detail)}
+    return {NON_FIELD_ERRORS_KEY: _flatten(detail)}
 
 
-def django_validation_error(exc: DjangoValidationError, *, field: str | None = None):
-    """A service's ValidationError as a DRF one; plain messages go to ``field``."""
-    if field is not None and not hasattr(exc, "error_dict"):
-        return exceptions.ValidationError({field: exc.messages})
-    return exceptions.ValidationError(as_serializer_error(exc))
+def django_validation_error(
+    exc: DjangoValidationError, *, fields: Mapping[str, str] | None = None
+) -> exceptions.ValidationError:
+    """A service's ValidationError as the API's: keyed by the service's arguments, each
+    renamed by ``fields`` to the input field it comes from where the names differ."""
+    return exceptions.ValidationError(
+        {
+            NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field: messages
+            for field, messages in error_fields(exc, fields=fields).items()
+        }
+    )
 
 
 def _invalid(message: str) -> exceptions.ValidationError:
-    return exceptions.ValidationError({"non_field_errors": [message]})
+    return exceptions.ValidationError({NON_FIELD_ERRORS_KEY: [message]})
 
 
 def api_exception(exc: Exception) -> exceptions.APIException | None:
@@ -82,8 +92,8 @@ def api_exception(exc: Exception) -> exceptions.APIException | None:
         return django_validation_error(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
-    if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoPermissionDenied):  # a policy's refusal says why
+        return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, SuspiciousOperation):  # e.g. too many fields, a bad Host header

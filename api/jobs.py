@@ -62,17 +62,12 @@ def job_run(job_id: int) -> Job | None:
     return job
 
 
-# The field a job's service errors are about when the service names none: a claim's are
-# about its name, as when it was made.
-_ERROR_FIELDS = {Job.Kind.VERIFY_CLAIM: "name"}
-
-
 def job_error(job: Job, exc: Exception) -> dict[str, Any]:
     """What a failed job tells whoever polls it, as any API answer tells an error: the
     service's message keyed by field, or that its domain went meanwhile; of an unexpected
     failure, only that it happened (the log has the rest)."""
     if isinstance(exc, ValidationError):
-        answer = django_validation_error(exc, field=_ERROR_FIELDS.get(job.kind))
+        answer = django_validation_error(exc)
     elif isinstance(exc, ObjectDoesNotExist):
         answer = exceptions.NotFound(str(exc))
     else:

@@ -1,24 +1,27 @@
 """API resources for DNS work: verification jobs, tenant claims, a domain's DNS evidence,
 and the proxy's lookup."""
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api import inputs
+from api.exceptions import django_validation_error
 from api.inputs import column_length
 from api.jobs import job_start
 from api.models import Job
 from api.permissions import IsOperator
 from api.schema import ErrorSerializer
+from api.selectors import jobs_visible_to
 from api.views import ApiView
 from domains.dns.claims import claim_record, domain_claim_start
 from domains.dns.lookup import lookup_host
 from domains.models import DomainCheck, DomainClaim
-from domains.selectors import actor_is_operator, actor_tenant
+from domains.policies import claim_tenant
+from domains.selectors import claims_visible_to
 
 
 class JobOutput(serializers.ModelSerializer):
@@ -55,12 +58,8 @@ class JobDetail(ApiView):
     serializer_class = JobOutput
 
     def get(self, request, pk: int):
-        jobs = (
-            Job.objects.all()
-            if actor_is_operator(request.user)
-            else Job.objects.filter(user=request.user)
-        )
-        return Response(JobOutput(get_object_or_404(jobs, pk=pk)).data)
+        job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
+        return Response(JobOutput(job).data)
 
 
 class DomainVerify(ApiView):
@@ -133,23 +132,15 @@ class ClaimInput(serializers.Serializer):
     name = inputs.CharField(max_length=column_length(DomainClaim, "name"))
 
 
-def _claims_of(user):
-    claims = DomainClaim.objects.select_related("tenant", "domain").order_by("id")
-    if actor_is_operator(user):
-        return claims
-    return claims.filter(tenant=actor_tenant(user))
-
-
 class ClaimListCreate(mixins.ListModelMixin, ApiView):
     """A tenant's claims: publish the record, then verify to be served the domain."""
 
     serializer_class = ClaimOutput
-    error_field = "name"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return DomainClaim.objects.none()
-        return _claims_of(self.request.user)
+        return claims_visible_to(self.request.user)
 
     def get(self, request):
         return self.list(request)
@@ -157,9 +148,7 @@ class ClaimListCreate(mixins.ListModelMixin, ApiView):
     @extend_schema(request=ClaimInput, responses={201: ClaimOutput})
     def post(self, request):
         def start():
-            tenant = actor_tenant(request.user)
-            if tenant is None:
-                raise PermissionDenied("only tenants claim domains; operators create them")
+            tenant = claim_tenant(request.user)
             claim = self.call(
                 domain_claim_start, tenant=tenant, name=self.input(ClaimInput)["name"]
             )
@@ -172,7 +161,7 @@ class ClaimDetail(ApiView):
     serializer_class = ClaimOutput
 
     def get(self, request, pk: int):
-        return Response(ClaimOutput(get_object_or_404(_claims_of(request.user), pk=pk)).data)
+        return Response(ClaimOutput(get_object_or_404(claims_visible_to(request.user), pk=pk)).data)
 
 
 class ClaimVerify(ApiView):
@@ -180,7 +169,7 @@ class ClaimVerify(ApiView):
 
     @extend_schema(request=None, responses={200: JobOutput, 202: JobOutput})
     def post(self, request, pk: int):
-        claim = get_object_or_404(_claims_of(request.user), pk=pk)
+        claim = get_object_or_404(claims_visible_to(request.user), pk=pk)
         job = job_start(
             actor=request.user, kind=Job.Kind.VERIFY_CLAIM, target_id=claim.pk, target=claim.name
         )
@@ -215,7 +204,8 @@ class Lookup(ApiView):
         try:
             answer = lookup_host(request.query_params.get("host", ""))
         except DjangoValidationError as exc:
-            raise ValidationError({"host": exc.messages}) from None
+            # The name it could not read is the query's host.
+            raise django_validation_error(exc, fields={NON_FIELD_ERRORS: "host"}) from None
         code = status.HTTP_503_SERVICE_UNAVAILABLE if answer.status == 503 else 200
         headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after else None
         return Response(answer.as_json(), status=code, headers=headers)

@@ -11,9 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiToken, IdempotencyRecord
-from audit.services import audit_record
-
-Actor = AbstractBaseUser | None
+from audit.services import Actor, audit_record
 
 TOKEN_PREFIX_BYTES = 6
 TOKEN_SECRET_BYTES = 32

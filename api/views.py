@@ -1,7 +1,7 @@
 """What every API view shares, and the API's own resources (tokens, audit)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django.core.exceptions import ObjectDoesNotExist
@@ -20,12 +20,13 @@ from api.inputs import column_length
 from api.models import ApiToken
 from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
+from api.selectors import tokens_visible_to
 from api.services import token_create, token_revoke
 from audit.models import AuditEntry
 from audit.selectors import audit_entries_visible_to
 from audit.services import audit_channel
 from domains.models import Domain
-from domains.selectors import actor_is_operator, domains_visible_to
+from domains.selectors import domains_visible_to
 
 NUL_MESSAGE = "Null characters are not allowed."
 
@@ -43,11 +44,14 @@ def _refuse_nul_characters(path_parameters: dict, query) -> None:
 
 class ApiView(generics.GenericAPIView):
     """Writes made through the API are audited as such; services' ValidationErrors become
-    400 answers with the message on ``error_field`` unless the service named a field, and
-    what they find deleted meanwhile a 404."""
+    400 answers naming the input fields they are about, and what they find deleted
+    meanwhile a 404."""
+
+    # (The docstring is every subclass's description in the schema, unless it has its own.)
 
     permission_classes = [IsOperatorOrTenant]
-    error_field: str | None = None
+    # A service argument → the input field it comes from, where their names differ.
+    input_names: ClassVar[dict[str, str]] = {}
 
     def dispatch(self, request, *args, **kwargs):
         with audit_channel("api"):
@@ -67,11 +71,11 @@ class ApiView(generics.GenericAPIView):
             raise ValidationError({name: [FLAG_ERROR]})
         return flag
 
-    def call(self, service: Callable[..., Any], *, field: str | None = None, **kwargs) -> Any:
+    def call(self, service: Callable[..., Any], /, **kwargs) -> Any:
         try:
             return service(actor=self.request.user, **kwargs)
         except DjangoValidationError as exc:
-            raise django_validation_error(exc, field=field or self.error_field) from None
+            raise django_validation_error(exc, fields=self.input_names) from None
         except ObjectDoesNotExist:
             # A concurrent request deleted what this one is about: the answer a request
             # made after that deletion gets.
@@ -126,19 +130,13 @@ def _token_replay(created: dict) -> dict:
     return {**created, "key": None, "key_already_shown": True}
 
 
-def _tokens_of(user):
-    tokens = ApiToken.objects.select_related("user")
-    return tokens if actor_is_operator(user) else tokens.filter(user=user)
-
-
 class TokenListCreate(mixins.ListModelMixin, ApiView):
     serializer_class = TokenOutput
-    error_field = "name"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ApiToken.objects.none()
-        return _tokens_of(self.request.user)
+        return tokens_visible_to(self.request.user)
 
     def get(self, request):
         return self.list(request)
@@ -163,7 +161,7 @@ class TokenDetail(ApiView):
     serializer_class = TokenOutput
 
     def get_token(self, pk: int) -> ApiToken:
-        return get_object_or_404(_tokens_of(self.request.user), pk=pk)
+        return get_object_or_404(tokens_visible_to(self.request.user), pk=pk)
 
     def get(self, request, pk: int):
         return Response(TokenOutput(self.get_token(pk)).data)

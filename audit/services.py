@@ -11,6 +11,10 @@ from django.db.models import Subquery
 from audit.models import ActorRole, AuditEntry
 from domains.models import Domain, Tenant
 
+# Who a service acts for: a login (an operator or a tenant's owner), or None for the
+# commands and tasks, which act as the operators' own (audit_acting says whom to name).
+Actor = AbstractBaseUser | None
+
 # Which door a write came through (web, api, cli, task); set once per request or command.
 _channel: contextvars.ContextVar[str] = contextvars.ContextVar("audit_channel", default="code")
 # Who acts when a write names no user: "system" (tasks, housekeeping) unless a command says
@@ -61,7 +65,7 @@ def _owner_now(domain: Domain | None, did: str) -> tuple[Any, Any]:
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor | AnonymousUser,
     action: str,
     object_type: str,
     object_repr: str,

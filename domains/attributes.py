@@ -186,7 +186,7 @@ def validate_attribute(
     if spec is not None:
         if as_int is not None and as_int != (spec.type == AttributeType.INTEGER):
             kind = "an integer" if spec.type == AttributeType.INTEGER else "a string"
-            raise ValidationError({"value": f"{clean_name} is {kind} attribute"})
+            raise ValidationError({"as_int": f"{clean_name} is {kind} attribute"})
         try:
             clean_value = spec.check(value) if spec.check else value
         except ValidationError as exc:

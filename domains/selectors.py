@@ -93,6 +93,17 @@ def domains_visible_to(actor) -> QuerySet[Domain]:
     return Domain.objects.filter(tenant=tenant)
 
 
+def claims_visible_to(actor) -> QuerySet[DomainClaim]:
+    """Operators see every claim, a tenant its own, anybody else none."""
+    claims = DomainClaim.objects.select_related("tenant", "domain").order_by("id")
+    if actor_is_operator(actor):
+        return claims
+    tenant = actor_tenant(actor)
+    if tenant is None:
+        return claims.none()
+    return claims.filter(tenant=tenant)
+
+
 def domain_list(*, state: str | None = None) -> QuerySet[Domain]:
     domains = Domain.objects.prefetch_related("names").order_by("did")
     if state:

@@ -17,12 +17,8 @@ from domains.models import (
     Tenant,
 )
 from domains.names import HostName
-from domains.selectors import (
-    TenantNotFound,
-    actor_is_operator,
-    domain_effective_attributes,
-    tenant_get_by_name,
-)
+from domains.policies import proxies_shown_to
+from domains.selectors import TenantNotFound, domain_effective_attributes, tenant_get_by_name
 from proxies.status import pending_proxies, proxies_loaded_at
 
 User = get_user_model()
@@ -102,10 +98,8 @@ class DomainOutput(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
     def get_pending_proxies(self, obj: Domain) -> list[str] | None:
-        # The proxies are the operator's infrastructure: their names are not a tenant's
-        # business.
         request = self.context.get("request")
-        if request is None or not actor_is_operator(request.user):
+        if request is None or not proxies_shown_to(request.user):
             return None
         return self._pending(obj)
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from audit.services import audit_acting, audit_record
 from domains.models import Tenant
 from domains.services import tenant_create
+from serweb.errors import error_fields
 
 SIGNUP_CLOSED = "this serweb takes no sign-ups: ask its operators for an account"
 
@@ -26,15 +27,19 @@ def tenant_sign_up(*, name: str, username: str, email: str, password: str) -> Te
     if not (email or "").strip():
         raise ValidationError({"email": "an e-mail address is needed to confirm the account"})
     # Nobody is signed in yet: the entries name the account being made.
-    with audit_acting(name=(username or "").strip()):
-        tenant = tenant_create(
-            actor=None,
-            name=name,
-            owner_username=username,
-            email=email.strip(),
-            password=password,
-            confirmed=False,
-        )
+    try:
+        with audit_acting(name=(username or "").strip()):
+            tenant = tenant_create(
+                actor=None,
+                name=name,
+                owner_username=username,
+                email=email.strip(),
+                password=password,
+                confirmed=False,
+            )
+    except ValidationError as exc:
+        # The owner's login is this service's ``username``.
+        raise ValidationError(error_fields(exc, fields={"owner_username": "username"})) from None
     return tenant
 
 

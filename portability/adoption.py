@@ -23,12 +23,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import Actor, audit_record
 from domains.attributes import is_default_value, validate_attribute
 from domains.models import AttributeType, Domain, DomainName, DomainOrigin, DomainState
 from domains.names import HostName, normalize_did, normalize_host, validate_sip_user
@@ -47,7 +46,6 @@ from portability.writer import concurrent_writes_refused, document_write
 from serweb.text import plural
 from subscribers import digest
 
-Actor = AbstractBaseUser | None
 CHUNK = 5000
 
 

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from audit.services import audit_record
+from audit.services import Actor, audit_record
 from domains.models import Domain, DomainClaim, Tenant
 from portability.checks import document_problems
 from portability.records import (
@@ -37,8 +36,6 @@ from portability.snapshot import document_read
 from portability.writer import WriteSummary, concurrent_writes_refused, document_write
 from proxies.models import Proxy
 from subscribers.models import Subscriber
-
-Actor = AbstractBaseUser | None
 
 FORMAT = "serweb-backup"
 VERSION = 1

@@ -17,7 +17,6 @@ from proxies.status import proxy_status_list
 class ProxyListCreate(mixins.ListModelMixin, ApiView):
     permission_classes = [IsOperator]
     serializer_class = io.ProxyOutput
-    error_field = "address"
 
     def get_queryset(self):
         return Proxy.objects.order_by("id")

@@ -7,11 +7,11 @@ brings it up to date. Bad input raises django.core.exceptions.ValidationError.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from audit.services import audit_record
-from domains.services import Actor
+from audit.services import Actor, audit_record
 from proxies import transport
 from proxies.models import Proxy, ProxyTransport
 from serweb.db import lost_race
+from serweb.errors import errors_under
 
 
 def proxy_address_clean(kind: str, address: str) -> str:
@@ -51,16 +51,12 @@ def _proxy_fields_clean(
     if transport not in ProxyTransport.values:
         choices = ", ".join(ProxyTransport.values)
         raise ValidationError({"transport": f"unknown transport {transport!r}: {choices}"})
-    try:
+    with errors_under("address"):
         clean_address = proxy_address_clean(transport, address)
-    except ValidationError as exc:
-        raise ValidationError({"address": exc.messages}) from None
     clean_sip = (sip_address or "").strip()
     if clean_sip:
-        try:
+        with errors_under("sip_address"):
             clean_sip = proxy_address_clean(ProxyTransport.UDP, clean_sip)
-        except ValidationError as exc:
-            raise ValidationError({"sip_address": exc.messages}) from None
     return {
         "name": clean_name,
         "transport": transport,

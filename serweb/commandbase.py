@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import (
@@ -106,6 +106,8 @@ class SubcommandCommand(BaseCommand):
     # The system checks import every URL and view (the API stack): a second of start-up
     # per command. `manage.py check`, migrate and the servers still run them.
     requires_system_checks: list[str] = []
+    # A service argument → the option or argument that gives it, where their names differ.
+    option_names: ClassVar[dict[str, str]] = {}
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
@@ -150,7 +152,7 @@ class SubcommandCommand(BaseCommand):
             with audit_channel("cli"), audit_acting(**self.acting(options)):
                 handler(options)
         except ValidationError as exc:
-            raise CommandError(error_line(exc), returncode=1) from None
+            raise CommandError(error_line(exc, fields=self.option_names), returncode=1) from None
         except ObjectDoesNotExist as exc:
             raise CommandError(str(exc), returncode=1) from None
         except (OperationalError, ProgrammingError) as exc:

@@ -26,7 +26,6 @@ class SubscriberListCreate(mixins.ListModelMixin, ApiView):
     search_fields = ["username", "email"]
     ordering_fields = ["id", "username", "created_at"]
     ordering = ["id"]
-    error_field = "username"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -82,7 +81,6 @@ class SubscriberDetail(SubscriberView):
                 services.subscriber_set_password,
                 subscriber=subscriber,
                 password=data["password"],
-                field="password",
             )
         if "email" in data or "enabled" in data:
             subscriber = self.call(
@@ -102,7 +100,6 @@ class SubscriberDetail(SubscriberView):
 class ValidFromListCreate(SubscriberView):
     serializer_class = io.ValidFromOutput
     pagination_class = None
-    error_field = "from_user"
 
     @extend_schema(responses=io.ValidFromOutput(many=True))
     def get(self, request, did: str, username: str):
@@ -123,7 +120,6 @@ class ValidFromListCreate(SubscriberView):
 
 class ValidFromDetail(SubscriberView):
     serializer_class = io.ValidFromOutput
-    error_field = "from_user"
 
     @extend_schema(responses={204: None})
     def delete(self, request, did: str, username: str, from_user: str):
@@ -134,7 +130,6 @@ class ValidFromDetail(SubscriberView):
 class UserAliasListCreate(ApiView):
     serializer_class = io.UserAliasOutput
     pagination_class = None
-    error_field = "username"
 
     @extend_schema(responses=io.UserAliasOutput(many=True))
     def get(self, request, did: str):

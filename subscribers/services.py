@@ -10,22 +10,20 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import Actor, audit_record
+from domains.locks import domain_lock
 from domains.models import Domain
 from domains.names import validate_sip_user
 from domains.selectors import domain_realm
-from domains.services import domain_lock
 from serweb.db import lost_race
+from serweb.errors import errors_under
 from subscribers import digest
 from subscribers.models import Subscriber, UserAlias, ValidFrom
-
-Actor = AbstractBaseUser | None
 
 MAX_PASSWORD_LENGTH = 64
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -143,10 +141,8 @@ def subscriber_create(
     enabled: bool = True,
 ) -> Subscriber:
     """Create a digest user; its own user name becomes its first valid From identity."""
-    try:
+    with errors_under("username"):
         clean_username = validate_sip_user(username)
-    except ValidationError as exc:
-        raise ValidationError({"username": exc.messages}) from None
     validate_password(password)
     clean_mail = clean_email(email)
     domain_lock(domain)
@@ -274,10 +270,8 @@ def _check_from_user_free(subscriber: Subscriber, from_user: str) -> None:
 
 @transaction.atomic
 def valid_from_add(*, actor: Actor, subscriber: Subscriber, from_user: str) -> ValidFrom:
-    try:
+    with errors_under("from_user"):
         clean = validate_sip_user(from_user, what="From user name")
-    except ValidationError as exc:
-        raise ValidationError({"from_user": exc.messages}) from None
     _lock(subscriber)
     _check_from_user_free(subscriber, clean)
     before = subscriber_snapshot(subscriber)
@@ -322,10 +316,8 @@ def user_alias_add(
     *, actor: Actor, domain: Domain, username: str, subscriber: Subscriber
 ) -> UserAlias:
     """Let ``username@domain`` lead to ``subscriber`` (a phone number, a role address)."""
-    try:
+    with errors_under("username"):
         clean = validate_sip_user(username, what="alias user name")
-    except ValidationError as exc:
-        raise ValidationError({"username": exc.messages}) from None
     domain_lock(domain)
     _lock(subscriber)
     _check_alias_free(domain, clean)

@@ -40,7 +40,8 @@ def test_operator_creates_a_domain_that_the_proxy_serves(operator_client):
         ({"name": "bad_label.example"}, "name", "not a valid domain name"),
         ({"name": ""}, "name", "may not be blank"),
         ({}, "name", "required"),
-        ({"name": "ok.example", "attributes": {"max_contacts": "lots"}}, "value", "integer"),
+        ({"name": "ok.example", "attributes": {"max_contacts": "lots"}}, "attributes", "integer"),
+        ({"name": "ok.example", "attributes": {"9lives": "1"}}, "attributes", "attribute name"),
         ({"name": "ok.example", "aliases": "not-a-list"}, "aliases", "list"),
     ],
 )
@@ -58,9 +59,9 @@ def test_a_name_of_another_domain_is_refused(operator_client, world):  # noqa: F
         "/api/v1/domains/", {"name": "x.example", "aliases": ["sip.bob.example"]}, format="json"
     )
     assert response.status_code == 400
-    assert response.json()["fields"]["name"] == [
-        "sip.bob.example already belongs to domain bob.example"
-    ]
+    assert response.json()["fields"] == {
+        "aliases": ["sip.bob.example already belongs to domain bob.example"]
+    }
 
 
 def test_idempotency_key_replays_instead_of_creating_twice(operator_client):
@@ -172,7 +173,7 @@ def test_realm_change_needs_consent_through_the_api(operator_client, world):  # 
     url = "/api/v1/domains/bob.example/attributes/realm/"
     refused = operator_client.put(url, {"value": "voice.bob.example"}, format="json")
     assert refused.status_code == 400
-    assert "must set new passwords" in refused.json()["fields"]["value"][0]
+    assert "must set new passwords" in refused.json()["fields"]["accept_password_reset"][0]
     accepted = operator_client.put(
         url, {"value": "voice.bob.example", "accept_password_reset": True}, format="json"
     )

@@ -199,10 +199,10 @@ def test_domain_add_refuses_bad_names_and_writes_nothing(example_org, args, mess
     [
         ("max_contacts", "'max_contacts': expected KEY=VALUE"),
         ("=5", "expected KEY=VALUE"),
-        ("max_contacts=lots", "value: max_contacts: 'lots' is not an integer"),
-        ("max_contacts=5000", "value: max_contacts: must be between 0 and 1000"),
-        ("9lives=1", "name: attribute name '9lives'"),
-        ("display_name=", "value: display_name: the value is empty"),
+        ("max_contacts=lots", "attr: max_contacts: 'lots' is not an integer"),
+        ("max_contacts=5000", "attr: max_contacts: must be between 0 and 1000"),
+        ("9lives=1", "attr: attribute name '9lives'"),
+        ("display_name=", "attr: display_name: the value is empty"),
     ],
 )
 def test_domain_add_refuses_bad_attributes_and_writes_nothing(db, attr, message):

@@ -18,6 +18,7 @@ from domains.dns.sip import ProxyIdentity, TargetCache
 from domains.dns.verification import Verification, conclude, domain_verify
 from domains.models import Domain, DomainClaim, DomainName, DomainOrigin, DomainState, Tenant
 from domains.services import Actor, domain_create
+from serweb.errors import errors_under
 
 
 def new_token() -> str:
@@ -32,12 +33,13 @@ def domain_claim_start(
     """Start (or repeat) a tenant's claim: the TXT record it must publish is
     ``_<label>-challenge.<name> TXT <token>``."""
     policy = policy or DnsPolicy.from_settings()
-    host = claimable_host(name, tenant=tenant, policy=policy)
+    with errors_under("name"):
+        host = claimable_host(name, tenant=tenant, policy=policy)
     existing = DomainName.objects.filter(name=host.value).select_related("domain").first()
     if existing is not None:
         if existing.domain.tenant_id == tenant.pk:
-            raise ValidationError(f"{host.value} is already one of your domains")
-        raise ValidationError(not_available(host.value))
+            raise ValidationError({"name": f"{host.value} is already one of your domains"})
+        raise ValidationError({"name": not_available(host.value)})
     claim, created = DomainClaim.objects.get_or_create(
         tenant=tenant, name=host.value, defaults={"token": new_token()}
     )
@@ -77,7 +79,9 @@ def domain_claim_verify(
         return domain_verify(
             actor=actor, domain=claim.domain, now=now, policy=policy, client=client
         )
-    host = claimable_host(claim.name, tenant=claim.tenant, policy=policy)
+    # Errors about the claim's name, as when the tenant gave it to start the claim.
+    with errors_under("name"):
+        host = claimable_host(claim.name, tenant=claim.tenant, policy=policy)
     token_answer, sip_seen, proxy = run_dns(_observe_claim(host.value, claim.token, policy, client))
     claim.checked_at = now
     if token_answer.status == Status.UNKNOWN:
@@ -137,7 +141,7 @@ def _grant(actor: Actor, claim: DomainClaim, now: datetime) -> Domain:
     except ValidationError:
         # Served since the claim started (an operator's domain, another tenant's claim):
         # the tenant is not told whose.
-        raise ValidationError(not_available(claim.name)) from None
+        raise ValidationError({"name": not_available(claim.name)}) from None
     claim.domain = domain
     claim.checked_at = now
     claim.verified_at = now

@@ -10,7 +10,7 @@ from domains.models import Tenant
 from domains.signup import tenant_sign_up
 
 # The service's arguments, by the form field that carries each.
-SERVICE_FIELDS = {"name": "organisation", "owner_username": "username", "owner": "username"}
+SERVICE_FIELDS = {"name": "organisation", "password": "password1"}
 
 
 class SignUpForm(SignupForm):

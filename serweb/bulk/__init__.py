@@ -19,11 +19,10 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from audit.services import audit_record
+from audit.services import Actor, audit_record
 from serweb.bulk.rows import (
     EXTRA_VALUES,
     BadRows,
@@ -59,7 +58,6 @@ __all__ = [
     "parse_enabled",
 ]
 
-Actor = AbstractBaseUser | None
 OpenRows = Callable[[], AbstractContextManager[NumberedRows]]
 Progress = Callable[[int], None]
 Summary = TypeVar("Summary")

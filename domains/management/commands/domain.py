@@ -17,7 +17,6 @@ from domains.selectors import (
     tenant_get_by_name,
 )
 from domains.services import (
-    REALM_CONSENT_CODE,
     DeletionSummary,
     domain_attribute_set,
     domain_attribute_unset,
@@ -32,7 +31,7 @@ from domains.services import (
     domain_set_tenant,
 )
 from serweb.commandbase import SubcommandCommand, parse_assignment, parse_assignments
-from serweb.errors import error_line
+from serweb.errors import error_fields, error_line
 from serweb.text import plural
 
 
@@ -50,7 +49,7 @@ def realm_consent_hint() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        if getattr(exc, "code", None) != REALM_CONSENT_CODE:
+        if "accept_password_reset" not in error_fields(exc):
             raise
         raise CommandError(f"{error_line(exc)} (--accept-password-reset)") from None
 
@@ -86,6 +85,7 @@ def domain_details(domain: Domain) -> dict[str, Any]:
 
 class Command(SubcommandCommand):
     help = "Manage SIP domains: their names, attributes, and whether the proxy serves them."
+    option_names = {"aliases": "alias", "attributes": "attr"}
 
     def add_subcommands(self, subcommands) -> None:
         add = self.subcommand(subcommands, "add", self.handle_add, "create a domain")
@@ -205,6 +205,8 @@ class Command(SubcommandCommand):
         try:
             summary = domain_delete(actor=None, domain=domain, force=options["force"])
         except ValidationError as exc:
+            if "force" not in error_fields(exc):
+                raise
             # Tell what --force would take with it.
             would_go = describe_deletion(domain_deletion_summary(domain))
             raise CommandError(f"{error_line(exc)} (--force deletes {would_go})") from None

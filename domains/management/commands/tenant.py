@@ -15,6 +15,7 @@ from serweb.text import plural
 
 class Command(SubcommandCommand):
     help = "Manage tenants: customers whose owner logs in to manage their own domains."
+    option_names = {"owner_username": "owner"}
 
     def add_subcommands(self, subcommands) -> None:
         add = self.subcommand(subcommands, "add", self.handle_add, "create a tenant")

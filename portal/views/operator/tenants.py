@@ -67,7 +67,7 @@ def tenant_add(request):
                 password=data["password"] or None,
             )
         except ValidationError as exc:
-            add_to_form(form, exc)
+            add_to_form(form, exc, fields={"owner_username": "owner"})
         else:
             how = "with the password given" if data["password"] else "once you set a password"
             messages.success(
