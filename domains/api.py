@@ -128,6 +128,8 @@ class DomainDetail(ApiView):
 
 class DomainNameListCreate(ApiView):
     serializer_class = io.NameOutput
+    # Only for the schema's path parameters: the view reads through its services.
+    queryset = Domain.objects.none()
     pagination_class = None
 
     @extend_schema(responses=io.NameOutput(many=True))
@@ -169,6 +171,8 @@ class DomainNameCanonical(ApiView):
 
 class DomainAttributeList(ApiView):
     serializer_class = io.AttributeOutput
+    # Only for the schema's path parameters: the view reads through its services.
+    queryset = Domain.objects.none()
     pagination_class = None
 
     @extend_schema(responses=io.AttributeOutput(many=True))

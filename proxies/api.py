@@ -52,6 +52,8 @@ class ProxyStatusList(ApiView):
 
     permission_classes = [IsOperator]
     serializer_class = io.ProxyStatusOutput
+    # Only for the schema's path parameters: the view reads through its services.
+    queryset = Proxy.objects.none()
     pagination_class = None
 
     @extend_schema(responses=io.ProxyStatusOutput(many=True))
@@ -64,6 +66,8 @@ class Reload(ApiView):
 
     permission_classes = [IsOperator]
     serializer_class = io.ProxyStatusOutput
+    # Only for the schema's path parameters: the view reads through its services.
+    queryset = Proxy.objects.none()
     pagination_class = None
 
     @extend_schema(request=None, responses={202: io.ProxyStatusOutput(many=True)})

@@ -304,6 +304,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "state": each gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "DomainStateEnum": "domains.models.DomainState",
+        "JobStateEnum": "api.models.Job.State",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------

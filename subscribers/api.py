@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from api.filters import FilterBackend
 from api.views import ApiView
+from domains.models import Domain
 from domains.selectors import domain_realm
 from subscribers import serializers as io
 from subscribers import services
@@ -99,6 +100,8 @@ class SubscriberDetail(SubscriberView):
 
 class ValidFromListCreate(SubscriberView):
     serializer_class = io.ValidFromOutput
+    # Only for the schema's path parameters: the view reads through its services.
+    queryset = Subscriber.objects.none()
     pagination_class = None
 
     @extend_schema(responses=io.ValidFromOutput(many=True))
@@ -129,6 +132,8 @@ class ValidFromDetail(SubscriberView):
 
 class UserAliasListCreate(ApiView):
     serializer_class = io.UserAliasOutput
+    # Only for the schema's path parameters: the view reads through its services.
+    queryset = Domain.objects.none()
     pagination_class = None
 
     @extend_schema(responses=io.UserAliasOutput(many=True))
