@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # One audit group per request, named in the answer's X-Request-Id.
+    "audit.middleware.AuditRequestMiddleware",
     # Ahead of the rest, so every answer under /api/ passes it and no body is read before
     # its size is checked.
     "api.middleware.ApiErrorMiddleware",
