@@ -77,4 +77,8 @@ class AuditLogFilter(_TrailFilter):
         ]
 
     def filter_object(self, queryset, name, value):
-        return queryset.filter(object_repr__in=object_spellings(value))
+        spellings = object_spellings(value)
+        # One spelling (most often) is an equality the index pages in order.
+        if len(spellings) == 1:
+            return queryset.filter(object_repr=spellings[0])
+        return queryset.filter(object_repr__in=spellings)

@@ -4,7 +4,8 @@ in Unicode, yes and no, "none"). Secrets never get here: audit.diff leaves them 
 import json
 
 from django import template
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from portal.templatetags.sipnames import sipname
 
@@ -14,7 +15,7 @@ register = template.Library()
 @register.filter
 def audit_value(value) -> str:
     if value is None or value == "" or value == []:
-        return format_html('<span class="muted">none</span>')
+        return mark_safe('<span class="muted">none</span>')
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
