@@ -56,11 +56,13 @@ class Page:
 
 
 def query_with(params: QueryDict, **changes: Any) -> str:
-    """``params`` without the paging parameters, with ``changes``, as "?...", the start of
-    a link (just "?" when nothing is left: the list's own address)."""
-    kept = params.copy()
-    for name in PAGING_PARAMETERS:
-        kept.pop(name, None)
+    """``params`` without the paging parameters and the empty ones (a filter form sends
+    every field), with ``changes``, as "?...": the start of a link (just "?" when nothing is
+    left, the list's own address)."""
+    kept = QueryDict(mutable=True)
+    for name, values in params.lists():
+        if name not in PAGING_PARAMETERS and any(values):
+            kept.setlist(name, [value for value in values if value])
     for name, value in changes.items():
         kept[name] = str(value)
     return "?" + kept.urlencode()

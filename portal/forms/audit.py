@@ -24,8 +24,7 @@ HELP = {
     "object": "its name as listed: a did, user@did, a tenant or a proxy",
     "did": "everything about the domain that held this did",
     "action": "e.g. domain.create",
-    "group": "the id of a request, command, job or task; a web or API answer names its "
-    "request in X-Request-Id",
+    "group": "a request's id (its answer's X-Request-Id), or a command's, job's or task's",
 }
 _LENGTHS = {
     "actor_name": AuditEntry._meta.get_field("actor_name").max_length,
