@@ -5,6 +5,10 @@ place (htmx). Every page is checked with axe and photographed (tests/browser.py)
 
 import re
 
+from django.contrib import messages
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.template.loader import render_to_string
+from django.test import RequestFactory
 from playwright.sync_api import expect
 
 from audit.models import AuditEntry
@@ -128,3 +132,44 @@ def test_the_filters_and_the_pager(visit, alice, bob):
     expect(rows).to_have_count(50)
     expect(page).to_have_url(re.compile(r"actor_name=ops&before="))
     visit.seen("audit-newer")
+
+
+def test_the_shared_confirm_page_and_messages_of_each_level(visit, alice):
+    """The confirm pattern and the flash messages as other pages render them (the address
+    is served by the test from the rendered template)."""
+    request = RequestFactory().get("/domains/example.com/delete/")
+    request.user = alice
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    messages.success(request, "example.com is enabled; proxy edge-1 does not serve it yet.")
+    messages.info(request, "The import runs as a job.")
+    messages.warning(request, "Proxy edge-1 has no room for a reload.")
+    messages.error(request, "Nothing was deleted: the domain changed meanwhile.")
+    html = render_to_string(
+        "portal/confirm.html",
+        {
+            "title": "Delete example.com?",
+            "message": "Its names and attributes go with it, and so do:",
+            "consequences": ["3 subscribers", "1 user alias"],
+            "confirm_label": "Delete example.com",
+            "danger": True,
+            "cancel_url": "/dashboard/",
+        },
+        request=request,
+    )
+    page = visit.page
+    page.route(
+        "**/patterns/confirm/",
+        lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"),
+    )
+
+    visit.go("/patterns/confirm/")
+    expect(page.get_by_role("heading", name="Delete example.com?", level=1)).to_be_visible()
+    expect(page.get_by_role("button", name="Delete example.com")).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel")).to_have_attribute("href", "/dashboard/")
+    expect(page.get_by_role("alert")).to_have_count(2)  # the warning and the error
+    expect(page.get_by_role("status")).to_have_count(2)
+    expect(page.locator(".message-warning")).to_contain_text("Warning:")
+    visit.seen("confirm-and-messages")
+    page.set_viewport_size(NARROW)
+    visit.seen("confirm-and-messages-narrow")
