@@ -154,10 +154,12 @@ def keyset_page(
         rows = rows[:size]
     if not rows:
         # Past either end (the rows went meanwhile): offer the start of the list.
+        start = query_with(params)
         return Page(
             items=[],
             has_previous=after is not None or before is not None,
-            first_query=query_with(params),
+            previous_query=start,
+            first_query=start,
         )
     return Page(
         items=rows,

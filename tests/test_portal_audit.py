@@ -475,12 +475,14 @@ def test_the_page_swaps_its_list_alone_for_htmx(client, alice):
     client.force_login(alice)
     _first, older = follow(client, "", "Older")
 
-    fragment = audit_page(client, older, HX_Request="true")
+    fragment = audit_page(client, older, HX_Request="true", HX_Target="audit-list")
     assert fragment.text.lstrip().startswith('<section id="audit-list"')
     assert "<html" not in fragment.text and len(entry_rows(fragment)) == 10
     assert 'hx-target="#audit-list"' in fragment.text
     restored = audit_page(client, older, HX_Request="true", HX_History_Restore_Request="true")
     assert "<html" in restored.text
+    elsewhere = audit_page(client, older, HX_Request="true", HX_Target="main")
+    assert "<html" in elsewhere.text
 
 
 def page_queries(client, query: str = "") -> int:

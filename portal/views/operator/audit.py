@@ -24,6 +24,6 @@ def audit_log(request):
         "group": filters.form.cleaned_data.get("group") if filters.is_bound and valid else None,
     }
     # The pager swaps the list alone (htmx); a reload or a restored history gets the page.
-    partial = request.htmx and not request.htmx.history_restore_request
+    partial = request.htmx.target == "audit-list" and not request.htmx.history_restore_request
     template = "portal/operator/audit_list.html" if partial else "portal/operator/audit.html"
     return render(request, template, context)
