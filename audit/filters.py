@@ -1,11 +1,11 @@
 """The audit trail's filters: the API's (``AuditFilter``) and the audit log page's
-(``AuditLogFilter``), which share the did, actor and group filters. Each filter a page
+(``AuditLogFilter``), which share the did and actor filters. Each filter a page
 offers has an index that starts with its column (audit.models)."""
 
 import django_filters
 from django.core.exceptions import ValidationError
 
-from api.filters import FilterSet
+from api.filters import FilterSet, UUIDFilter
 from audit.models import AuditEntry, Channel
 from domains.models import Domain
 from domains.names import normalize_host
@@ -34,19 +34,21 @@ class _TrailFilter(FilterSet):
     )
     # On the name as shown, so a tenant cannot find an operator's login by filtering.
     actor_name = django_filters.CharFilter(field_name="shown_actor")
-    group = django_filters.UUIDFilter(
-        help_text="the entries of one run: a request (its X-Request-Id answer header), "
-        "a command, a job or a task"
-    )
 
     def filter_did(self, queryset, name, value):
         return queryset.filter(did=stored_name(value))
+
+
+GROUP_HELP = (
+    "the entries of one run: a request (its X-Request-Id answer header), a command, a job or a task"
+)
 
 
 class AuditFilter(_TrailFilter):
     domain = django_filters.CharFilter(
         method="filter_domain", help_text="the history of the domain that holds this did now"
     )
+    group = UUIDFilter(help_text=GROUP_HELP)
 
     class Meta:
         model = AuditEntry
@@ -57,6 +59,8 @@ class AuditFilter(_TrailFilter):
 
 
 class AuditLogFilter(_TrailFilter):
+    # A form sends its empty fields: empty is no filter.
+    group = django_filters.UUIDFilter()
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="any")
     object = django_filters.CharFilter(method="filter_object")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
