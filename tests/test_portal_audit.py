@@ -574,6 +574,21 @@ def test_every_filter_pages_from_an_index_of_its_own(rf, alice, name):
     assert "Sort" not in plan, plan
 
 
+@pytest.mark.postgres
+def test_postgresql_knows_which_filter_values_occur_together(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's statistics")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT stxkind, array(SELECT attname FROM pg_attribute WHERE attrelid = stxrelid"
+            " AND attnum = ANY(stxkeys) ORDER BY attname) FROM pg_statistic_ext"
+            " WHERE stxname = 'audit_filter_stats'"
+        )
+        [(kinds, columns)] = cursor.fetchall()
+    assert set(kinds) >= {"m", "f"}  # most common combinations, functional dependencies
+    assert columns == ["action", "actor_name", "channel", "object_type"]
+
+
 def test_the_shared_partials(rf, alice):
     from django.contrib import messages
     from django.contrib.messages.storage.fallback import FallbackStorage
