@@ -58,7 +58,8 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
             action="token.revoke",
             object_type="api_token",
             object_repr=f"{token.prefix} for {token.user.get_username()}",
-            before={"prefix": token.prefix, "name": token.name},
+            before={"prefix": token.prefix, "name": token.name, "revoked": False},
+            after={"prefix": token.prefix, "name": token.name, "revoked": True},
         )
     return token
 

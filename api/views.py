@@ -3,7 +3,6 @@
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import django_filters
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -14,7 +13,7 @@ from rest_framework.response import Response
 
 from api import inputs
 from api.exceptions import django_validation_error
-from api.filters import FLAG_ERROR, FilterSet, parse_flag
+from api.filters import FLAG_ERROR, parse_flag
 from api.idempotency import idempotent
 from api.inputs import column_length
 from api.models import ApiToken
@@ -22,9 +21,10 @@ from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
 from api.selectors import tokens_visible_to
 from api.services import token_create, token_revoke
+from audit.filters import AuditFilter
 from audit.models import AuditEntry
 from audit.selectors import audit_entries_visible_to
-from audit.services import audit_channel
+from audit.services import audit_channel, audit_group
 from domains.models import Domain
 from domains.selectors import domains_visible_to
 
@@ -54,7 +54,8 @@ class ApiView(generics.GenericAPIView):
     input_names: ClassVar[dict[str, str]] = {}
 
     def dispatch(self, request, *args, **kwargs):
-        with audit_channel("api"):
+        # The request's group (audit.middleware): its entries are read together.
+        with audit_channel("api", group=audit_group()):
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
@@ -202,22 +203,6 @@ class AuditOutput(serializers.ModelSerializer):
             "before",
             "after",
         ]
-
-
-class AuditFilter(FilterSet):
-    did = django_filters.CharFilter(help_text="the did at the time, of any domain that held it")
-    domain = django_filters.CharFilter(
-        method="filter_domain", help_text="the history of the domain that holds this did now"
-    )
-    # On the name as shown, so a tenant cannot find an operator's login by filtering.
-    actor_name = django_filters.CharFilter(field_name="shown_actor")
-
-    class Meta:
-        model = AuditEntry
-        fields = ["action", "object_type", "did", "channel", "actor_name", "domain"]
-
-    def filter_domain(self, queryset, name, value):
-        return queryset.filter(domain_id__in=Domain.objects.filter(did=value).values("pk"))
 
 
 class AuditList(mixins.ListModelMixin, ApiView):

@@ -2,6 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.functional import cached_property
+
+from audit.diff import Diff, entry_diff
 
 
 class ActorRole(models.TextChoices):
@@ -9,6 +12,34 @@ class ActorRole(models.TextChoices):
     TENANT = "tenant", "tenant"
     # Housekeeping and other tasks. A command is an operator's, whoever runs it.
     SYSTEM = "system", "system"
+
+
+class Channel(models.TextChoices):
+    """The doors a write comes through (audit.services.audit_channel), and what one run of
+    each is called."""
+
+    WEB = "web", "web request"
+    API = "api", "API request"
+    CLI = "cli", "command"
+    TASK = "task", "job or task"
+    # A service called by code outside any of them: a shell, a test.
+    CODE = "code", "code run"
+
+
+# The object types the services record, offered as suggestions where people filter; not a
+# constraint on what an entry may hold.
+KNOWN_OBJECT_TYPES = (
+    "domain",
+    "subscriber",
+    "user_alias",
+    "tenant",
+    "claim",
+    "proxy",
+    "api_token",
+    "import",
+    "backup",
+    "housekeeping",
+)
 
 
 class AuditEntry(models.Model):
@@ -20,7 +51,7 @@ class AuditEntry(models.Model):
     recorded, only that they changed.
     """
 
-    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -33,7 +64,7 @@ class AuditEntry(models.Model):
         max_length=16, choices=ActorRole.choices, default=ActorRole.SYSTEM
     )
     channel = models.CharField(max_length=16)  # web, api, cli, task
-    action = models.CharField(max_length=64, db_index=True)  # e.g. domain.create
+    action = models.CharField(max_length=64)  # e.g. domain.create
     object_type = models.CharField(max_length=32)
     object_repr = models.CharField(max_length=200)
     # The domain the write concerns. No constraint and nothing done on deletion: the id
@@ -53,14 +84,32 @@ class AuditEntry(models.Model):
         "domains.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The did at the time, for people and for filtering; never for deciding who may read.
-    did = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    did = models.CharField(max_length=64, blank=True, default="")
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # The run that wrote it (one web or API request, one command, one job or task run): the
+    # entries of one run are read together. None: written outside any run.
+    group = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["tenant", "created_at"])]
+        # Newest first, paged by (created_at, id): each filter's index leads with its column
+        # and ends in that order, so a page is a short index range at any depth.
+        indexes = [
+            models.Index(fields=["tenant", "created_at"]),
+            models.Index(fields=["created_at", "id"], name="audit_time_idx"),
+            *(
+                models.Index(fields=[column, "created_at", "id"], name=f"audit_{column}_time_idx")
+                for column in ("actor_name", "channel", "action", "object_type", "did", "group")
+            ),
+            models.Index(fields=["object_repr", "created_at", "id"], name="audit_object_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_repr}"
+
+    @cached_property
+    def changes(self) -> Diff:
+        """The entry as a field diff, secrets only as changed."""
+        return entry_diff(self.before, self.after)

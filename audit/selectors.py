@@ -1,8 +1,11 @@
 """Reads of the audit trail: who may see which entries, and under which actor names."""
 
-from django.db.models import Case, F, QuerySet, Value, When
+from dataclasses import dataclass
+from uuid import UUID
 
-from audit.models import ActorRole, AuditEntry
+from django.db.models import Case, Count, F, QuerySet, Value, When
+
+from audit.models import ActorRole, AuditEntry, Channel
 from domains.selectors import actor_is_operator, actor_tenant
 
 
@@ -24,3 +27,46 @@ def audit_entries_visible_to(actor) -> QuerySet[AuditEntry]:
             default=Value(ActorRole.OPERATOR.value),
         )
     )
+
+
+@dataclass(frozen=True)
+class Run:
+    """Entries of one run (request, command, job, task) that follow each other in a list."""
+
+    group: UUID | None
+    entries: list[AuditEntry]
+    size: int  # the group's entries in all, here or not
+
+    @property
+    def first(self) -> AuditEntry:
+        return self.entries[0]
+
+    @property
+    def kind(self) -> str:
+        """What the run was: "web request", "command", ..."""
+        channel = self.first.channel
+        return Channel(channel).label if channel in Channel.values else f"{channel} run"
+
+
+def audit_runs(actor, entries: list[AuditEntry]) -> list[Run]:
+    """``entries`` in their order, those of one group that follow each other together, with
+    how many entries each group has (one query, however many entries and groups)."""
+    groups = {entry.group for entry in entries if entry.group is not None}
+    sizes = (
+        dict(
+            audit_entries_visible_to(actor)
+            .filter(group__in=groups)
+            .order_by()
+            .values_list("group")
+            .annotate(size=Count("pk"))
+        )
+        if groups
+        else {}
+    )
+    runs: list[Run] = []
+    for entry in entries:
+        if runs and entry.group is not None and runs[-1].group == entry.group:
+            runs[-1].entries.append(entry)
+        else:
+            runs.append(Run(entry.group, [entry], sizes.get(entry.group, 1)))
+    return runs

@@ -1,6 +1,7 @@
 """The audit trail: every service that writes records one entry, inside its transaction."""
 
 import contextvars
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,11 @@ Actor = AbstractBaseUser | None
 
 # Which door a write came through (web, api, cli, task); set once per request or command.
 _channel: contextvars.ContextVar[str] = contextvars.ContextVar("audit_channel", default="code")
+# The run the write belongs to: one request, command, job or task; its entries share this id
+# and are read together. None outside any run (code called directly, as in a shell).
+_group: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
+    "audit_group", default=None
+)
 # Who acts when a write names no user: "system" (tasks, housekeeping) unless a command says
 # who runs it (the operating-system login, or the operator named with --as).
 _acting: contextvars.ContextVar[tuple[AbstractBaseUser | None, str]] = contextvars.ContextVar(
@@ -25,12 +31,23 @@ _acting: contextvars.ContextVar[tuple[AbstractBaseUser | None, str]] = contextva
 
 
 @contextmanager
-def audit_channel(channel: str) -> Iterator[None]:
-    token = _channel.set(channel)
+def audit_channel(channel: str, *, group: uuid.UUID | None = None) -> Iterator[uuid.UUID]:
+    """One run of work through ``channel``: a request, a command, a job or a task. The
+    entries it writes share the group id ``group`` (by default a new one), which it yields;
+    a run started inside another (a job run in-process after its request) is a group of its
+    own."""
+    run = group or uuid.uuid4()
+    tokens = _channel.set(channel), _group.set(run)
     try:
-        yield
+        yield run
     finally:
-        _channel.reset(token)
+        _group.reset(tokens[1])
+        _channel.reset(tokens[0])
+
+
+def audit_group() -> uuid.UUID | None:
+    """The group id of the run in progress, if any."""
+    return _group.get()
 
 
 @contextmanager
@@ -98,6 +115,7 @@ def audit_record(
         did=domain.did if domain is not None else did,
         before=before,
         after=after,
+        group=_group.get(),
     )
     # Computed by the database: read back only if asked for.
     for field in ("domain_id", "tenant_id"):

@@ -148,7 +148,7 @@ def measure(client, url: str, repeat: int) -> tuple[list[float], list[float], li
 
 def pages(domains: int) -> list[tuple[str, str]]:
     from domains.models import Domain
-    from portal.keyset import encode_cursor
+    from portal.paging import encode_cursor
 
     deep = Domain.objects.order_by("did", "id")[int(domains * 0.9)]
     middle = f"d{domains // 2 + 17}.bench.test"

@@ -43,17 +43,20 @@ class HostName:
     @property
     def display(self) -> str:
         """The Unicode form of an IDN, for people; the value itself for the rest."""
-        if self.kind != NameKind.HOSTNAME or "xn--" not in self.value:
-            return self.value
-        try:
-            return idna.decode(self.value)
-        except idna.IDNAError:
-            return self.value
+        return self.value if self.is_ip else name_for_people(self.value)
 
 
-def name_for_people(value: str) -> str:
-    """A stored name or did as people read it: an IDN in Unicode, anything else as it is."""
-    return HostName(value=value, kind=NameKind.HOSTNAME).display
+def name_for_people(stored: str) -> str:
+    """The Unicode form of a stored name for people: a host name or did whose labels are
+    A-labels, or USER@such a name; anything else (plain names, IP literals, what does not
+    decode) as it is."""
+    user, at, host = stored.rpartition("@")
+    if "xn--" not in host.lower():
+        return stored
+    try:
+        return f"{user}{at}{idna.decode(host)}"
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return stored
 
 
 def _ip_literal(text: str) -> HostName | None:

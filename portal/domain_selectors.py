@@ -15,7 +15,7 @@ from domains.filters import DomainPageFilter
 from domains.models import Domain, DomainAttribute, DomainCheck, DomainName
 from domains.selectors import domain_effective_attributes, domain_rows, domains_visible_to
 from portal.dns_panel import DnsPanel, dns_panel
-from portal.keyset import Page, keyset_page, query_with
+from portal.paging import Page, keyset_page, query_with
 from proxies.status import pending_proxies, proxies_loaded_at
 
 PAGE_SIZE = 50

@@ -2,6 +2,7 @@ from django.urls import path
 
 from portal.views.home import home
 from portal.views.operator import domain, domains, imports, proxies, subscribers, tenants
+from portal.views.operator.audit import audit_log
 from portal.views.operator.dashboard import dashboard
 from portal.views.tenant.account import resend_confirmation
 from portal.views.tenant.domains import domain_list
@@ -85,6 +86,7 @@ urlpatterns = [
         subscribers.subscriber_registrations,
         name="subscriber-registrations",
     ),
+    path("audit/", audit_log, name="audit"),
     # A tenant's own pages.
     path("my/domains/", domain_list, name="tenant-domains"),
     path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),

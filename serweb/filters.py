@@ -34,6 +34,18 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = _FlagField
 
 
+class _UUIDField(forms.UUIDField):
+    def clean(self, value):
+        # Absent is no filter; present but empty is not a UUID.
+        if value == "":
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().clean(value)
+
+
+class UUIDFilter(django_filters.UUIDFilter):
+    field_class = _UUIDField
+
+
 class FilterSet(RestFilterSet):
     FILTER_DEFAULTS = {
         **RestFilterSet.FILTER_DEFAULTS,

@@ -92,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "serweb.security.ContentSecurityPolicyMiddleware",
+    # One audit group per request, named in the answer's X-Request-Id.
+    "audit.middleware.AuditRequestMiddleware",
     # Ahead of the rest, so every answer under /api/ passes it and no body is read before
     # its size is checked.
     "api.middleware.ApiErrorMiddleware",
@@ -101,7 +103,6 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "audit.middleware.AuditChannelMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",

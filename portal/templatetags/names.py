@@ -10,12 +10,15 @@ register = template.Library()
 
 
 @register.filter
-def host(name: str) -> str:
-    """The name in Unicode, the A-label in a title when they differ."""
-    shown = name_for_people(name)
-    if shown == name:
-        return format_html("{}", name)
-    return format_html('<span title="{}">{}</span>', name, shown)
+def host(name) -> str:
+    """A name, did or USER@DOMAIN in Unicode, the A-label in a title when they differ."""
+    if name is None or name == "":
+        return ""
+    stored = str(name)
+    shown = name_for_people(stored)
+    if shown == stored:
+        return format_html("{}", stored)
+    return format_html('<span class="sipname" title="{}">{}</span>', stored, shown)
 
 
 @register.filter

@@ -4,7 +4,6 @@ and enabling, what each holds, and moving a domain from one tenant to another.""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import urlencode
 
 from domains.models import Domain, DomainState, Tenant
 from domains.names import name_for_people
@@ -32,7 +31,7 @@ from portal.forms.tenants import (
     TenantPasswordForm,
     TenantSearchForm,
 )
-from portal.paging import offset_page
+from portal.paging import numbered_page
 from proxies.status import domains_pending_proxies, pending_note
 from serweb.errors import add_to_form
 
@@ -47,9 +46,8 @@ def _tenant(pk: int) -> Tenant:
 def tenant_list(request):
     search = TenantSearchForm(request.GET)
     text = search.cleaned_data["q"] if search.is_valid() else ""
-    page = offset_page(tenants_with_usage(search=text), request.GET.get("page"), PAGE_SIZE)
+    page = numbered_page(tenants_with_usage(search=text), request, size=PAGE_SIZE)
     context = {"search": search, "q": text, "page": page}
-    context["page_query"] = urlencode({"q": text}) + "&" if text else ""
     return render(request, "portal/operator/tenant_list.html", context)
 
 
@@ -88,7 +86,7 @@ def tenant_detail(request, pk: int):
             (DomainState(state).label, state, *counts)
             for state, counts in tenant_domain_states(tenant).items()
         ],
-        "page": offset_page(domains, request.GET.get("page"), PAGE_SIZE),
+        "page": numbered_page(domains, request, size=PAGE_SIZE),
         "claims": list(claims[:PAGE_SIZE]),
         "claims_total": claims.count(),
     }
