@@ -121,5 +121,16 @@ def field_errors(response) -> dict[str, str]:
 
 
 def flash_messages(response) -> list[str]:
-    """The messages a page shows after an action."""
-    return [" ".join(text_of(p).split()) for p in elements(page_tree(response), "p", role="status")]
+    """The messages a page shows after an action, without the level written before each
+    ("Done:", "Error:"), errors and warnings included."""
+    found = []
+    for paragraph in elements(page_tree(response), "p"):
+        if not (attrs_of(paragraph).get("class") or "").startswith("message "):
+            continue
+        words = [
+            text_of(child)
+            for child in paragraph.children
+            if isinstance(child, str) or attrs_of(child).get("class") != "message-level"
+        ]
+        found.append(" ".join(" ".join(words).split()))
+    return found

@@ -165,6 +165,7 @@ ROUTES: dict[str, Route] = {
     "imports/<int:job_id>/bad-rows.csv": (OPERATOR, lambda p: {"job_id": p["job"]}),
     "export/domains.csv": (OPERATOR, none),
     "export/subscribers.csv": (OPERATOR, none),
+    "audit/": (OPERATOR, none),
     "proxies/": (OPERATOR, none),
     "proxies/add/": (OPERATOR, none),
     "proxies/<int:pk>/edit/": (OPERATOR, lambda p: {"pk": p["proxy_pk"]}),

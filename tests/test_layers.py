@@ -27,7 +27,7 @@ DOORS = re.compile(
 )
 # Code that knows nothing of the database: it is fed and tested with plain values.
 PURE = re.compile(
-    r"^(subscribers\.digest|proxies\.transport|domains\.names"
+    r"^(subscribers\.digest|proxies\.transport|domains\.names|audit\.diff"
     r"|domains\.dns\.(resolution|wire|client|sip|policy|observation))$"
 )
 MODELS = re.compile(r"\.models$")

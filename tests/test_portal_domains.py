@@ -160,7 +160,7 @@ def test_the_list_shows_each_domain_at_a_glance(operator, alice, example, edge):
     text = page_text(page)
 
     assert listed(page) == ["off.example", "xn--strae-oqa.example"]
-    assert '<span title="xn--strae-oqa.example">straße.example</span>' in text
+    assert '<span class="sipname" title="xn--strae-oqa.example">straße.example</span>' in text
     row = text[text.index("straße.example</span>") :]
     assert "bob-corp" in row and "points elsewhere" in row and "badge-proxy-live" in row
     assert '<td class="number">2</td>' in row  # other names
@@ -374,7 +374,9 @@ def test_the_domain_page_shows_names_attributes_tenant_and_subscribers(operator,
         domain=example, name="max_contacts", type=0, value="9", source=AttributeSource.DNS
     )
     text = page_text(operator.get(f"/domain/{example.did}/"))
-    assert '<h1><span title="xn--strae-oqa.example">straße.example</span></h1>' in text
+    assert (
+        '<h1><span class="sipname" title="xn--strae-oqa.example">straße.example</span></h1>' in text
+    )
     assert "sip.straße.example" in text and "192.0.2.7" in text and "IPv4 literal" in text
     assert "<code>max_contacts</code>" in text and "no, the operator's wins" in text
     assert "Belongs to <strong>bob-corp</strong>" in text

@@ -168,7 +168,7 @@ def test_the_preview_shows_rows_to_create_and_rows_in_error_and_writes_nothing(o
     assert "empty label in domain name" in errors
     assert "alpha.test is given twice: also on line 2" in errors
     # Names in Unicode, the A-label on hover.
-    assert '<span title="xn--strae-oqa.test">straße.test</span>' in page.text
+    assert '<span class="sipname" title="xn--strae-oqa.test">straße.test</span>' in page.text
     rows = [text_of(r) for r in elements(tree, "tr")]
     assert any(r.startswith("3") and "empty label" in r for r in rows), rows
     assert (Domain.objects.count(), AuditEntry.objects.count()) == before

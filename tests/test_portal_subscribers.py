@@ -19,7 +19,7 @@ from proxies.services import proxy_create
 from subscribers import digest, selectors
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from subscribers.services import subscriber_create, user_alias_add, valid_from_add
-from tests.portal_helpers import SIGN_IN, attrs_of, elements, page_tree, text_of
+from tests.portal_helpers import SIGN_IN, attrs_of, elements, flash_messages, page_tree, text_of
 from tests.test_portal_access import post_forms, refused_without_token
 
 PASSWORD = "alice-secret-1"
@@ -65,7 +65,7 @@ def field_errors(response, field: str) -> str:
 
 
 def messages_of(response) -> list[str]:
-    return [text_of(p) for p in elements(page_tree(response), "p", role="status")]
+    return flash_messages(response)
 
 
 def listed(response) -> list[str]:
@@ -369,7 +369,7 @@ def test_an_idn_domain_is_shown_in_unicode_with_its_a_label_on_hover(operator, a
     idn = domain_create(actor=alice, name="bücher.example")
     subscriber = subscriber_create(actor=alice, domain=idn, username="ute", password=PASSWORD)
     page = operator.get("/subscribers/").text
-    assert '<span title="xn--bcher-kva.example">bücher.example</span>' in page
+    assert '<span class="sipname" title="xn--bcher-kva.example">bücher.example</span>' in page
     assert "bücher.example" in operator.get(f"/subscribers/{subscriber.pk}/").text
 
 

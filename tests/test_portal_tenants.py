@@ -251,7 +251,7 @@ def test_the_tenant_page_shows_its_domains_claims_and_their_states(
     page = squeezed(operator.get(f"/tenants/{bob_corp.pk}/"))
 
     assert "<h1>bob-corp</h1>" in page and "bob@tenant.test" in page
-    assert '<span title="xn--bcher-kva.example">bücher.example</span>' in page
+    assert '<span class="sipname" title="xn--bcher-kva.example">bücher.example</span>' in page
     assert "sip.bob.example.com" in page and "not-bobs" not in page
     assert "claimed.example.org" in page and claim.token not in page
     # active 2 (one switched off), pending 1
