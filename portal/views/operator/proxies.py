@@ -2,7 +2,6 @@
 now, run as a job whose result the page polls."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -10,12 +9,12 @@ from django.views.decorators.http import require_POST
 from api.jobs import job_start
 from api.models import Job
 from portal.access import operator_required
+from portal.actions import perform
 from portal.forms import posted
 from portal.forms.proxies import ProxyEditForm, ProxyForm
 from proxies import services
 from proxies.models import Proxy
 from proxies.status import proxy_status_list
-from serweb.errors import add_to_form
 
 # Of the domains a proxy has not loaded, the most recent ones shown by name.
 PENDING_SHOWN = 5
@@ -43,11 +42,8 @@ def proxy_list(request):
 def proxy_add(request):
     form = ProxyForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        try:
-            proxy = services.proxy_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_to_form(form, exc)
-        else:
+        created, proxy = perform(request, form, services.proxy_create, **form.cleaned_data)
+        if created:
             messages.success(
                 request, f"Added proxy {proxy.name}. It serves nothing of serweb's yet: reload it."
             )
@@ -61,12 +57,11 @@ def proxy_edit(request, pk: int):
     fields = ["name", "transport", "address", "sip_address", "enabled"]
     form = ProxyEditForm(posted(request), initial={f: getattr(proxy, f) for f in fields})
     if request.method == "POST" and form.is_valid():
-        try:
-            proxy = services.proxy_update(actor=request.user, proxy=proxy, **form.cleaned_data)
-        except ValidationError as exc:
-            add_to_form(form, exc)
-        else:
-            messages.success(request, f"Saved proxy {proxy.name}. {_edit_note(proxy)}")
+        saved, updated = perform(
+            request, form, services.proxy_update, proxy=proxy, **form.cleaned_data
+        )
+        if saved:
+            messages.success(request, f"Saved proxy {updated.name}. {_edit_note(updated)}")
             return redirect("portal:proxies")
     return render(request, "portal/operator/proxy_form.html", {"form": form, "proxy": proxy})
 

@@ -5,7 +5,7 @@ Every write is one service call; subscribers, valid From rows and aliases are re
 proxies per request, so a change is live at its commit wherever the domain is served."""
 
 from django.contrib import messages
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from domains.models import Domain
 from domains.selectors import domain_refs_by_names
 from portal.access import operator_required
+from portal.actions import perform
 from portal.forms.subscribers import (
     EnabledForm,
     PasswordForm,
@@ -24,7 +25,6 @@ from portal.forms.subscribers import (
 )
 from proxies.registrations import registrations_of, registrations_timeout
 from proxies.status import domain_pending_proxies
-from serweb.errors import add_to_form
 from subscribers import selectors, services
 from subscribers.filters import SubscriberSearch
 from subscribers.models import Subscriber
@@ -36,16 +36,6 @@ def _subscriber_or_404(pk: int) -> Subscriber:
     try:
         return selectors.subscriber_get(pk)
     except Subscriber.DoesNotExist:
-        raise Http404 from None
-
-
-def _write(request, form, service, **kwargs):
-    """Call the service as the signed-in operator; its refusal goes onto ``form``."""
-    try:
-        return service(actor=request.user, **kwargs)
-    except ValidationError as exc:
-        add_to_form(form, exc)
-    except ObjectDoesNotExist:  # deleted by a concurrent request
         raise Http404 from None
 
 
@@ -113,7 +103,7 @@ def subscriber_add(request):
         data = form.cleaned_data
         domain = get_object_or_404(Domain, pk=data["domain"])
         password = data["password"] or services.password_generate()
-        subscriber = _write(
+        _ok, subscriber = perform(
             request,
             form,
             services.subscriber_create,
@@ -139,7 +129,7 @@ def subscriber_password(request, pk: int):
     form = PasswordForm(request.POST)
     if form.is_valid():
         password = form.cleaned_data["password"] or services.password_generate()
-        _write(
+        perform(
             request,
             form,
             services.subscriber_set_password,
@@ -162,7 +152,7 @@ def subscriber_enabled(request, pk: int):
     form = EnabledForm(request.POST)
     if form.is_valid():
         enabled = form.cleaned_data["enabled"]
-        _write(request, form, services.subscriber_update, subscriber=subscriber, enabled=enabled)
+        perform(request, form, services.subscriber_update, subscriber=subscriber, enabled=enabled)
     if form.errors:
         messages.error(request, f"{subscriber} was not changed: " + _errors(form))
     else:
@@ -182,7 +172,7 @@ def valid_from_add(request, pk: int):
     form = ValidFromForm(request.POST)
     if form.is_valid():
         from_user = form.cleaned_data["from_user"]
-        _write(request, form, services.valid_from_add, subscriber=subscriber, from_user=from_user)
+        perform(request, form, services.valid_from_add, subscriber=subscriber, from_user=from_user)
         if not form.errors:
             messages.success(
                 request,
@@ -200,7 +190,7 @@ def valid_from_remove(request, pk: int):
     form = ValidFromForm(request.POST)
     if form.is_valid():
         from_user = form.cleaned_data["from_user"]
-        _write(
+        perform(
             request, form, services.valid_from_remove, subscriber=subscriber, from_user=from_user
         )
     if form.errors:
@@ -222,7 +212,7 @@ def alias_add(request, pk: int):
     if form.is_valid():
         chosen = form.cleaned_data["domain"]
         domain = subscriber.domain if chosen is None else get_object_or_404(Domain, pk=chosen)
-        alias = _write(
+        _ok, alias = perform(
             request,
             form,
             services.user_alias_add,

@@ -22,6 +22,7 @@ from domains.services import (
     tenant_update,
 )
 from portal.access import operator_required
+from portal.actions import perform
 from portal.forms import posted
 from portal.forms.tenants import (
     DomainTransferForm,
@@ -99,13 +100,10 @@ def tenant_edit(request, pk: int):
     initial = {"name": tenant.name, "email": tenant.owner.email}
     form = TenantForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            tenant = tenant_update(actor=request.user, tenant=tenant, **form.cleaned_data)
-        except ValidationError as exc:
-            add_to_form(form, exc)
-        else:
-            messages.success(request, f"Saved tenant {tenant.name}.")
-            return redirect("portal:tenant", pk=tenant.pk)
+        saved, updated = perform(request, form, tenant_update, tenant=tenant, **form.cleaned_data)
+        if saved:
+            messages.success(request, f"Saved tenant {updated.name}.")
+            return redirect("portal:tenant", pk=updated.pk)
     return render(request, "portal/operator/tenant_form.html", {"form": form, "tenant": tenant})
 
 
@@ -114,11 +112,8 @@ def tenant_password(request, pk: int):
     tenant = _tenant(pk)
     form = TenantPasswordForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        try:
-            tenant_set_password(actor=request.user, tenant=tenant, **form.cleaned_data)
-        except ValidationError as exc:
-            add_to_form(form, exc)
-        else:
+        done, _ = perform(request, form, tenant_set_password, tenant=tenant, **form.cleaned_data)
+        if done:
             messages.success(request, f"Set a new password for {tenant.owner.username}.")
             return redirect("portal:tenant", pk=tenant.pk)
     return render(request, "portal/operator/tenant_password.html", {"form": form, "tenant": tenant})
