@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in user, for the request's log lines.
+    "serweb.logging.RequestLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -229,11 +231,30 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
+# One JSON object per line in production (SERWEB_LOG_FORMAT=json, the default with DEBUG
+# off), with the request id (also the audit group, and what X-Request-Id answers) and the
+# acting user; plain lines for development.
+SERWEB_LOG_FORMAT = env_str("SERWEB_LOG_FORMAT", "text" if DEBUG else "json")
+if SERWEB_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"SERWEB_LOG_FORMAT={SERWEB_LOG_FORMAT!r}: json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"drop_lookup_not_found": {"()": "serweb.logging.DropLookupNotFound"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "drop_lookup_not_found": {"()": "serweb.logging.DropLookupNotFound"},
+        "request_context": {"()": "serweb.logging.RequestContext"},
+    },
+    "formatters": {
+        "json": {"()": "serweb.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": SERWEB_LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # "Not ours" answers of the proxy's lookup are not broken links (serweb/logging.py).
