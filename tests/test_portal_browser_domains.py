@@ -125,6 +125,23 @@ def test_an_operator_runs_a_domain_from_the_browser(visit, alice, filled, knot, 
     assert len(visit.navigated) == loads
     visit.seen("domain-verified")
 
+    # Each change made on these pages is in the audit log, with its diff.
+    visit.go(f"/audit/?did={name}")
+    entries = page.get_by_role("region", name="Audit entries")
+    expect(entries.get_by_role("row").filter(has_text="domain.create")).to_contain_text(name)
+    alias = entries.get_by_role("row").filter(has_text="domain.alias_add")
+    expect(alias.locator("ins")).to_contain_text("192.0.2.99")
+    attribute = entries.get_by_role("row").filter(has_text="domain.attr_set")
+    expect(attribute.locator("ins")).to_have_text("4")
+    disabled = entries.get_by_role("row").filter(has_text="domain.disable")
+    expect(disabled.locator("del")).to_have_text("yes")
+    expect(disabled.locator("ins")).to_have_text("no")
+    expect(entries.get_by_role("row").filter(has_text="domain.enable").locator("ins")).to_have_text(
+        "yes"
+    )
+    expect(entries).to_contain_text("web")
+    visit.seen("domain-audit")
+
     # Deleting another domain: the confirmation names what goes with it.
     visit.go("/domain/voice0.example.net/")
     visit.seen("domain-with-subscriber")
