@@ -533,8 +533,11 @@ def test_a_deletion_under_way_is_waited_for_not_deadlocked(knot, dns_settings, a
 
 
 def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):
-    # A resolver that never answers: each run lasts until its DNS lifetime is over.
+    # A resolver that never answers: each run lasts until its DNS lifetime is over, long
+    # enough that the three overlap however late a loaded machine starts a thread (with
+    # 200 ms, one run could end before another began: two runs one after the other).
     settings.SERWEB_DNS_NAMESERVERS = [silent_port.nameserver]
+    settings.SERWEB_DNS_TIMEOUT_MS = settings.SERWEB_DNS_LIFETIME_MS = 2000
     domains.domain_create(actor=alice, name="slow.example")
     for _round in range(ROUNDS):
         before = HousekeepingRun.objects.count()
