@@ -126,18 +126,6 @@ def fill(domains: int, subscribers: int) -> float:
     return time.perf_counter() - started
 
 
-def filled_with(domains: int, subscribers: int) -> bool:
-    from django.db import DatabaseError
-
-    from domains.models import Domain
-    from subscribers.models import Subscriber
-
-    try:
-        return Domain.objects.count() == domains and Subscriber.objects.count() == subscribers
-    except DatabaseError:
-        return False
-
-
 @dataclass
 class Credentials:
     session: str
@@ -345,6 +333,8 @@ def main() -> None:
     configure_django(args.database_url)
     import gunicorn
     from django.db import connection
+
+    from bench.portal_subscribers import filled_with
 
     filled = None
     if not (args.reuse and filled_with(args.domains, args.subscribers)):

@@ -312,6 +312,9 @@ SPECTACULAR_SETTINGS = {
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # Eager mode still builds a connection object; an in-memory one needs no server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
+# The queue the web, worker and beat processes of one installation share on the broker;
+# installations sharing a broker (one Redis database) each need their own.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
