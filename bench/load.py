@@ -292,7 +292,7 @@ def report(results: dict, configs: list[Config], phases: list[str], labels: list
     for phase in phases:
         print(f"\n== {phase}")
         print(
-            f"{'endpoint':<26} {'configuration':<18} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'endpoint':<26} {'configuration':<20} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'errors':>6} {'req/s ratio':>11} {'p50 ratio':>9}  req/s of each run"
         )
         for label in labels:
@@ -303,7 +303,7 @@ def report(results: dict, configs: list[Config], phases: list[str], labels: list
                 m, b = medians[config], medians[base]
                 each = " ".join(f"{f.rate:.0f}" for f in results[(phase, label, config)])
                 print(
-                    f"{label:<26} {config.label:<18} {m.rate:>7.1f} {m.p50:>7.1f} {m.p99:>7.1f} "
+                    f"{label:<26} {config.label:<20} {m.rate:>7.1f} {m.p50:>7.1f} {m.p99:>7.1f} "
                     f"{m.error_rate:>6.1%} {m.rate / b.rate if b.rate else 0:>10.2f}x "
                     f"{m.p50 / b.p50 if b.p50 else 0:>8.2f}x  {each}"
                     + (f"  ({m.example})" if m.example else "")
