@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,13 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import recreate_database  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench.common import free_port, percentile, recreate_database, wait_for_port  # noqa: E402
 
 
 def run_manage(env: dict, *args: str) -> str:
@@ -46,17 +39,6 @@ def run_manage(env: dict, *args: str) -> str:
     ).stdout
 
 
-def wait_for(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start")
-
-
 class Client:
     def __init__(self, port: int, key: str) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -68,11 +50,6 @@ class Client:
         response = self.conn.getresponse()
         data = response.read()
         return response.status, time.perf_counter() - started, data
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def bench_bulk(port: int, key: str, total: int, chunk: int) -> None:
@@ -189,7 +166,7 @@ def main() -> None:
             cwd=ROOT,
             env=env,
         )
-        wait_for(port)
+        wait_for_port(port)
         print(f"gunicorn 2 workers on 127.0.0.1:{port}, PostgreSQL {args.database_url}")
         bench_bulk(port, key, args.bulk, args.chunk)
         bench_singles(port, key, args.singles, args.clients)

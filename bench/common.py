@@ -1,7 +1,10 @@
 """What the benchmarks share: a scratch PostgreSQL database and Django set up on it."""
 
+import math
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +55,27 @@ def recreate_database(database_url: str, *, drop_only: bool = False) -> str:
         statements.append(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     admin_execute(database_url, *statements)
     return name
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on 127.0.0.1:{port} after {timeout} s")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]

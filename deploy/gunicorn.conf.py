@@ -7,6 +7,10 @@ from pathlib import Path
 
 bind = os.environ.get("SERWEB_BIND", "unix:/run/serweb/web.sock")
 workers = int(os.environ.get("SERWEB_WEB_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+# Measured (bench/load.py, bench/README.md): threads keep a slow page from holding up the
+# proxies' lookups behind it, 2-3x the throughput of sync workers at a fraction of their
+# latency; 8 or 16 threads measured no better than 4, and each thread keeps a database
+# connection (DATABASE_CONN_MAX_AGE), so PostgreSQL needs workers x threads per host.
 worker_class = os.environ.get("SERWEB_WEB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("SERWEB_WEB_THREADS", "4"))
 # A request that needs longer is stuck: the proxy's lookup answers within a second, a
