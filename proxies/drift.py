@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from domains.models import Domain
 from proxies import reload
-from proxies.generation import desired_state
+from proxies.generation import applied_forget, desired_state
 from proxies.models import Proxy
 from proxies.probes import changed_domains, probe_names
 
@@ -50,12 +50,7 @@ def drift_check(*, sample: int = 5, reload_now: bool = False) -> list[DriftRepor
             continue
         detail = "stale data: " + "; ".join(wrong)
         logger.warning("proxy %s: %s; reloading", proxy.name, detail)
-        Proxy.objects.filter(pk=proxy.pk).update(
-            applied_generation=0,
-            applied_changed_at=None,
-            last_error=detail,
-            last_error_at=timezone.now(),
-        )
+        applied_forget(proxy.pk, detail)
         report = _catch_up_later_or_now(proxy, reload_now, detail)
         reports.append(DriftReport(proxy.name, "repaired", f"{detail} -> {report.action}"))
     return reports

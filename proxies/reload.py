@@ -39,12 +39,18 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from proxies import transport
-from proxies.config import attributes_in_htable, config, htable_name
-from proxies.generation import desired_state
+from proxies import incremental, index_log, memory, transport
+from proxies.config import (
+    attributes_in_htable,
+    config,
+    htable_name,
+    index_in_htable,
+    names_htable_name,
+)
+from proxies.generation import applied_forget, desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
-from proxies.probes import changed_domains, probe_names
+from proxies.probes import changed_domains, probe_expected, probe_names
 
 logger = logging.getLogger("serweb.reload")
 
@@ -111,13 +117,18 @@ def reload_schedule(proxy_id: int) -> bool:
         # Celery loads here, when a reload is queued, not at every command's start.
         from serweb.celery import task_named
 
-        task_named(RELOAD_TASK).apply_async((proxy_id,), countdown=config().quiet)
+        # The task itself waits for quiet (reload_debounce) if a full reload is due.
+        countdown = 0 if index_in_htable() else config().quiet
+        task_named(RELOAD_TASK).apply_async((proxy_id,), countdown=countdown)
     return bool(queued)
 
 
 def reload_debounce(proxy_id: int) -> float:
-    """Seconds a queued reload should still wait for the changes to quiet down; 0: now."""
+    """Seconds a queued reload should still wait for the changes to quiet down; 0: now.
+    An incremental update does not wait: quiet coalesces full reloads, for their cost."""
     cfg = config()
+    if incremental.goes_out_at_once(proxy_id):
+        return 0.0
     _generation, changed_at = desired_state()
     scheduled_at = Proxy.objects.filter(pk=proxy_id).values_list("reload_scheduled_at", flat=True)
     scheduled_at = next(iter(scheduled_at), None)
@@ -224,22 +235,28 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     generation, changed_at = desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
+    if index_in_htable() and not force:
+        outcome = _update(proxy, generation, changed_at)
+        if outcome is not None:
+            return outcome, False
+        # A full reload instead; what the update found may have marked the proxy stale.
+        proxy.refresh_from_db()
     cfg = config()
 
     try:
         room = room_check(proxy)
     except transport.ProxyError as exc:
-        return _failed(proxy, Status.RETRY, generation, f"before domain.reload: {exc}"), False
+        return _failed(proxy, Status.RETRY, generation, f"before the reload: {exc}"), False
     if room is not None:
         logger.error("proxy %s: not reloading: %s", proxy.name, room)
         return _failed(proxy, Status.NO_ROOM, generation, room), False
 
     started = time.monotonic()
-    for method in reload_methods():
+    for method, table in reload_methods():
         # One budget for all of them: the claim's TTL covers one reload_timeout.
         left = max(cfg.reload_timeout - (time.monotonic() - started), 0.001)
         try:
-            _send_reload(proxy, method, timeout=left)
+            _send_reload(proxy, method, table, timeout=left)
         except transport.ProxyTimeout as exc:
             return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), True
         except transport.ProxyUnreachable as exc:
@@ -268,23 +285,91 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         next_retry_at=None,
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
-    return ReloadOutcome(proxy_id, Status.APPLIED, generation), False
+    warning = _after_full_reload(proxy) if index_in_htable() else None
+    return ReloadOutcome(proxy_id, Status.APPLIED, generation, warning or ""), False
 
 
-def reload_methods() -> list[str]:
-    """The RPCs one reload sends, in order.
+def _update(proxy: Proxy, generation: int, changed_at: datetime | None) -> ReloadOutcome | None:
+    """The htable index mode: send only what changed (proxies/incremental.py). None: do
+    a full reload instead (too many changes, a restart, an RPC error, wrong answers)."""
+    cfg = config()
+    try:
+        plan = incremental.plan(proxy)
+        if plan.changes is None:
+            logger.info("proxy %s: a full reload, as %s", proxy.name, plan.why_full)
+            return None
+        room = memory.room_for_items(proxy, incremental.new_items(plan.changes))
+    except transport.ProxyError as exc:
+        return _failed(proxy, Status.RETRY, generation, f"before the update: {exc}")
+    if room is not None:
+        logger.error("proxy %s: not updating: %s", proxy.name, room)
+        return _failed(proxy, Status.NO_ROOM, generation, room)
+    started = time.monotonic()
+    try:
+        incremental.send(proxy, plan.changes, timeout=cfg.reload_timeout)
+    except transport.ProxyRpcError as exc:
+        # The proxy answers, so the full reload can go at once.
+        applied_forget(proxy.pk, f"htable update: {exc}; reloading in full")
+        logger.warning("proxy %s: htable update failed (%s); a full reload", proxy.name, exc)
+        return None
+    except transport.ProxyError as exc:
+        # Some changes may have gone out: the next try is a full reload.
+        applied_forget(proxy.pk)
+        return _failed(proxy, Status.RETRY, generation, f"htable update: {exc}")
+    seconds = time.monotonic() - started
+    wrong = probe_expected(proxy, incremental.expected_names(plan.changes))
+    if wrong:
+        detail = "after the htable update: " + "; ".join(wrong)
+        applied_forget(proxy.pk, detail + "; reloading in full")
+        logger.warning("proxy %s: %s; a full reload", proxy.name, detail)
+        return None
+    incremental.applied(
+        proxy,
+        generation=generation,
+        changed_at=changed_at,
+        seconds=seconds,
+        started_at=plan.started_at,
+    )
+    logger.info(
+        "proxy %s: generation %s live, %s change(s) (%.4f s)",
+        proxy.name,
+        generation,
+        len(plan.changes),
+        seconds,
+    )
+    return ReloadOutcome(proxy.pk, Status.APPLIED, generation)
 
-    With attributes in htable, htable.reload comes first: a domain that becomes served
-    then has its attributes from its first request on (a realm, a closed peering policy),
-    whereas an attribute that outlives its domain for a moment is never read."""
+
+def _after_full_reload(proxy: Proxy) -> str | None:
+    """After a full reload in the htable index mode: forget the deletions every proxy
+    has, and warn if the table of names has too few slots for them."""
+    index_log.tombstones_purge()
+    try:
+        warning = memory.slots_warning(proxy, names_htable_name(), memory.names_count()[0])
+    except transport.ProxyError:
+        return None
+    if warning:
+        logger.warning("proxy %s: %s", proxy.name, warning)
+    return warning
+
+
+def reload_methods() -> list[tuple[str, str | None]]:
+    """The RPCs one reload sends, in order, each with its hash table if it has one.
+
+    Attributes in htable come first: a domain that becomes served then has its attributes
+    from its first request on (a realm, a closed peering policy), whereas an attribute
+    that outlives its domain for a moment is never read. In the htable index mode the
+    names are a hash table too, and the domain module is not there."""
+    if index_in_htable():
+        return [("htable.reload", htable_name()), ("htable.reload", names_htable_name())]
     if attributes_in_htable():
-        return ["htable.reload", "domain.reload"]
-    return ["domain.reload"]
+        return [("htable.reload", htable_name()), ("domain.reload", None)]
+    return [("domain.reload", None)]
 
 
-def _send_reload(proxy: Proxy, method: str, *, timeout: float) -> None:
-    if method == "htable.reload":
-        transport.htable_reload(proxy.transport, proxy.address, htable_name(), timeout=timeout)
+def _send_reload(proxy: Proxy, method: str, table: str | None, *, timeout: float) -> None:
+    if table is not None:
+        transport.htable_reload(proxy.transport, proxy.address, table, timeout=timeout)
     else:
         transport.domain_reload(proxy.transport, proxy.address, timeout=timeout)
 

@@ -1,0 +1,139 @@
+"""Incremental updates in the htable index mode: a proxy is sent only the keys that
+changed since the generation it applied (``htable.sets``/``htable.seti`` for a value,
+``htable.delete`` for a key that went), read from the change log (proxies/index_log.py).
+
+A full ``htable.reload`` of both tables is done instead (proxies/reload.py decides, this
+module says why) when the proxy has applied nothing serweb knows of or was marked stale
+(the drift check, a failed update), when the log does not reach back to its generation,
+when it restarted since (its uptime went back), and when more keys changed than
+SERWEB_PROXY_INCREMENTAL_MAX.
+
+One key is one RPC, and an RPC replaces a key's value in one step: a name moved to
+another domain is served under the old did until its htable.sets and under the new one
+after, never under both or neither.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import F
+from django.utils import timezone
+
+from proxies import index_log, transport
+from proxies.config import config, htable_name, index_in_htable, names_htable_name
+from proxies.generation import applied_forget
+from proxies.index_log import Change
+from proxies.models import IndexTable, Proxy
+
+# core.uptime counts whole seconds, and the call takes a moment: a start time seen later
+# than the one recorded by more than this is a restart.
+_RESTART_SLACK = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: list[Change] | None  # None: a full reload
+    why_full: str = ""
+    started_at: datetime | None = None
+
+
+def plan(proxy: Proxy) -> Plan:
+    """What to send the proxy: its changes, or why it gets a full reload. Asks the proxy
+    its uptime; raises ProxyError if it cannot be asked."""
+    if not index_log.log_is_complete():
+        index_log.log_rebuild()
+    applied = proxy.applied_generation
+    if applied <= 0:
+        return Plan(None, "it has no generation serweb knows of")
+    floor = index_log.log_floor()
+    if applied < floor:
+        return Plan(None, f"its generation {applied} is older than the change log ({floor})")
+    cfg = config()
+    up = transport.uptime_seconds(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
+    started_at = timezone.now() - timedelta(seconds=up)
+    if proxy.proxy_started_at is not None and started_at > proxy.proxy_started_at + _RESTART_SLACK:
+        # It loaded its tables afresh at the start; a full reload is the safe side.
+        applied_forget(proxy.pk)
+        return Plan(None, f"it restarted ({up:.0f} s ago)")
+    changes = index_log.changes_after(applied, limit=cfg.incremental_max)
+    if changes is None:
+        return Plan(None, f"more than {cfg.incremental_max} keys changed")
+    return Plan(changes, started_at=started_at)
+
+
+def goes_out_at_once(proxy_id: int) -> bool:
+    """The proxy's next catch-up is small enough to send now rather than wait for quiet:
+    the quiet window coalesces full reloads, for their cost."""
+    if not index_in_htable():
+        return False
+    applied = Proxy.objects.filter(pk=proxy_id).values_list("applied_generation", flat=True)
+    applied = next(iter(applied), 0)
+    if applied <= 0 or not index_log.log_is_complete() or applied < index_log.log_floor():
+        return False
+    return index_log.changes_count(applied, limit=config().incremental_max) <= (
+        config().incremental_max
+    )
+
+
+def new_items(changes: list[Change]) -> list[tuple[str, str]]:
+    return [(c.key, c.value) for c in changes if c.value is not None]
+
+
+def send(proxy: Proxy, changes: list[Change], *, timeout: float) -> None:
+    """Send the changes in their order, all within ``timeout`` seconds. Raises the first
+    ProxyError; what was sent before it stays sent."""
+    cfg = config()
+    tables = {IndexTable.NAMES: names_htable_name(), IndexTable.ATTRS: htable_name()}
+    deadline = time.monotonic() + timeout
+    for sent, change in enumerate(changes):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise transport.ProxyTimeout(
+                f"{sent} of {len(changes)} changes sent in {timeout:.0f} s"
+            )
+        table = tables[change.table]
+        per_call = min(cfg.rpc_timeout, left)
+        if change.value is None:
+            transport.htable_delete(
+                proxy.transport, proxy.address, table, change.key, timeout=per_call
+            )
+        else:
+            transport.htable_set(
+                proxy.transport,
+                proxy.address,
+                table,
+                change.key,
+                change.value,
+                is_int=change.is_int,
+                timeout=per_call,
+            )
+
+
+def expected_names(changes: list[Change]) -> list[tuple[str, str | None]]:
+    """The changed names with the did each must now be served as (None: not served)."""
+    return [(c.key, c.value) for c in changes if c.table == IndexTable.NAMES]
+
+
+def applied(
+    proxy: Proxy,
+    *,
+    generation: int,
+    changed_at: datetime | None,
+    seconds: float,
+    started_at: datetime | None,
+) -> None:
+    """Record the generation the update brought the proxy to."""
+    now = timezone.now()
+    Proxy.objects.filter(pk=proxy.pk).update(
+        applied_generation=generation,
+        applied_changed_at=changed_at,
+        last_reload_at=now,
+        last_reload_seconds=seconds,
+        last_verified_at=now if proxy.sip_address else None,
+        failures=0,
+        next_retry_at=None,
+        update_count=F("update_count") + 1,
+        proxy_started_at=started_at,
+    )
+    index_log.tombstones_purge()
