@@ -40,4 +40,6 @@ def applied_forget(proxy_id: int, detail: str | None = None) -> None:
     reload is a full one and every domain counts as pending until then. ``detail``, if
     given, is recorded as the proxy's error."""
     error = {} if detail is None else {"last_error": detail[:2000], "last_error_at": timezone.now()}
-    Proxy.objects.filter(pk=proxy_id).update(applied_generation=0, applied_changed_at=None, **error)
+    Proxy.objects.filter(pk=proxy_id).update(
+        applied_generation=0, applied_changed_at=None, full_reload_due=True, **error
+    )

@@ -3,8 +3,8 @@ changed since the generation it applied (``htable.sets``/``htable.seti`` for a v
 ``htable.delete`` for a key that went), read from the change log (proxies/index_log.py).
 
 A full ``htable.reload`` of both tables is done instead (proxies/reload.py decides, this
-module says why) when the proxy has applied nothing serweb knows of or was marked stale
-(the drift check, a failed update), when the log does not reach back to its generation,
+module says why) when what the proxy holds is not known (serweb never reloaded it, the
+drift check found it stale, an update failed), when the log does not reach back to its generation,
 when it restarted since (its uptime went back), and when more keys changed than
 SERWEB_PROXY_INCREMENTAL_MAX.
 
@@ -40,12 +40,13 @@ class Plan:
 
 def plan(proxy: Proxy) -> Plan:
     """What to send the proxy: its changes, or why it gets a full reload. Asks the proxy
-    its uptime; raises ProxyError if it cannot be asked."""
-    if not index_log.log_is_complete():
-        index_log.log_rebuild()
+    its uptime; raises ProxyError if it cannot be asked. The log must be complete
+    (index_log.log_rebuild)."""
     applied = proxy.applied_generation
-    if applied <= 0:
-        return Plan(None, "it has no generation serweb knows of")
+    if proxy.full_reload_due:
+        return Plan(None, "what it holds is not known")
+    if not index_log.log_is_complete():
+        return Plan(None, "the change log is behind")
     floor = index_log.log_floor()
     if applied < floor:
         return Plan(None, f"its generation {applied} is older than the change log ({floor})")
@@ -67,9 +68,9 @@ def goes_out_at_once(proxy_id: int) -> bool:
     the quiet window coalesces full reloads, for their cost."""
     if not index_in_htable():
         return False
-    applied = Proxy.objects.filter(pk=proxy_id).values_list("applied_generation", flat=True)
-    applied = next(iter(applied), 0)
-    if applied <= 0 or not index_log.log_is_complete() or applied < index_log.log_floor():
+    state = Proxy.objects.filter(pk=proxy_id).values_list("applied_generation", "full_reload_due")
+    applied, full_reload_due = next(iter(state), (0, True))
+    if full_reload_due or not index_log.log_is_complete() or applied < index_log.log_floor():
         return False
     return index_log.changes_count(applied, limit=config().incremental_max) <= (
         config().incremental_max

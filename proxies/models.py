@@ -50,6 +50,10 @@ class Proxy(models.Model):
     # When the proxy started, as its uptime (core.uptime) last told: a later start means
     # it restarted since, and got a full reload rather than the changes alone.
     proxy_started_at = models.DateTimeField(null=True, blank=True)
+    # What the proxy holds is not known (serweb never reloaded it, it answered against
+    # the database, an update failed half-way, it restarted): in the htable index mode its
+    # next catch-up is a full reload rather than the changes alone.
+    full_reload_due = models.BooleanField(default=True)
     # Incremental updates sent (htable.sets/htable.delete of the changed keys), in the
     # mode where the domain index is a hash table; reload_count counts the full reloads.
     update_count = models.BigIntegerField(default=0)

@@ -232,6 +232,9 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     proxy = Proxy.objects.filter(pk=proxy_id).first()
     if proxy is None:
         return ReloadOutcome(proxy_id, Status.GONE), False
+    if index_in_htable() and not index_log.log_is_complete():
+        # Before the generation is read: a full reload of it is then a start for the log.
+        index_log.log_rebuild()
     generation, changed_at = desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
@@ -283,6 +286,7 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         last_verified_at=now if proxy.sip_address else None,
         failures=0,
         next_retry_at=None,
+        full_reload_due=False,
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
     warning = _after_full_reload(proxy) if index_in_htable() else None

@@ -9,7 +9,7 @@ kept up to date change by change.
   into the hash table ``domnames`` at start and on ``htable.reload``.
 - IndexEntry: the change log those proxies are sent changes from (proxies/index_log.py).
   Empty here, with no log generation: the first reload in that mode builds it.
-- Proxy.proxy_started_at and update_count, ReloadState.log_generation and log_floor.
+- Proxy.proxy_started_at, full_reload_due and update_count, ReloadState.log_generation and log_floor.
 """
 
 from django.conf import settings
@@ -69,6 +69,11 @@ class Migration(migrations.Migration):
             model_name="proxy",
             name="proxy_started_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="proxy",
+            name="full_reload_due",
+            field=models.BooleanField(default=True),
         ),
         migrations.AddField(
             model_name="proxy",
