@@ -38,18 +38,16 @@ class Plan:
     started_at: datetime | None = None
 
 
-def plan(proxy: Proxy) -> Plan:
+def plan(proxy: Proxy, log: index_log.LogState) -> Plan:
     """What to send the proxy: its changes, or why it gets a full reload. Asks the proxy
-    its uptime; raises ProxyError if it cannot be asked. The log must be complete
-    (index_log.log_rebuild)."""
+    its uptime; raises ProxyError if it cannot be asked."""
     applied = proxy.applied_generation
     if proxy.full_reload_due:
         return Plan(None, "what it holds is not known")
-    if not index_log.log_is_complete():
+    if not log.complete:
         return Plan(None, "the change log is behind")
-    floor = index_log.log_floor()
-    if applied < floor:
-        return Plan(None, f"its generation {applied} is older than the change log ({floor})")
+    if applied < log.floor:
+        return Plan(None, f"its generation {applied} is older than the change log ({log.floor})")
     cfg = config()
     up = transport.uptime_seconds(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
     started_at = timezone.now() - timedelta(seconds=up)
@@ -70,7 +68,8 @@ def goes_out_at_once(proxy_id: int) -> bool:
         return False
     state = Proxy.objects.filter(pk=proxy_id).values_list("applied_generation", "full_reload_due")
     applied, full_reload_due = next(iter(state), (0, True))
-    if full_reload_due or not index_log.log_is_complete() or applied < index_log.log_floor():
+    log = index_log.log_state()
+    if full_reload_due or not log.complete or applied < log.floor:
         return False
     return index_log.changes_count(applied, limit=config().incremental_max) <= (
         config().incremental_max
@@ -123,10 +122,15 @@ def applied(
     changed_at: datetime | None,
     seconds: float,
     started_at: datetime | None,
+    shm: transport.ShmStats,
 ) -> None:
-    """Record the generation the update brought the proxy to."""
+    """Record the generation the update brought the proxy to (in one write: each is a
+    commit the next change may wait for)."""
     now = timezone.now()
     Proxy.objects.filter(pk=proxy.pk).update(
+        shm_total=shm.total,
+        shm_free=shm.free,
+        shm_checked_at=now,
         applied_generation=generation,
         applied_changed_at=changed_at,
         last_reload_at=now,
@@ -137,4 +141,3 @@ def applied(
         update_count=F("update_count") + 1,
         proxy_started_at=started_at,
     )
-    index_log.tombstones_purge()

@@ -15,8 +15,8 @@ loses nothing. They are compared with the proxy-facing relations themselves (``d
 The log is complete between ReloadState.log_floor and log_generation. A change made
 while it was not kept (the stock mode, or a process without SERWEB_PROXY_DOMAINS=htable)
 leaves log_generation behind; ``log_rebuild`` then compares every key, and proxies below
-the new floor get a full reload. Tombstones every enabled proxy has passed are purged and
-the floor moves up to them.
+the new floor get a full reload. Tombstones every enabled proxy has passed are purged (by
+the drift check and after a full reload) and the floor moves up to them.
 """
 
 from collections.abc import Iterable
@@ -130,12 +130,26 @@ def changes_record(*, dids: Iterable[str] | None) -> None:
         ReloadState.objects.filter(pk=STATE_PK).update(log_generation=generation)
 
 
-def log_is_complete() -> bool:
+@dataclass(frozen=True)
+class LogState:
+    generation: int  # the desired one
+    logged: int | None  # the last generation the log holds
+    floor: int  # the first generation it holds all of, after this one
+
+    @property
+    def complete(self) -> bool:
+        return self.logged == self.generation
+
+
+def log_state() -> LogState:
     state = ReloadState.objects.filter(pk=STATE_PK).values_list(
-        "desired_generation", "log_generation"
+        "desired_generation", "log_generation", "log_floor"
     )
-    generation, logged = next(iter(state), (0, None))
-    return logged == generation
+    return LogState(*next(iter(state), (0, None, 0)))
+
+
+def log_is_complete() -> bool:
+    return log_state().complete
 
 
 @transaction.atomic
@@ -155,7 +169,7 @@ def log_rebuild() -> int:
 
 
 def log_floor() -> int:
-    return ReloadState.objects.filter(pk=STATE_PK).values_list("log_floor", flat=True).first() or 0
+    return log_state().floor
 
 
 def changes_after(generation: int, *, limit: int) -> list[Change] | None:

@@ -67,7 +67,8 @@ def _reserve(stats: transport.ShmStats) -> int:
     return max(config().shm_reserve, stats.total // 10)
 
 
-def _shm_checked(proxy: Proxy, stats: transport.ShmStats, **more) -> None:
+def shm_checked(proxy: Proxy, stats: transport.ShmStats, **more) -> None:
+    """Record the proxy's shared memory as it reported it."""
     Proxy.objects.filter(pk=proxy.pk).update(
         shm_total=stats.total, shm_free=stats.free, shm_checked_at=timezone.now(), **more
     )
@@ -89,7 +90,7 @@ def room_check(proxy: Proxy) -> str | None:
     up_seconds = transport.uptime_seconds(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
     now = timezone.now()
     started_at = now - timedelta(seconds=up_seconds)
-    _shm_checked(proxy, stats, proxy_started_at=started_at)
+    shm_checked(proxy, stats, proxy_started_at=started_at)
     copy = tables_size_estimate()
     # Only reloads serweb saw count; one by someone else just makes this err on the safe side.
     two_copies = (
@@ -109,23 +110,25 @@ def room_check(proxy: Proxy) -> str | None:
     )
 
 
-def room_for_items(proxy: Proxy, items: Iterable[tuple[str, str]]) -> str | None:
-    """Whether the proxy has room for these new hash table items (key, value); a reason
-    not to send them, or None."""
+def room_for_items(
+    proxy: Proxy, items: Iterable[tuple[str, str]]
+) -> tuple[str | None, transport.ShmStats]:
+    """Whether the proxy has room for these new hash table items (key, value): a reason
+    not to send them, or None; and the shared memory it reported, for the caller to
+    record with what else it writes."""
     cfg = config()
     stats = transport.shm_stats(proxy.transport, proxy.address, timeout=cfg.rpc_timeout)
-    _shm_checked(proxy, stats)
     need = int(
         sum(HTABLE_ITEM_BYTES + len(key) + len(value) for key, value in items) * cfg.shm_safety
     )
     reserve = _reserve(stats)
     if need + reserve <= stats.free:
-        return None
+        return None, stats
     return (
         f"shared memory: the changed items need about {_mib(need)} beside {_mib(reserve)} "
         f"kept free, and the proxy has {_mib(stats.free)} free of {_mib(stats.total)}; "
         "start Kamailio with a larger -m"
-    )
+    ), stats
 
 
 def slots_warning(proxy: Proxy, table: str, items: int) -> str | None:

@@ -232,14 +232,16 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     proxy = Proxy.objects.filter(pk=proxy_id).first()
     if proxy is None:
         return ReloadOutcome(proxy_id, Status.GONE), False
-    if index_in_htable() and not index_log.log_is_complete():
+    log = index_log.log_state() if index_in_htable() else None
+    if log is not None and not log.complete:
         # Before the generation is read: a full reload of it is then a start for the log.
         index_log.log_rebuild()
+        log = index_log.log_state()
     generation, changed_at = desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
-    if index_in_htable() and not force:
-        outcome = _update(proxy, generation, changed_at)
+    if log is not None and not force:
+        outcome = _update(proxy, log, generation, changed_at)
         if outcome is not None:
             return outcome, False
         # A full reload instead; what the update found may have marked the proxy stale.
@@ -293,19 +295,22 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     return ReloadOutcome(proxy_id, Status.APPLIED, generation, warning or ""), False
 
 
-def _update(proxy: Proxy, generation: int, changed_at: datetime | None) -> ReloadOutcome | None:
+def _update(
+    proxy: Proxy, log: index_log.LogState, generation: int, changed_at: datetime | None
+) -> ReloadOutcome | None:
     """The htable index mode: send only what changed (proxies/incremental.py). None: do
     a full reload instead (too many changes, a restart, an RPC error, wrong answers)."""
     cfg = config()
     try:
-        plan = incremental.plan(proxy)
+        plan = incremental.plan(proxy, log)
         if plan.changes is None:
             logger.info("proxy %s: a full reload, as %s", proxy.name, plan.why_full)
             return None
-        room = memory.room_for_items(proxy, incremental.new_items(plan.changes))
+        room, shm = memory.room_for_items(proxy, incremental.new_items(plan.changes))
     except transport.ProxyError as exc:
         return _failed(proxy, Status.RETRY, generation, f"before the update: {exc}")
     if room is not None:
+        memory.shm_checked(proxy, shm)
         logger.error("proxy %s: not updating: %s", proxy.name, room)
         return _failed(proxy, Status.NO_ROOM, generation, room)
     started = time.monotonic()
@@ -333,6 +338,7 @@ def _update(proxy: Proxy, generation: int, changed_at: datetime | None) -> Reloa
         changed_at=changed_at,
         seconds=seconds,
         started_at=plan.started_at,
+        shm=shm,
     )
     logger.info(
         "proxy %s: generation %s live, %s change(s) (%.4f s)",
