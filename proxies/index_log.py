@@ -21,6 +21,7 @@ the drift check and after a full reload) and the floor moves up to them.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -133,6 +134,7 @@ def changes_record(*, dids: Iterable[str] | None) -> None:
 @dataclass(frozen=True)
 class LogState:
     generation: int  # the desired one
+    changed_at: datetime | None  # when it was made
     logged: int | None  # the last generation the log holds
     floor: int  # the first generation it holds all of, after this one
 
@@ -142,10 +144,12 @@ class LogState:
 
 
 def log_state() -> LogState:
+    """The desired generation (as generation.desired_state has it) and the log's, in one
+    read."""
     state = ReloadState.objects.filter(pk=STATE_PK).values_list(
-        "desired_generation", "log_generation", "log_floor"
+        "desired_generation", "changed_at", "log_generation", "log_floor"
     )
-    return LogState(*next(iter(state), (0, None, 0)))
+    return LogState(*next(iter(state), (0, None, None, 0)))
 
 
 def log_is_complete() -> bool:

@@ -237,7 +237,7 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         # Before the generation is read: a full reload of it is then a start for the log.
         index_log.log_rebuild()
         log = index_log.log_state()
-    generation, changed_at = desired_state()
+    generation, changed_at = (log.generation, log.changed_at) if log else desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
     if log is not None and not force:
