@@ -227,6 +227,8 @@ def _status_text(status: ProxyStatus) -> str:
     line += (
         f"; last reload {_when(status.last_reload_at)}{reload_time}, {status.reload_count} in all"
     )
+    if status.update_count:
+        line += f" beside {status.update_count} incremental updates"
     if status.shm_total:
         line += f"; shared memory {status.shm_free / 1048576:.1f} of {status.shm_total / 1048576:.1f} MiB free"
     if status.last_error:
