@@ -71,6 +71,7 @@ def parse_arguments() -> argparse.Namespace:
         help="the domain mode's one-by-one changes stop after this long",
     )
     parser.add_argument("--burst", type=int, default=1000, help="changes in one transaction")
+    parser.add_argument("--modes", default=",".join(MODES), help="domain, htable or both")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("SERWEB_BENCH_INDEX_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -84,6 +85,9 @@ def parse_arguments() -> argparse.Namespace:
         parser.error("sizes and --repeat must be at least 1, --attributes within 0..1")
     if args.changes < 1 or args.burst < 1:
         parser.error("--changes and --burst must be at least 1")
+    args.modes = [mode for mode in args.modes.split(",") if mode]
+    if not args.modes or set(args.modes) - set(MODES):
+        parser.error(f"--modes: some of {', '.join(MODES)}")
     return args
 
 
@@ -122,20 +126,26 @@ class FirstAnswer:
 
         self.kamailio, self.name = kamailio, name
         self.at: float | None = None
+        self.error: Exception | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._ask, daemon=True)
         self._thread.start()
 
     def _ask(self) -> None:
-        while not self._stop.is_set():
-            if self.kamailio.serves(self.name):
-                self.at = time.perf_counter()
-                return
-            time.sleep(0.0002)
+        try:
+            while not self._stop.is_set():
+                if self.kamailio.serves(self.name):
+                    self.at = time.perf_counter()
+                    return
+                time.sleep(0.0002)
+        except Exception as exc:  # raised by wait(), in the thread that asked
+            self.error = exc
 
     def wait(self, timeout: float) -> float:
         self._thread.join(timeout)
         self._stop.set()
+        if self.error is not None:
+            raise self.error
         if self.at is None:
             raise AssertionError(f"{self.name}: not live within {timeout} s")
         return self.at
@@ -332,7 +342,7 @@ def measure_size(size: int, args: argparse.Namespace, directory: Path, results: 
     db_url = (
         f"postgres://{ROLE}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
     )
-    for mode in MODES:
+    for mode in args.modes:
         row = measure_mode(mode, size, args, db_url, directory)
         results[(size, mode)] = row
         report_mode(size, mode, row, imported)

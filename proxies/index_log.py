@@ -169,6 +169,10 @@ def log_rebuild() -> int:
     ReloadState.objects.filter(pk=STATE_PK).update(
         log_generation=state.desired_generation, log_floor=state.desired_generation
     )
+    with connection.cursor() as cursor:
+        # Up to a million rows may have come at once: without fresh statistics the planner
+        # takes the log for empty, and each change's comparison scans all of it.
+        cursor.execute(f"ANALYZE {IndexEntry._meta.db_table}")
     return state.desired_generation
 
 

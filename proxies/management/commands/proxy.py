@@ -197,7 +197,8 @@ class Command(SubcommandCommand):
 
 def _outcome_text(outcome: reload.ReloadOutcome) -> str:
     if outcome.status == reload.Status.APPLIED:
-        return f"reloaded, generation {outcome.generation} live"
+        warning = f"; {outcome.detail}" if outcome.detail else ""
+        return f"reloaded, generation {outcome.generation} live{warning}"
     if outcome.status == reload.Status.CURRENT:
         return f"up to date (generation {outcome.generation})"
     if outcome.status == reload.Status.BUSY:
