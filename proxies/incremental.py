@@ -13,6 +13,7 @@ another domain is served under the old did until its htable.sets and under the n
 after, never under both or neither.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,11 +21,15 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from proxies import index_log, transport
+from proxies import index_log, memory, transport
 from proxies.config import config, htable_name, index_in_htable, names_htable_name
 from proxies.generation import applied_forget
 from proxies.index_log import Change
 from proxies.models import IndexTable, Proxy
+from proxies.outcome import ReloadOutcome, Status, failed
+from proxies.probes import probe_expected
+
+logger = logging.getLogger("serweb.reload")
 
 # core.uptime counts whole seconds, and the call takes a moment: a start time seen later
 # than the one recorded by more than this is a restart.
@@ -141,3 +146,72 @@ def applied(
         update_count=F("update_count") + 1,
         proxy_started_at=started_at,
     )
+
+
+def update(
+    proxy: Proxy, log: index_log.LogState, generation: int, changed_at: datetime | None
+) -> ReloadOutcome | None:
+    """Under the claim, in the htable index mode: send only what changed since the
+    proxy's generation, probe it and record it. None: do a full reload instead (too many
+    changes, a restart, an RPC error, wrong answers)."""
+    cfg = config()
+    try:
+        found = plan(proxy, log)
+        if found.changes is None:
+            logger.info("proxy %s: a full reload, as %s", proxy.name, found.why_full)
+            return None
+        room, shm = memory.room_for_items(proxy, new_items(found.changes))
+    except transport.ProxyError as exc:
+        return failed(proxy, Status.RETRY, generation, f"before the update: {exc}")
+    if room is not None:
+        memory.shm_checked(proxy, shm)
+        logger.error("proxy %s: not updating: %s", proxy.name, room)
+        return failed(proxy, Status.NO_ROOM, generation, room)
+    started = time.monotonic()
+    try:
+        send(proxy, found.changes, timeout=cfg.reload_timeout)
+    except transport.ProxyRpcError as exc:
+        # The proxy answers, so the full reload can go at once.
+        applied_forget(proxy.pk, f"htable update: {exc}; reloading in full")
+        logger.warning("proxy %s: htable update failed (%s); a full reload", proxy.name, exc)
+        return None
+    except transport.ProxyError as exc:
+        # Some changes may have gone out: the next try is a full reload.
+        applied_forget(proxy.pk)
+        return failed(proxy, Status.RETRY, generation, f"htable update: {exc}")
+    seconds = time.monotonic() - started
+    wrong = probe_expected(proxy, expected_names(found.changes))
+    if wrong:
+        detail = "after the htable update: " + "; ".join(wrong)
+        applied_forget(proxy.pk, detail + "; reloading in full")
+        logger.warning("proxy %s: %s; a full reload", proxy.name, detail)
+        return None
+    applied(
+        proxy,
+        generation=generation,
+        changed_at=changed_at,
+        seconds=seconds,
+        started_at=found.started_at,
+        shm=shm,
+    )
+    logger.info(
+        "proxy %s: generation %s live, %s change(s) (%.4f s)",
+        proxy.name,
+        generation,
+        len(found.changes),
+        seconds,
+    )
+    return ReloadOutcome(proxy.pk, Status.APPLIED, generation)
+
+
+def after_full_reload(proxy: Proxy) -> str | None:
+    """After a full reload in the htable index mode: forget the deletions every proxy
+    has, and warn if the table of names has too few slots for them."""
+    index_log.tombstones_purge()
+    try:
+        warning = memory.slots_warning(proxy, names_htable_name(), memory.names_count()[0])
+    except transport.ProxyError:
+        return None
+    if warning:
+        logger.warning("proxy %s: %s", proxy.name, warning)
+    return warning

@@ -25,6 +25,11 @@
 5. ``drift_check()`` (proxies/drift.py; periodic with a broker) schedules proxies that are behind, and
    probes a sample of names on the others; a proxy that answers against the database is
    marked stale and reloaded.
+6. In the htable index mode (SERWEB_PROXY_DOMAINS=htable) the catch-up under the claim
+   is, when it can be, only the keys that changed since the proxy's generation
+   (``_update``, proxies/incremental.py, from the log of proxies/index_log.py), sent at
+   once rather than after a quiet moment; a full reload is ``htable.reload`` of both
+   hash tables, and the fallback.
 
 Call these functions outside a transaction: claims must be visible to other processes
 at once, and nothing here should hold a transaction open across a network call.
@@ -33,13 +38,12 @@ at once, and nothing here should hold a transaction open across a network call.
 import logging
 import random
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
 
-from proxies import incremental, index_log, memory, transport
+from proxies import incremental, index_log, transport
 from proxies.config import (
     attributes_in_htable,
     config,
@@ -47,38 +51,17 @@ from proxies.config import (
     index_in_htable,
     names_htable_name,
 )
-from proxies.generation import applied_forget, desired_state
+from proxies.generation import desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
-from proxies.probes import changed_domains, probe_expected, probe_names
+from proxies.outcome import ReloadOutcome, Status, backoff, failed
+from proxies.probes import changed_domains, probe_names
 
 logger = logging.getLogger("serweb.reload")
 
 # The task that brings one proxy up to date (proxies/tasks.py), queued by name: the task
 # module imports this one, never the other way round.
 RELOAD_TASK = "proxies.tasks.reload_proxy"
-
-
-class Status:
-    APPLIED = "applied"  # reloaded and confirmed
-    CURRENT = "current"  # nothing to do
-    BUSY = "busy"  # another reload holds the claim
-    RETRY = "retry"  # unreachable, timed out or not yet serving: try again later
-    FAILED = "failed"  # the proxy refused the reload (e.g. a bad row): needs a person
-    NO_ROOM = "no_room"  # the new tables would not fit in shared memory
-    GONE = "gone"  # proxy deleted or disabled
-
-
-@dataclass(frozen=True)
-class ReloadOutcome:
-    proxy_id: int
-    status: str
-    generation: int = 0
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (Status.APPLIED, Status.CURRENT)
 
 
 # --- scheduling ----------------------------------------------------------------------------
@@ -140,15 +123,10 @@ def reload_debounce(proxy_id: int) -> float:
     return max(0.0, min(quiet_left, wait_left))
 
 
-def _backoff(failures: int) -> float:
-    cfg = config()
-    return min(cfg.retry_max, cfg.retry_base * 2 ** min(max(failures, 1) - 1, 16))
-
-
 def retry_delay(proxy_id: int) -> float:
     """Exponential backoff from the proxy's failure count, with jitter."""
     failures = Proxy.objects.filter(pk=proxy_id).values_list("failures", flat=True).first() or 1
-    return _backoff(failures) * random.uniform(0.5, 1.0)
+    return backoff(failures) * random.uniform(0.5, 1.0)
 
 
 def in_backoff(proxy_id: int) -> bool:
@@ -241,7 +219,7 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
     if log is not None and not force:
-        outcome = _update(proxy, log, generation, changed_at)
+        outcome = incremental.update(proxy, log, generation, changed_at)
         if outcome is not None:
             return outcome, False
         # A full reload instead; what the update found may have marked the proxy stale.
@@ -251,10 +229,10 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     try:
         room = room_check(proxy)
     except transport.ProxyError as exc:
-        return _failed(proxy, Status.RETRY, generation, f"before the reload: {exc}"), False
+        return failed(proxy, Status.RETRY, generation, f"before the reload: {exc}"), False
     if room is not None:
         logger.error("proxy %s: not reloading: %s", proxy.name, room)
-        return _failed(proxy, Status.NO_ROOM, generation, room), False
+        return failed(proxy, Status.NO_ROOM, generation, room), False
 
     started = time.monotonic()
     for method, table in reload_methods():
@@ -263,21 +241,21 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         try:
             _send_reload(proxy, method, table, timeout=left)
         except transport.ProxyTimeout as exc:
-            return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), True
+            return failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), True
         except transport.ProxyUnreachable as exc:
-            return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), False
+            return failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), False
         except transport.ProxyError as exc:
             # Kamailio keeps serving its old data; retrying the same data fails the same way.
             logger.error("proxy %s: %s failed: %s", proxy.name, method, exc)
             _count_reload(proxy)
-            return _failed(proxy, Status.FAILED, generation, f"{method}: {exc}"), False
+            return failed(proxy, Status.FAILED, generation, f"{method}: {exc}"), False
     seconds = time.monotonic() - started
     _count_reload(proxy)
 
     wrong = probe_names(proxy, changed_domains(proxy.applied_changed_at, changed_at))
     if wrong:
         detail = "after domain.reload: " + "; ".join(wrong)
-        return _failed(proxy, Status.RETRY, generation, detail), False
+        return failed(proxy, Status.RETRY, generation, detail), False
 
     now = timezone.now()
     Proxy.objects.filter(pk=proxy_id).update(
@@ -291,76 +269,8 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         full_reload_due=False,
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
-    warning = _after_full_reload(proxy) if index_in_htable() else None
+    warning = incremental.after_full_reload(proxy) if index_in_htable() else None
     return ReloadOutcome(proxy_id, Status.APPLIED, generation, warning or ""), False
-
-
-def _update(
-    proxy: Proxy, log: index_log.LogState, generation: int, changed_at: datetime | None
-) -> ReloadOutcome | None:
-    """The htable index mode: send only what changed (proxies/incremental.py). None: do
-    a full reload instead (too many changes, a restart, an RPC error, wrong answers)."""
-    cfg = config()
-    try:
-        plan = incremental.plan(proxy, log)
-        if plan.changes is None:
-            logger.info("proxy %s: a full reload, as %s", proxy.name, plan.why_full)
-            return None
-        room, shm = memory.room_for_items(proxy, incremental.new_items(plan.changes))
-    except transport.ProxyError as exc:
-        return _failed(proxy, Status.RETRY, generation, f"before the update: {exc}")
-    if room is not None:
-        memory.shm_checked(proxy, shm)
-        logger.error("proxy %s: not updating: %s", proxy.name, room)
-        return _failed(proxy, Status.NO_ROOM, generation, room)
-    started = time.monotonic()
-    try:
-        incremental.send(proxy, plan.changes, timeout=cfg.reload_timeout)
-    except transport.ProxyRpcError as exc:
-        # The proxy answers, so the full reload can go at once.
-        applied_forget(proxy.pk, f"htable update: {exc}; reloading in full")
-        logger.warning("proxy %s: htable update failed (%s); a full reload", proxy.name, exc)
-        return None
-    except transport.ProxyError as exc:
-        # Some changes may have gone out: the next try is a full reload.
-        applied_forget(proxy.pk)
-        return _failed(proxy, Status.RETRY, generation, f"htable update: {exc}")
-    seconds = time.monotonic() - started
-    wrong = probe_expected(proxy, incremental.expected_names(plan.changes))
-    if wrong:
-        detail = "after the htable update: " + "; ".join(wrong)
-        applied_forget(proxy.pk, detail + "; reloading in full")
-        logger.warning("proxy %s: %s; a full reload", proxy.name, detail)
-        return None
-    incremental.applied(
-        proxy,
-        generation=generation,
-        changed_at=changed_at,
-        seconds=seconds,
-        started_at=plan.started_at,
-        shm=shm,
-    )
-    logger.info(
-        "proxy %s: generation %s live, %s change(s) (%.4f s)",
-        proxy.name,
-        generation,
-        len(plan.changes),
-        seconds,
-    )
-    return ReloadOutcome(proxy.pk, Status.APPLIED, generation)
-
-
-def _after_full_reload(proxy: Proxy) -> str | None:
-    """After a full reload in the htable index mode: forget the deletions every proxy
-    has, and warn if the table of names has too few slots for them."""
-    index_log.tombstones_purge()
-    try:
-        warning = memory.slots_warning(proxy, names_htable_name(), memory.names_count()[0])
-    except transport.ProxyError:
-        return None
-    if warning:
-        logger.warning("proxy %s: %s", proxy.name, warning)
-    return warning
 
 
 def reload_methods() -> list[tuple[str, str | None]]:
@@ -386,18 +296,3 @@ def _send_reload(proxy: Proxy, method: str, table: str | None, *, timeout: float
 
 def _count_reload(proxy: Proxy) -> None:
     Proxy.objects.filter(pk=proxy.pk).update(reload_count=F("reload_count") + 1)
-
-
-def _failed(proxy: Proxy, status: str, generation: int, detail: str) -> ReloadOutcome:
-    now = timezone.now()
-    retry_at = (
-        now + timedelta(seconds=_backoff(proxy.failures + 1)) if status == Status.RETRY else None
-    )
-    Proxy.objects.filter(pk=proxy.pk).update(
-        last_error=detail[:2000],
-        last_error_at=now,
-        failures=F("failures") + 1,
-        next_retry_at=retry_at,
-    )
-    logger.warning("proxy %s: %s (%s)", proxy.name, detail, status)
-    return ReloadOutcome(proxy.pk, status, generation, detail)
