@@ -170,14 +170,17 @@ def htable_slots(transport: str, address: str, table: str, *, timeout: float) ->
 
 
 def shm_stats(transport: str, address: str, *, timeout: float) -> ShmStats:
-    """The proxy's shared memory, from core.shmmem."""
-    result = rpc_call(transport, address, "core.shmmem", timeout=timeout)
+    """The proxy's shared memory in bytes, from core.shmmem.
+
+    Asked in KiB: in bytes Kamailio 5.6 answers in a 32-bit integer, which wraps past
+    2 GiB (-m 2200 reads total -1988100096)."""
+    result = rpc_call(transport, address, "core.shmmem", ["k"], timeout=timeout)
     try:
         return ShmStats(
-            total=int(result["total"]),
-            free=int(result["free"]),
-            used=int(result.get("used", 0)),
-            max_used=int(result.get("max_used", 0)),
+            total=int(result["total"]) * 1024,
+            free=int(result["free"]) * 1024,
+            used=int(result.get("used", 0)) * 1024,
+            max_used=int(result.get("max_used", 0)) * 1024,
         )
     except (KeyError, TypeError, ValueError):
         raise ProxyError(f"core.shmmem answered {result!r}") from None
