@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from proxies import index_log, memory, transport
+from proxies.bookkeeping import quick_commit
 from proxies.config import config, htable_name, index_in_htable, names_htable_name
 from proxies.generation import applied_forget
 from proxies.index_log import Change
@@ -132,20 +133,21 @@ def applied(
     """Record the generation the update brought the proxy to (in one write: each is a
     commit the next change may wait for)."""
     now = timezone.now()
-    Proxy.objects.filter(pk=proxy.pk).update(
-        shm_total=shm.total,
-        shm_free=shm.free,
-        shm_checked_at=now,
-        applied_generation=generation,
-        applied_changed_at=changed_at,
-        last_reload_at=now,
-        last_reload_seconds=seconds,
-        last_verified_at=now if proxy.sip_address else None,
-        failures=0,
-        next_retry_at=None,
-        update_count=F("update_count") + 1,
-        proxy_started_at=started_at,
-    )
+    with quick_commit():
+        Proxy.objects.filter(pk=proxy.pk).update(
+            shm_total=shm.total,
+            shm_free=shm.free,
+            shm_checked_at=now,
+            applied_generation=generation,
+            applied_changed_at=changed_at,
+            last_reload_at=now,
+            last_reload_seconds=seconds,
+            last_verified_at=now if proxy.sip_address else None,
+            failures=0,
+            next_retry_at=None,
+            update_count=F("update_count") + 1,
+            proxy_started_at=started_at,
+        )
 
 
 def update(

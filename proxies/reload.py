@@ -44,6 +44,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from proxies import incremental, index_log, transport
+from proxies.bookkeeping import quick_commit
 from proxies.config import (
     attributes_in_htable,
     config,
@@ -89,13 +90,15 @@ def reload_schedule(proxy_id: int) -> bool:
     """Queue a reload task for the proxy unless one is queued already. Returns whether
     this call queued it."""
     now = timezone.now()
-    queued = (
-        Proxy.objects.filter(pk=proxy_id, enabled=True)
-        .filter(
-            Q(reload_scheduled_at__isnull=True) | Q(reload_scheduled_at__lt=now - _schedule_ttl())
+    with quick_commit():
+        queued = (
+            Proxy.objects.filter(pk=proxy_id, enabled=True)
+            .filter(
+                Q(reload_scheduled_at__isnull=True)
+                | Q(reload_scheduled_at__lt=now - _schedule_ttl())
+            )
+            .update(reload_scheduled_at=now)
         )
-        .update(reload_scheduled_at=now)
-    )
     if queued:
         # Celery loads here, when a reload is queued, not at every command's start.
         from serweb.celery import task_named
@@ -148,7 +151,8 @@ def reload_task_finished(proxy_id: int, outcome: ReloadOutcome) -> None:
     """The queued task is done: clear the flag, then look again, as a change may have
     found the flag set and ridden on a task that had already read its generation. The
     task queued for it waits for quiet, at most max-wait from now."""
-    Proxy.objects.filter(pk=proxy_id).update(reload_scheduled_at=None)
+    with quick_commit():
+        Proxy.objects.filter(pk=proxy_id).update(reload_scheduled_at=None)
     if outcome.ok and proxy_is_behind(proxy_id):
         reload_schedule(proxy_id)
 
@@ -184,17 +188,19 @@ def proxy_reload(proxy_id: int, *, force: bool = False, trailing: bool = True) -
 def _claim(proxy_id: int) -> datetime | None:
     now = timezone.now()
     stale = now - timedelta(seconds=config().claim_ttl)
-    claimed = (
-        Proxy.objects.filter(pk=proxy_id, enabled=True)
-        .filter(Q(reloading_since__isnull=True) | Q(reloading_since__lt=stale))
-        .update(reloading_since=now)
-    )
+    with quick_commit():
+        claimed = (
+            Proxy.objects.filter(pk=proxy_id, enabled=True)
+            .filter(Q(reloading_since__isnull=True) | Q(reloading_since__lt=stale))
+            .update(reloading_since=now)
+        )
     return now if claimed else None
 
 
 def _release(proxy_id: int, claimed_at: datetime) -> None:
     # Only our own claim: a stale one may have been taken over meanwhile.
-    Proxy.objects.filter(pk=proxy_id, reloading_since=claimed_at).update(reloading_since=None)
+    with quick_commit():
+        Proxy.objects.filter(pk=proxy_id, reloading_since=claimed_at).update(reloading_since=None)
 
 
 def proxy_is_behind(proxy_id: int) -> bool:
