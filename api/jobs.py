@@ -19,7 +19,8 @@ from domains.dns.verification import Verification, domain_verify
 from domains.models import Domain, DomainClaim
 from domains.selectors import DomainNotFound
 from proxies.models import Proxy
-from proxies.reload import outcome_text, proxy_reload
+from proxies.outcome import outcome_text
+from proxies.reload import proxy_reload
 
 # The task that runs a job (api/tasks.py), queued by name: the task module imports this
 # one, never the other way round.

@@ -15,7 +15,8 @@ from django.db import connection, transaction
 
 # What the proxy reads, in settings.SERWEB_PROXY_SCHEMA (PostgreSQL) or the main schema.
 # domain_attrs_htable and domain_attrs_none serve the htable variant of the reference
-# configuration (attributes loaded by the htable module; migration 0005).
+# configuration (attributes loaded by the htable module; domains migration 0005),
+# domain_names_htable its htable index mode (proxies migration 0002).
 PROXY_RELATIONS = (
     "version",
     "domain",
@@ -25,6 +26,7 @@ PROXY_RELATIONS = (
     "dbaliases",
     "domain_attrs_htable",
     "domain_attrs_none",
+    "domain_names_htable",
 )
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -19,6 +19,7 @@ class ReloadConfig:
     probe_names: int
     shm_reserve: int
     shm_safety: float
+    incremental_max: int
 
 
 def config() -> ReloadConfig:
@@ -34,14 +35,27 @@ def config() -> ReloadConfig:
         probe_names=int(settings.SERWEB_PROBE_NAMES),
         shm_reserve=int(settings.SERWEB_PROXY_SHM_RESERVE),
         shm_safety=float(settings.SERWEB_PROXY_SHM_SAFETY),
+        incremental_max=int(settings.SERWEB_PROXY_INCREMENTAL_MAX),
     )
 
 
+def index_in_htable() -> bool:
+    """The proxies' domain index is a hash table of module htable, updated change by
+    change (SERWEB_PROXY_DOMAINS=htable)."""
+    return settings.SERWEB_PROXY_DOMAINS == "htable"
+
+
 def attributes_in_htable() -> bool:
-    """The proxies load per-domain attributes with module htable (SERWEB_PROXY_ATTRIBUTES)."""
-    return settings.SERWEB_PROXY_ATTRIBUTES == "htable"
+    """The proxies load per-domain attributes with module htable (SERWEB_PROXY_ATTRIBUTES,
+    and always in the htable index mode)."""
+    return settings.SERWEB_PROXY_ATTRIBUTES == "htable" or index_in_htable()
 
 
 def htable_name() -> str:
     """The name of that hash table in the proxies' configuration (SERWEB_PROXY_HTABLE)."""
     return settings.SERWEB_PROXY_HTABLE
+
+
+def names_htable_name() -> str:
+    """The name of the hash table of names in that mode (SERWEB_PROXY_DOMAINS_HTABLE)."""
+    return settings.SERWEB_PROXY_DOMAINS_HTABLE

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from domains.models import Domain
-from proxies import reload
-from proxies.generation import desired_state
+from proxies import index_log, reload
+from proxies.config import index_in_htable
+from proxies.generation import applied_forget, desired_state
 from proxies.models import Proxy
 from proxies.probes import changed_domains, probe_names
 
@@ -32,6 +33,10 @@ def drift_check(*, sample: int = 5, reload_now: bool = False) -> list[DriftRepor
     here). The others are probed: recently changed domains plus a random sample; a
     wrong answer marks the proxy stale (applied generation 0) and reloads it."""
     reports = []
+    if index_in_htable():
+        # Now and then rather than after every update: each write is a commit a change
+        # may wait for.
+        index_log.tombstones_purge()
     generation, _changed_at = desired_state()
     for proxy in Proxy.objects.filter(enabled=True).order_by("name"):
         if proxy.applied_generation < generation:
@@ -50,12 +55,7 @@ def drift_check(*, sample: int = 5, reload_now: bool = False) -> list[DriftRepor
             continue
         detail = "stale data: " + "; ".join(wrong)
         logger.warning("proxy %s: %s; reloading", proxy.name, detail)
-        Proxy.objects.filter(pk=proxy.pk).update(
-            applied_generation=0,
-            applied_changed_at=None,
-            last_error=detail,
-            last_error_at=timezone.now(),
-        )
+        applied_forget(proxy.pk, detail)
         report = _catch_up_later_or_now(proxy, reload_now, detail)
         reports.append(DriftReport(proxy.name, "repaired", f"{detail} -> {report.action}"))
     return reports

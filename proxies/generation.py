@@ -7,15 +7,15 @@ from datetime import datetime
 from django.db.models import F
 from django.utils import timezone
 
-from proxies.models import ReloadState
+from proxies.models import Proxy, ReloadState
 
 # The one row (created by domains migration 0002).
-_STATE_PK = 1
+STATE_PK = 1
 
 
 def desired_state() -> tuple[int, datetime | None]:
     """The desired generation and when it was made (None before any change)."""
-    state = ReloadState.objects.filter(pk=_STATE_PK).first()
+    state = ReloadState.objects.filter(pk=STATE_PK).first()
     if state is None:
         return 0, None
     return state.desired_generation, state.changed_at
@@ -27,8 +27,19 @@ def desired_generation() -> int:
 
 def generation_bump() -> None:
     """One more generation, inside the caller's transaction."""
-    updated = ReloadState.objects.filter(pk=_STATE_PK).update(
+    updated = ReloadState.objects.filter(pk=STATE_PK).update(
         desired_generation=F("desired_generation") + 1, changed_at=timezone.now()
     )
     if not updated:
-        ReloadState.objects.create(pk=_STATE_PK, desired_generation=1)
+        ReloadState.objects.create(pk=STATE_PK, desired_generation=1)
+
+
+def applied_forget(proxy_id: int, detail: str | None = None) -> None:
+    """What the proxy holds is unknown (it answered against the database, an update
+    failed half-way, it restarted): as if it had applied nothing, so that its next
+    reload is a full one and every domain counts as pending until then. ``detail``, if
+    given, is recorded as the proxy's error."""
+    error = {} if detail is None else {"last_error": detail[:2000], "last_error_at": timezone.now()}
+    Proxy.objects.filter(pk=proxy_id).update(
+        applied_generation=0, applied_changed_at=None, full_reload_due=True, **error
+    )

@@ -24,27 +24,36 @@ def probe_names(proxy: Proxy, domains: Iterable[Domain], *, limit: int | None = 
     """Ask the proxy about the names of ``domains``, at most ``limit`` of them (SIP
     OPTIONS, answered by the reference configuration), and return what differs from the
     database. A proxy without a SIP address is not probed."""
+    expected = (
+        (name.name, domain.did if domain.is_served else None)
+        for domain in domains
+        for name in domain.names.all()
+    )
+    return probe_expected(proxy, expected, limit=limit)
+
+
+def probe_expected(
+    proxy: Proxy, expected: Iterable[tuple[str, str | None]], *, limit: int | None = None
+) -> list[str]:
+    """Ask the proxy about each (name, did it should serve the name as, or None for not
+    at all), at most ``limit`` of them, and return what differs."""
     if not proxy.sip_address:
         return []
     cfg = config()
     wrong: list[str] = []
     budget = cfg.probe_names if limit is None else limit
-    for domain in domains:
-        expected = domain.did if domain.is_served else None
-        for name in domain.names.all():
-            if budget <= 0:
-                return wrong
-            budget -= 1
-            try:
-                answer = transport.sip_options(
-                    proxy.sip_address, name.name, timeout=cfg.probe_timeout
-                )
-            except transport.ProxyError as exc:
-                wrong.append(f"{name.name}: {exc}")
-                continue
-            problem = _probe_problem(name.name, answer, expected)
-            if problem:
-                wrong.append(problem)
+    for name, did in expected:
+        if budget <= 0:
+            break
+        budget -= 1
+        try:
+            answer = transport.sip_options(proxy.sip_address, name, timeout=cfg.probe_timeout)
+        except transport.ProxyError as exc:
+            wrong.append(f"{name}: {exc}")
+            continue
+        problem = _probe_problem(name, answer, did)
+        if problem:
+            wrong.append(problem)
     return wrong
 
 

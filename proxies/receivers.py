@@ -3,13 +3,16 @@
 Services send ``domains.signals.domains_changed`` after writing anything the proxy caches.
 The receiver bumps the desired generation inside the same transaction (so a crash right
 after the commit cannot lose a reload) once per transaction, and schedules the reload after
-the commit (so a rolled-back change never reloads and a burst costs one reload).
+the commit (so a rolled-back change never reloads and a burst costs one reload). In the
+htable index mode it also logs, at every signal and in the same transaction, which keys
+of the proxies' hash tables the change touched (proxies/index_log.py).
 """
 
 from django.db import connection, transaction
 
 from domains.signals import domains_changed
-from proxies import reload
+from proxies import index_log, reload
+from proxies.config import index_in_htable
 from proxies.generation import generation_bump
 
 
@@ -21,16 +24,17 @@ def _already_scheduled() -> bool:
     return any(func is _after_commit for _sids, func, _robust in connection.run_on_commit)
 
 
-def on_domains_changed(sender, **kwargs) -> None:
+def on_domains_changed(sender, dids=None, **kwargs) -> None:
     if not connection.in_atomic_block:
         # Services are atomic; this keeps a stray caller correct, if not coalesced.
         with transaction.atomic():
-            on_domains_changed(sender, **kwargs)
+            on_domains_changed(sender, dids=dids, **kwargs)
         return
-    if _already_scheduled():
-        return
-    generation_bump()
-    transaction.on_commit(_after_commit)
+    if not _already_scheduled():
+        generation_bump()
+        transaction.on_commit(_after_commit)
+    if index_in_htable():
+        index_log.changes_record(dids=dids)
 
 
 def connect_receivers() -> None:

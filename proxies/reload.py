@@ -25,6 +25,11 @@
 5. ``drift_check()`` (proxies/drift.py; periodic with a broker) schedules proxies that are behind, and
    probes a sample of names on the others; a proxy that answers against the database is
    marked stale and reloaded.
+6. In the htable index mode (SERWEB_PROXY_DOMAINS=htable) the catch-up under the claim
+   is, when it can be, only the keys that changed since the proxy's generation
+   (``_update``, proxies/incremental.py, from the log of proxies/index_log.py), sent at
+   once rather than after a quiet moment; a full reload is ``htable.reload`` of both
+   hash tables, and the fallback.
 
 Call these functions outside a transaction: claims must be visible to other processes
 at once, and nothing here should hold a transaction open across a network call.
@@ -33,17 +38,24 @@ at once, and nothing here should hold a transaction open across a network call.
 import logging
 import random
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
 
-from proxies import transport
-from proxies.config import attributes_in_htable, config, htable_name
+from proxies import incremental, index_log, transport
+from proxies.bookkeeping import quick_commit
+from proxies.config import (
+    attributes_in_htable,
+    config,
+    htable_name,
+    index_in_htable,
+    names_htable_name,
+)
 from proxies.generation import desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
+from proxies.outcome import ReloadOutcome, Status, backoff, failed
 from proxies.probes import changed_domains, probe_names
 
 logger = logging.getLogger("serweb.reload")
@@ -51,41 +63,6 @@ logger = logging.getLogger("serweb.reload")
 # The task that brings one proxy up to date (proxies/tasks.py), queued by name: the task
 # module imports this one, never the other way round.
 RELOAD_TASK = "proxies.tasks.reload_proxy"
-
-
-class Status:
-    APPLIED = "applied"  # reloaded and confirmed
-    CURRENT = "current"  # nothing to do
-    BUSY = "busy"  # another reload holds the claim
-    RETRY = "retry"  # unreachable, timed out or not yet serving: try again later
-    FAILED = "failed"  # the proxy refused the reload (e.g. a bad row): needs a person
-    NO_ROOM = "no_room"  # the new tables would not fit in shared memory
-    GONE = "gone"  # proxy deleted or disabled
-
-
-@dataclass(frozen=True)
-class ReloadOutcome:
-    proxy_id: int
-    status: str
-    generation: int = 0
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (Status.APPLIED, Status.CURRENT)
-
-
-def outcome_text(outcome: ReloadOutcome) -> str:
-    """What a reload came to, in words for the person who asked for it."""
-    if outcome.status == Status.APPLIED:
-        return f"reloaded, generation {outcome.generation} live"
-    if outcome.status == Status.CURRENT:
-        return f"up to date (generation {outcome.generation})"
-    if outcome.status == Status.BUSY:
-        return "another reload is running; it picks up every change"
-    if outcome.status == Status.GONE:
-        return "disabled, not reloaded"
-    return f"{outcome.status.replace('_', ' ')}: {outcome.detail}"
 
 
 # --- scheduling ----------------------------------------------------------------------------
@@ -113,24 +90,31 @@ def reload_schedule(proxy_id: int) -> bool:
     """Queue a reload task for the proxy unless one is queued already. Returns whether
     this call queued it."""
     now = timezone.now()
-    queued = (
-        Proxy.objects.filter(pk=proxy_id, enabled=True)
-        .filter(
-            Q(reload_scheduled_at__isnull=True) | Q(reload_scheduled_at__lt=now - _schedule_ttl())
+    with quick_commit():
+        queued = (
+            Proxy.objects.filter(pk=proxy_id, enabled=True)
+            .filter(
+                Q(reload_scheduled_at__isnull=True)
+                | Q(reload_scheduled_at__lt=now - _schedule_ttl())
+            )
+            .update(reload_scheduled_at=now)
         )
-        .update(reload_scheduled_at=now)
-    )
     if queued:
         # Celery loads here, when a reload is queued, not at every command's start.
         from serweb.celery import task_named
 
-        task_named(RELOAD_TASK).apply_async((proxy_id,), countdown=config().quiet)
+        # The task itself waits for quiet (reload_debounce) if a full reload is due.
+        countdown = 0 if index_in_htable() else config().quiet
+        task_named(RELOAD_TASK).apply_async((proxy_id,), countdown=countdown)
     return bool(queued)
 
 
 def reload_debounce(proxy_id: int) -> float:
-    """Seconds a queued reload should still wait for the changes to quiet down; 0: now."""
+    """Seconds a queued reload should still wait for the changes to quiet down; 0: now.
+    An incremental update does not wait: quiet coalesces full reloads, for their cost."""
     cfg = config()
+    if incremental.goes_out_at_once(proxy_id):
+        return 0.0
     _generation, changed_at = desired_state()
     scheduled_at = Proxy.objects.filter(pk=proxy_id).values_list("reload_scheduled_at", flat=True)
     scheduled_at = next(iter(scheduled_at), None)
@@ -142,15 +126,10 @@ def reload_debounce(proxy_id: int) -> float:
     return max(0.0, min(quiet_left, wait_left))
 
 
-def _backoff(failures: int) -> float:
-    cfg = config()
-    return min(cfg.retry_max, cfg.retry_base * 2 ** min(max(failures, 1) - 1, 16))
-
-
 def retry_delay(proxy_id: int) -> float:
     """Exponential backoff from the proxy's failure count, with jitter."""
     failures = Proxy.objects.filter(pk=proxy_id).values_list("failures", flat=True).first() or 1
-    return _backoff(failures) * random.uniform(0.5, 1.0)
+    return backoff(failures) * random.uniform(0.5, 1.0)
 
 
 def in_backoff(proxy_id: int) -> bool:
@@ -172,7 +151,8 @@ def reload_task_finished(proxy_id: int, outcome: ReloadOutcome) -> None:
     """The queued task is done: clear the flag, then look again, as a change may have
     found the flag set and ridden on a task that had already read its generation. The
     task queued for it waits for quiet, at most max-wait from now."""
-    Proxy.objects.filter(pk=proxy_id).update(reload_scheduled_at=None)
+    with quick_commit():
+        Proxy.objects.filter(pk=proxy_id).update(reload_scheduled_at=None)
     if outcome.ok and proxy_is_behind(proxy_id):
         reload_schedule(proxy_id)
 
@@ -208,17 +188,19 @@ def proxy_reload(proxy_id: int, *, force: bool = False, trailing: bool = True) -
 def _claim(proxy_id: int) -> datetime | None:
     now = timezone.now()
     stale = now - timedelta(seconds=config().claim_ttl)
-    claimed = (
-        Proxy.objects.filter(pk=proxy_id, enabled=True)
-        .filter(Q(reloading_since__isnull=True) | Q(reloading_since__lt=stale))
-        .update(reloading_since=now)
-    )
+    with quick_commit():
+        claimed = (
+            Proxy.objects.filter(pk=proxy_id, enabled=True)
+            .filter(Q(reloading_since__isnull=True) | Q(reloading_since__lt=stale))
+            .update(reloading_since=now)
+        )
     return now if claimed else None
 
 
 def _release(proxy_id: int, claimed_at: datetime) -> None:
     # Only our own claim: a stale one may have been taken over meanwhile.
-    Proxy.objects.filter(pk=proxy_id, reloading_since=claimed_at).update(reloading_since=None)
+    with quick_commit():
+        Proxy.objects.filter(pk=proxy_id, reloading_since=claimed_at).update(reloading_since=None)
 
 
 def proxy_is_behind(proxy_id: int) -> bool:
@@ -234,41 +216,52 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     proxy = Proxy.objects.filter(pk=proxy_id).first()
     if proxy is None:
         return ReloadOutcome(proxy_id, Status.GONE), False
-    generation, changed_at = desired_state()
+    log = index_log.log_state() if index_in_htable() else None
+    if log is not None and not log.complete:
+        # Before the generation is read: a full reload of it is then a start for the log.
+        index_log.log_rebuild()
+        log = index_log.log_state()
+    generation, changed_at = (log.generation, log.changed_at) if log else desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
+    if log is not None and not force:
+        outcome = incremental.update(proxy, log, generation, changed_at)
+        if outcome is not None:
+            return outcome, False
+        # A full reload instead; what the update found may have marked the proxy stale.
+        proxy.refresh_from_db()
     cfg = config()
 
     try:
         room = room_check(proxy)
     except transport.ProxyError as exc:
-        return _failed(proxy, Status.RETRY, generation, f"before domain.reload: {exc}"), False
+        return failed(proxy, Status.RETRY, generation, f"before the reload: {exc}"), False
     if room is not None:
         logger.error("proxy %s: not reloading: %s", proxy.name, room)
-        return _failed(proxy, Status.NO_ROOM, generation, room), False
+        return failed(proxy, Status.NO_ROOM, generation, room), False
 
     started = time.monotonic()
-    for method in reload_methods():
+    for method, table in reload_methods():
         # One budget for all of them: the claim's TTL covers one reload_timeout.
         left = max(cfg.reload_timeout - (time.monotonic() - started), 0.001)
         try:
-            _send_reload(proxy, method, timeout=left)
+            _send_reload(proxy, method, table, timeout=left)
         except transport.ProxyTimeout as exc:
-            return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), True
+            return failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), True
         except transport.ProxyUnreachable as exc:
-            return _failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), False
+            return failed(proxy, Status.RETRY, generation, f"{method}: {exc}"), False
         except transport.ProxyError as exc:
             # Kamailio keeps serving its old data; retrying the same data fails the same way.
             logger.error("proxy %s: %s failed: %s", proxy.name, method, exc)
             _count_reload(proxy)
-            return _failed(proxy, Status.FAILED, generation, f"{method}: {exc}"), False
+            return failed(proxy, Status.FAILED, generation, f"{method}: {exc}"), False
     seconds = time.monotonic() - started
     _count_reload(proxy)
 
     wrong = probe_names(proxy, changed_domains(proxy.applied_changed_at, changed_at))
     if wrong:
         detail = "after domain.reload: " + "; ".join(wrong)
-        return _failed(proxy, Status.RETRY, generation, detail), False
+        return failed(proxy, Status.RETRY, generation, detail), False
 
     now = timezone.now()
     Proxy.objects.filter(pk=proxy_id).update(
@@ -279,43 +272,33 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
         last_verified_at=now if proxy.sip_address else None,
         failures=0,
         next_retry_at=None,
+        full_reload_due=False,
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)
-    return ReloadOutcome(proxy_id, Status.APPLIED, generation), False
+    warning = incremental.after_full_reload(proxy) if index_in_htable() else None
+    return ReloadOutcome(proxy_id, Status.APPLIED, generation, warning or ""), False
 
 
-def reload_methods() -> list[str]:
-    """The RPCs one reload sends, in order.
+def reload_methods() -> list[tuple[str, str | None]]:
+    """The RPCs one reload sends, in order, each with its hash table if it has one.
 
-    With attributes in htable, htable.reload comes first: a domain that becomes served
-    then has its attributes from its first request on (a realm, a closed peering policy),
-    whereas an attribute that outlives its domain for a moment is never read."""
+    Attributes in htable come first: a domain that becomes served then has its attributes
+    from its first request on (a realm, a closed peering policy), whereas an attribute
+    that outlives its domain for a moment is never read. In the htable index mode the
+    names are a hash table too, and the domain module is not there."""
+    if index_in_htable():
+        return [("htable.reload", htable_name()), ("htable.reload", names_htable_name())]
     if attributes_in_htable():
-        return ["htable.reload", "domain.reload"]
-    return ["domain.reload"]
+        return [("htable.reload", htable_name()), ("domain.reload", None)]
+    return [("domain.reload", None)]
 
 
-def _send_reload(proxy: Proxy, method: str, *, timeout: float) -> None:
-    if method == "htable.reload":
-        transport.htable_reload(proxy.transport, proxy.address, htable_name(), timeout=timeout)
+def _send_reload(proxy: Proxy, method: str, table: str | None, *, timeout: float) -> None:
+    if table is not None:
+        transport.htable_reload(proxy.transport, proxy.address, table, timeout=timeout)
     else:
         transport.domain_reload(proxy.transport, proxy.address, timeout=timeout)
 
 
 def _count_reload(proxy: Proxy) -> None:
     Proxy.objects.filter(pk=proxy.pk).update(reload_count=F("reload_count") + 1)
-
-
-def _failed(proxy: Proxy, status: str, generation: int, detail: str) -> ReloadOutcome:
-    now = timezone.now()
-    retry_at = (
-        now + timedelta(seconds=_backoff(proxy.failures + 1)) if status == Status.RETRY else None
-    )
-    Proxy.objects.filter(pk=proxy.pk).update(
-        last_error=detail[:2000],
-        last_error_at=now,
-        failures=F("failures") + 1,
-        next_retry_at=retry_at,
-    )
-    logger.warning("proxy %s: %s (%s)", proxy.name, detail, status)
-    return ReloadOutcome(proxy.pk, status, generation, detail)

@@ -64,7 +64,10 @@ class ProxyStatusOutput(serializers.Serializer):
     desired_generation = serializers.IntegerField()
     pending_dids = serializers.ListField(child=serializers.CharField())
     pending_count = serializers.IntegerField()
-    reload_count = serializers.IntegerField()
+    reload_count = serializers.IntegerField(help_text="full reloads sent")
+    update_count = serializers.IntegerField(
+        help_text="incremental updates sent (htable index mode: the changed keys alone)"
+    )
     failures = serializers.IntegerField()
     last_reload_at = serializers.DateTimeField(allow_null=True)
     last_reload_seconds = serializers.FloatField(allow_null=True)

@@ -24,6 +24,7 @@ class ProxyStatus:
     pending_dids: list[str]
     pending_count: int
     reload_count: int
+    update_count: int
     failures: int
     last_reload_at: datetime | None
     last_reload_seconds: float | None
@@ -127,6 +128,7 @@ def _status_of(
         pending_dids=pending_dids,
         pending_count=pending_count,
         reload_count=proxy.reload_count,
+        update_count=proxy.update_count,
         failures=proxy.failures,
         last_reload_at=proxy.last_reload_at,
         last_reload_seconds=proxy.last_reload_seconds,

@@ -136,15 +136,51 @@ def htable_reload(transport: str, address: str, table: str, *, timeout: float) -
     rpc_call(transport, address, "htable.reload", [table], timeout=timeout)
 
 
+def htable_set(
+    transport: str, address: str, table: str, key: str, value: str, *, is_int: bool, timeout: float
+) -> None:
+    """Set one item of a hash table of module htable: an integer (htable.seti) or a
+    string (htable.sets); replaces the item's value at once."""
+    if is_int:
+        rpc_call(transport, address, "htable.seti", [table, key, int(value)], timeout=timeout)
+    else:
+        rpc_call(transport, address, "htable.sets", [table, key, value], timeout=timeout)
+
+
+def htable_delete(transport: str, address: str, table: str, key: str, *, timeout: float) -> bool:
+    """Delete one item of a hash table; False if it was not there (Kamailio answers 404,
+    which is no failure: the item is gone either way)."""
+    try:
+        rpc_call(transport, address, "htable.delete", [table, key], timeout=timeout)
+    except ProxyRpcError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True
+
+
+def htable_slots(transport: str, address: str, table: str, *, timeout: float) -> int | None:
+    """The number of slots of a hash table (htable.listTables), or None if the proxy has
+    no table of that name."""
+    result = rpc_call(transport, address, "htable.listTables", timeout=timeout)
+    try:
+        return next((int(t["size"]) for t in result if t.get("name") == table), None)
+    except (KeyError, TypeError, ValueError):
+        raise ProxyError(f"htable.listTables answered {result!r}") from None
+
+
 def shm_stats(transport: str, address: str, *, timeout: float) -> ShmStats:
-    """The proxy's shared memory, from core.shmmem."""
-    result = rpc_call(transport, address, "core.shmmem", timeout=timeout)
+    """The proxy's shared memory in bytes, from core.shmmem.
+
+    Asked in KiB: in bytes Kamailio 5.6 answers in a 32-bit integer, which wraps past
+    2 GiB (-m 2200 reads total -1988100096)."""
+    result = rpc_call(transport, address, "core.shmmem", ["k"], timeout=timeout)
     try:
         return ShmStats(
-            total=int(result["total"]),
-            free=int(result["free"]),
-            used=int(result.get("used", 0)),
-            max_used=int(result.get("max_used", 0)),
+            total=int(result["total"]) * 1024,
+            free=int(result["free"]) * 1024,
+            used=int(result.get("used", 0)) * 1024,
+            max_used=int(result.get("max_used", 0)) * 1024,
         )
     except (KeyError, TypeError, ValueError):
         raise ProxyError(f"core.shmmem answered {result!r}") from None

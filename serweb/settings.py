@@ -372,6 +372,21 @@ if SERWEB_PROXY_ATTRIBUTES not in ("domain_attrs", "htable"):
     )
 # The name of that hash table in the proxy's configuration (htable's "htable" parameter).
 SERWEB_PROXY_HTABLE = env_str("SERWEB_PROXY_HTABLE", "domattrs")
+# How the proxies look up domain names: "domain" (the domain module, whose every change
+# is a full domain.reload) or "htable" (the reference configuration's WITH_HTABLE_DOMAINS
+# variant: names and attributes in hash tables of module htable, sent change by change
+# with htable.sets/htable.delete; attributes then come from htable whatever
+# SERWEB_PROXY_ATTRIBUTES says).
+SERWEB_PROXY_DOMAINS = env_str("SERWEB_PROXY_DOMAINS", "domain")
+if SERWEB_PROXY_DOMAINS not in ("domain", "htable"):
+    raise ImproperlyConfigured(
+        f"SERWEB_PROXY_DOMAINS={SERWEB_PROXY_DOMAINS!r}: use domain or htable"
+    )
+# The name of the hash table of names in the proxy's configuration.
+SERWEB_PROXY_DOMAINS_HTABLE = env_str("SERWEB_PROXY_DOMAINS_HTABLE", "domnames")
+# In that mode, a proxy more than this many changed keys (names and attributes) behind
+# gets a full htable.reload of both tables instead of the changes one by one.
+SERWEB_PROXY_INCREMENTAL_MAX = env_int("SERWEB_PROXY_INCREMENTAL_MAX", 2000, minimum=0)
 
 # What "points at us" means for DNS checks: the proxies' host names and addresses.
 SERWEB_PROXY_HOSTNAMES = env_list("SERWEB_PROXY_HOSTNAMES")

@@ -27,8 +27,12 @@ from proxies import transport
 REPO = Path(__file__).resolve().parent.parent
 KAMAILIO_CFG = REPO / "deploy" / "kamailio" / "kamailio.cfg"
 SIPP_DIR = REPO / "tests" / "sipp"
-# One line per table load requested over RPC (debugger module, WITH_RELOAD_LOG).
+# One line per table load requested over RPC (debugger module, WITH_RELOAD_LOG): the
+# domain module's, or in the htable index mode htable's load of the names.
 RELOAD_LOG_LINE = "number of rows in domain_attrs table"
+HTABLE_RELOAD_LOG_LINE = "loading hash table [domnames] from database"
+# The reference configuration's modes of looking domains up, by SERWEB_PROXY_DOMAINS.
+MODE_DEFINES = {"domain": (), "htable": ("WITH_HTABLE_DOMAINS",)}
 
 
 def require_binary(name: str) -> str:
@@ -109,6 +113,9 @@ class Kamailio:
         self.log_path = directory / "kamailio.log"
         self.process: subprocess.Popen | None = None
         self.starts = 0
+        self.reload_line = (
+            HTABLE_RELOAD_LOG_LINE if "WITH_HTABLE_DOMAINS" in self.defines else RELOAD_LOG_LINE
+        )
 
     @property
     def sip_address(self) -> str:
@@ -189,7 +196,7 @@ class Kamailio:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def reloads_logged(self) -> int:
-        return self.log_text().count(RELOAD_LOG_LINE)
+        return self.log_text().count(self.reload_line)
 
     @contextmanager
     def reload_times(self, *, interval: float = 0.005) -> Iterator[list[float]]:
@@ -211,7 +218,7 @@ class Kamailio:
                 lines = (pending + chunk).split("\n")
                 pending = lines.pop()
                 now = time.monotonic()
-                times.extend(now for line in lines if RELOAD_LOG_LINE in line)
+                times.extend(now for line in lines if self.reload_line in line)
                 if finished:
                     return
                 done.wait(interval)

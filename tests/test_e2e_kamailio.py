@@ -3,6 +3,11 @@
 Kamailio (Debian's package, deploy/kamailio/kamailio.cfg) reads the test database through
 a read-only role; every change here goes through the services and the reload path, never
 through SQL. Tasks run eagerly (no broker) unless a test asks for the Celery worker.
+
+Every test runs in both modes of looking domains up: the domain module, reloaded in full
+(``domain``), and the htable index, sent change by change (``htable``: the configuration's
+WITH_HTABLE_DOMAINS, SERWEB_PROXY_DOMAINS=htable). tests/test_e2e_htable_index.py has what
+only the second one does.
 """
 
 import os
@@ -32,6 +37,7 @@ from subscribers.services import (
     valid_from_add,
 )
 from tests.kamailio_harness import (
+    MODE_DEFINES,
     CeleryWorker,
     Kamailio,
     Sipp,
@@ -62,11 +68,17 @@ def kamailio_db_url(django_db_setup, django_db_blocker):
         yield url
 
 
+@pytest.fixture(scope="session", params=list(MODE_DEFINES))
+def mode(request) -> str:
+    """How the proxy looks domains up (SERWEB_PROXY_DOMAINS)."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def kamailio(kamailio_db_url, e2e_dir):
-    directory = e2e_dir / "kamailio"
+def kamailio(kamailio_db_url, e2e_dir, mode):
+    directory = e2e_dir / f"kamailio-{mode}"
     directory.mkdir()
-    instance = Kamailio(directory, kamailio_db_url)
+    instance = Kamailio(directory, kamailio_db_url, defines=MODE_DEFINES[mode])
     instance.start()
     yield instance
     instance.stop()
@@ -80,8 +92,9 @@ def sipp(kamailio, e2e_dir, request) -> Sipp:
 
 
 @pytest.fixture
-def proxy(kamailio, transactional_db) -> Proxy:
+def proxy(kamailio, transactional_db, settings, mode) -> Proxy:
     """The running Kamailio as serweb's proxy, reloaded to this test's (empty) data."""
+    settings.SERWEB_PROXY_DOMAINS = mode
     if kamailio.process.poll() is not None:
         kamailio.start()
     created = proxy_create(
@@ -101,7 +114,7 @@ def worker_queue() -> str:
     return f"serweb-e2e-{os.getpid()}"
 
 
-def _start_worker(django_db_blocker, directory, queue: str, env: dict[str, str] | None = None):
+def _start_worker(django_db_blocker, directory, queue: str, env: dict[str, str]):
     if not redis_reachable():
         pytest.fail("the end-to-end tests need Redis on 127.0.0.1:6379 as Celery's broker")
     with django_db_blocker.unblock():
@@ -119,8 +132,10 @@ def _start_worker(django_db_blocker, directory, queue: str, env: dict[str, str] 
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, e2e_dir, worker_queue):
-    worker = _start_worker(django_db_blocker, e2e_dir / "celery", worker_queue)
+def celery_worker(django_db_setup, django_db_blocker, e2e_dir, worker_queue, mode):
+    queue = f"{worker_queue}-{mode}"
+    env = {"SERWEB_PROXY_DOMAINS": mode}
+    worker = _start_worker(django_db_blocker, e2e_dir / f"celery-{mode}", queue, env)
     yield worker
     worker.stop()
 
@@ -140,8 +155,8 @@ def _tasks_to(queue: str):
 
 
 @pytest.fixture
-def broker(celery_worker, worker_queue):
-    with _tasks_to(worker_queue):
+def broker(celery_worker, worker_queue, mode):
+    with _tasks_to(f"{worker_queue}-{mode}"):
         yield celery_worker
 
 
@@ -150,10 +165,11 @@ SHORT_MAX_WAIT = 1
 
 
 @pytest.fixture
-def short_wait_broker(django_db_setup, django_db_blocker, e2e_dir, worker_queue, settings):
-    queue = f"{worker_queue}-short-wait"
-    env = {"SERWEB_RELOAD_MAX_WAIT": str(SHORT_MAX_WAIT)}
-    worker = _start_worker(django_db_blocker, e2e_dir / "celery-short-wait", queue, env)
+def short_wait_broker(django_db_setup, django_db_blocker, e2e_dir, worker_queue, settings, mode):
+    queue = f"{worker_queue}-{mode}-short-wait"
+    env = {"SERWEB_RELOAD_MAX_WAIT": str(SHORT_MAX_WAIT), "SERWEB_PROXY_DOMAINS": mode}
+    directory = e2e_dir / f"celery-{mode}-short-wait"
+    worker = _start_worker(django_db_blocker, directory, queue, env)
     settings.SERWEB_RELOAD_MAX_WAIT = SHORT_MAX_WAIT  # what the worker reads
     try:
         with _tasks_to(queue):
@@ -476,7 +492,7 @@ def test_with_a_worker_a_change_is_live_within_two_seconds(proxy, kamailio, brok
 
 
 def test_a_reload_queued_under_the_old_task_name_is_done_by_the_new_worker(
-    proxy, kamailio, broker, worker_queue
+    proxy, kamailio, broker, worker_queue, mode
 ):
     # Before an upgrade a reload was queued as domains.tasks.reload_proxy (the flag says a
     # task is on its way, so the change rides on it); the upgraded worker knows the task as
@@ -485,7 +501,9 @@ def test_a_reload_queued_under_the_old_task_name_is_done_by_the_new_worker(
     domain = domain_create(actor=None, name="queued-before.e2e.test")
     assert not caught_up(proxy) and kamailio.serves(domain.did) is None
 
-    serweb.celery.app.send_task("domains.tasks.reload_proxy", args=[proxy.pk], queue=worker_queue)
+    serweb.celery.app.send_task(
+        "domains.tasks.reload_proxy", args=[proxy.pk], queue=f"{worker_queue}-{mode}"
+    )
 
     wait_until(lambda: kamailio.serves(domain.did) == domain.did, timeout=10, what="live")
     wait_until(lambda: caught_up(proxy), timeout=10, what="serweb sees the proxy caught up")
@@ -541,7 +559,14 @@ class Changes:
         return allowed
 
 
-def assert_coalesced(reload_times: list[float], changes: Changes) -> None:
+def assert_coalesced(reload_times: list[float], changes: Changes, proxy: Proxy, mode: str) -> None:
+    """Full reloads: one per quiet or max-wait window at most. In the htable index mode,
+    none at all: the changes went out as they came, in fewer updates than changes."""
+    if mode == "htable":
+        proxy.refresh_from_db()
+        print(f"{len(changes)} changes: {proxy.update_count} updates, {len(reload_times)} reloads")
+        assert reload_times == [] and 1 <= proxy.update_count
+        return
     cfg = config()
     allowed = changes.reloads_allowed(quiet=cfg.quiet, max_wait=cfg.max_wait)
     gaps = [later - earlier for earlier, later in zip(reload_times, reload_times[1:], strict=False)]
@@ -556,7 +581,7 @@ def assert_coalesced(reload_times: list[float], changes: Changes) -> None:
 
 
 def test_a_burst_of_a_thousand_changes_costs_one_reload_per_max_wait_window(
-    proxy, kamailio, broker
+    proxy, kamailio, broker, mode
 ):
     names, changes = [], Changes()
     with kamailio.reload_times() as reload_times:
@@ -570,12 +595,12 @@ def test_a_burst_of_a_thousand_changes_costs_one_reload_per_max_wait_window(
                 )
                 changes.made()
         wait_until(lambda: caught_up(proxy), timeout=30, what="the proxy caught up after the burst")
-    assert_coalesced(reload_times, changes)
+    assert_coalesced(reload_times, changes, proxy, mode)
     assert all(kamailio.serves(name) == name for name in names)
 
 
 def test_a_stream_of_changes_costs_one_reload_per_max_wait_window(
-    proxy, kamailio, short_wait_broker
+    proxy, kamailio, short_wait_broker, mode
 ):
     names, changes = [], Changes()
     with kamailio.reload_times() as reload_times:
@@ -584,11 +609,11 @@ def test_a_stream_of_changes_costs_one_reload_per_max_wait_window(
             names.append(domain_create(actor=None, name=f"stream{len(names)}.e2e.test").did)
             changes.made()
             time.sleep(random.uniform(0.05, 0.1))
-        during = len(reload_times)
+        during = len(reload_times) + Proxy.objects.get(pk=proxy.pk).update_count
         wait_until(
             lambda: caught_up(proxy), timeout=30, what="the proxy caught up after the stream"
         )
-    assert_coalesced(reload_times, changes)
+    assert_coalesced(reload_times, changes, proxy, mode)
     # The proxy was not left waiting for the end: changes went live along the way.
-    assert during >= 8 // 2, f"{during} reloads while changes kept coming"
+    assert during >= 8 // 2, f"{during} reloads and updates while changes kept coming"
     assert all(kamailio.serves(name) == name for name in names)

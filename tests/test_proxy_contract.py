@@ -22,7 +22,11 @@ KAMAILIO_SCHEMA_DIR = Path("/usr/share/kamailio/postgres")
 SCHEMA_FILES = ["standard", "domain", "auth_db", "uri_db", "alias_db", "htable"]
 SCRATCH = "kamailio_stock"
 # serweb's relations whose stock table has another name (the htable variant's).
-STOCK_NAME = {"domain_attrs_htable": "htable", "domain_attrs_none": "domain_attrs"}
+STOCK_NAME = {
+    "domain_attrs_htable": "htable",
+    "domain_attrs_none": "domain_attrs",
+    "domain_names_htable": "htable",
+}
 # Columns deliberately wider than the stock ones: a key is "<did>:<name>" (64 + 1 + 32),
 # a value up to 255 characters as in domain_attrs. htable's loader reads any length.
 WIDER = {("domain_attrs_htable", "key_name"): 97, ("domain_attrs_htable", "key_value"): 255}
@@ -87,6 +91,23 @@ def test_the_htable_relation_holds_what_domain_attrs_holds(db):
         ("attrs.example.com:max_contacts", 0, 1, "5", 0),
         ("attrs.example.com:realm", 0, 0, "voip.example.com", 0),
     ]
+
+
+def test_the_names_relation_holds_what_the_domain_relation_holds(db):
+    served = domain_create(actor=None, name="names.example.com", aliases=["192.0.2.7"])
+    domain_create(actor=None, name="off.example.com", enabled=False)
+    schema = settings.SERWEB_PROXY_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT domain, did FROM "{schema}".domain')
+        domain = sorted(cursor.fetchall())
+        cursor.execute(
+            f'SELECT key_name, key_type, value_type, key_value, expires FROM "{schema}".'
+            "domain_names_htable"
+        )
+        names = sorted(cursor.fetchall())
+    # Served names only, each a plain key (0) with its did as a string (0), no expiry.
+    assert domain == [("192.0.2.7", served.did), ("names.example.com", served.did)]
+    assert names == [(name, 0, 0, did, 0) for name, did in domain]
 
 
 def test_version_rows_match_kamailio(stock_schema):

@@ -220,17 +220,19 @@ def test_reply_to_another_request_is_refused(fifo_server):
         transport.rpc_call("fifo", str(server.path), "core.uptime", timeout=1)
 
 
-def test_shm_stats_reads_core_shmmem(fifo_server):
+def test_shm_stats_reads_core_shmmem_in_kib(fifo_server):
+    # In bytes, Kamailio's answer wraps past 2 GiB; in KiB it does not.
     def shmmem(request: dict) -> dict:
-        result = {"total": 67108864, "free": 60000000, "used": 5000000, "max_used": 6000000}
+        result = {"total": 4194304, "free": 3000000, "used": 5000, "max_used": 6000}
         return {"jsonrpc": "2.0", "result": result, "id": request["id"]}
 
     server = fifo_server(shmmem)
     stats = transport.shm_stats("fifo", str(server.path), timeout=1)
     assert stats == transport.ShmStats(
-        total=67108864, free=60000000, used=5000000, max_used=6000000
+        total=4 << 30, free=3000000 * 1024, used=5000 * 1024, max_used=6000 * 1024
     )
     assert server.requests[0]["method"] == "core.shmmem"
+    assert server.requests[0]["params"] == ["k"]
 
 
 def answering(result=None, error=None) -> Answer:

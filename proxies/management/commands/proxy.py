@@ -9,6 +9,7 @@ from proxies import drift, reload
 from proxies.access import PROXY_RELATIONS, proxy_role_grant
 from proxies.generation import desired_generation
 from proxies.models import Proxy, ProxyTransport
+from proxies.outcome import outcome_text
 from proxies.services import proxy_create, proxy_delete
 from proxies.status import ProxyStatus, proxy_status_list
 from serweb.commandbase import SubcommandCommand, add_password_options
@@ -176,7 +177,7 @@ class Command(SubcommandCommand):
             if options["pending"] and not reload.proxy_is_behind(proxy.pk):
                 continue
             outcome = reload.proxy_reload(proxy.pk, force=not options["pending"])
-            self.stdout.write(f"{proxy.name}: {reload.outcome_text(outcome)}")
+            self.stdout.write(f"{proxy.name}: {outcome_text(outcome)}")
             if not outcome.ok:
                 failed.append(proxy.name)
         if failed:
@@ -215,6 +216,8 @@ def _status_text(status: ProxyStatus) -> str:
     line += (
         f"; last reload {_when(status.last_reload_at)}{reload_time}, {status.reload_count} in all"
     )
+    if status.update_count:
+        line += f" beside {status.update_count} incremental updates"
     if status.shm_total:
         line += f"; shared memory {status.shm_free / 1048576:.1f} of {status.shm_total / 1048576:.1f} MiB free"
     if status.last_error:
