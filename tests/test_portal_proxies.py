@@ -281,7 +281,7 @@ def test_reload_now_runs_a_job_and_the_page_shows_its_result(
     page = " ".join(operator.get(answer.url).text.split())
     assert "Reload of edge-0 asked for; its result shows below." in page
     assert '<section id="reload-job"' in page and "hx-get" not in page.split("reload-job")[1][:200]
-    assert "Not reloaded:</strong> edge-0 retry: before domain.reload:" in page
+    assert "Not reloaded:</strong> edge-0 retry: before the reload:" in page
     edge.refresh_from_db()
     assert edge.failures == 1
 
