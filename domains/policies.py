@@ -39,3 +39,16 @@ def domain_fields_check(*, actor, fields: Iterable[str]) -> None:
     }
     if refused:
         raise ValidationError(refused)
+
+
+# Exempting a host name from DNS housekeeping, or restoring one it removed, serves a name
+# whatever DNS says about it: the operators' decision, as whether a domain is served.
+NAME_HOUSEKEEPING_OPERATORS_ONLY = (
+    "only operators exempt a name from DNS housekeeping or restore one it removed"
+)
+
+
+def name_housekeeping_check(*, actor, field: str) -> None:
+    """Refuse, under ``field``, an exemption or a restore this actor may not make."""
+    if actor is not None and not actor_is_operator(actor):
+        raise ValidationError({field: NAME_HOUSEKEEPING_OPERATORS_ONLY})

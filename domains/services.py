@@ -99,6 +99,13 @@ def _changed(domain: Domain) -> None:
     domains_changed.send(sender=Domain, dids=[domain.did])
 
 
+def domain_served_names_changed(domain: Domain) -> None:
+    """What follows a change of which of its names the proxy serves, made by the DNS
+    lifecycle of one name (domains.dns.names): the domain is touched and proxies reload."""
+    _touch(domain)
+    _changed(domain)
+
+
 def domain_lock(domain: Domain, *, deleting: bool = False) -> None:
     """Lock the domain's row until the transaction ends, and read it again.
 

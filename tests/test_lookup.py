@@ -148,7 +148,7 @@ def test_auto_learning_creates_the_domain_reloads_and_answers_yes(client, learni
     assert (body["did"], body["source"], body["learned"]) == (name, "dns", True)
     domain = lookup.DomainName.objects.get(name=name).domain
     assert (domain.origin, domain.state) == (DomainOrigin.DNS, DomainState.ACTIVE)
-    assert DomainTransition.objects.get(domain=domain).evidence["verdict"] == "ours"
+    assert DomainTransition.objects.get(domain=domain, name="").evidence["verdict"] == "ours"
     assert name in changed
 
 
