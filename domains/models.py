@@ -121,6 +121,18 @@ class DomainName(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def dns_state(self) -> str:
+        """Where the name stands in its DNS lifecycle: active before its first check, and
+        for an IP literal. Reads its check row: select ``dns_check`` with many names."""
+        check = getattr(self, "dns_check", None)
+        return check.state if check is not None else NameState.ACTIVE
+
+    @property
+    def is_served_by_state(self) -> bool:
+        """Whether its lifecycle lets the proxy serve the name (when its domain is served)."""
+        return self.dns_state in SERVED_NAME_STATES
+
 
 class AttributeType(models.IntegerChoices):
     # Kamailio's domain_attrs.type values.

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from domains.models import Domain
+from domains.selectors import names_with_checks
 from proxies import transport
 from proxies.config import config
 from proxies.models import Proxy
@@ -12,7 +13,7 @@ from proxies.models import Proxy
 
 def changed_domains(since: datetime | None, until: datetime | None) -> list[Domain]:
     """The domains changed in the generations a reload brings in, newest first."""
-    domains = Domain.objects.prefetch_related("names").order_by("-updated_at")
+    domains = Domain.objects.prefetch_related(names_with_checks()).order_by("-updated_at")
     if since is not None:
         domains = domains.filter(updated_at__gt=since)
     if until is not None:
@@ -30,8 +31,9 @@ def probe_names(proxy: Proxy, domains: Iterable[Domain], *, limit: int | None = 
     wrong: list[str] = []
     budget = cfg.probe_names if limit is None else limit
     for domain in domains:
-        expected = domain.did if domain.is_served else None
         for name in domain.names.all():
+            # A name the DNS lifecycle disabled is not served while the domain is.
+            expected = domain.did if domain.is_served and name.is_served_by_state else None
             if budget <= 0:
                 return wrong
             budget -= 1
