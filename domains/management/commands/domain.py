@@ -266,16 +266,15 @@ class Command(SubcommandCommand):
 
         domain = domain_get_by_name(options["name"])
         exempt = not options["off"]
-        name_exempt_set(actor=None, domain=domain, name=options["alias"], exempt=exempt)
+        check = name_exempt_set(actor=None, domain=domain, name=options["alias"], exempt=exempt)
+        name = check.name.name
         if exempt:
             self.stdout.write(
-                f"{options['alias']} of domain {domain.did} is exempt from DNS housekeeping: "
+                f"{name} of domain {domain.did} is exempt from DNS housekeeping: "
                 "served whatever DNS says"
             )
         else:
-            self.stdout.write(
-                f"{options['alias']} of domain {domain.did} is under DNS housekeeping again"
-            )
+            self.stdout.write(f"{name} of domain {domain.did} is under DNS housekeeping again")
 
     def handle_alias_restore(self, options: dict[str, Any]) -> None:
         from domains.dns.names import name_restore
