@@ -1,6 +1,6 @@
 """What one observation writes on a check row: a domain's (DomainCheck) or one of its host
-names' (NameCheck), both of the same shape (domains.models.DnsCheck). No query: the
-verification services and housekeeping save the rows."""
+names' (NameCheck), both of the same shape (domains.models.DnsCheck). Housekeeping saves
+many rows at once (domains.dns.slots.save_checks); ``check_save`` saves one."""
 
 from datetime import datetime, timedelta
 
@@ -45,3 +45,12 @@ def apply_counters(check: DnsCheck, counters: Counters) -> None:
     check.negatives = counters.negatives
     check.first_negative_at = counters.first_negative_at
     check.last_negative_at = counters.last_negative_at
+
+
+def check_save(
+    check: DnsCheck, seen: Observation, outcome: Outcome, now: datetime, counters: Counters
+) -> None:
+    """Record one observation and the counters it leaves on a check row, and save it."""
+    fields = record_observation(check, seen, outcome, now)
+    apply_counters(check, counters)
+    check.save(update_fields=[*fields, *COUNTER_FIELDS])

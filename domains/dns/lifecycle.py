@@ -13,7 +13,7 @@ name pointing at us keeps the domain, and a name that no longer does is disabled
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -83,6 +83,20 @@ def decide(
     if state == DomainState.DISABLED and now - state_changed_at >= policy.remove_grace:
         return Decision(DomainState.REMOVED, counted)
     return Decision(None, counted)
+
+
+def unless_unconfirmed(decision: Decision, confirmed: bool | None, what: str) -> Decision:
+    """``decision``, but a disable its authoritative servers did not confirm (``confirmed``
+    False: they disagree; None: they were not asked, as ``what`` changed during the check)
+    does not happen."""
+    if not decision.needs_authority or confirmed:
+        return decision
+    note = (
+        "not disabled: the authoritative servers disagree"
+        if confirmed is False
+        else f"not disabled yet: the {what} changed during the check"
+    )
+    return replace(decision, to_state=None, note=note)
 
 
 def disable_earliest_at(counters: Counters, policy: DnsPolicy, now: datetime) -> datetime | None:

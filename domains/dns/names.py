@@ -21,9 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains.dns.check_rows import COUNTER_FIELDS, apply_counters, record_observation
+from domains.dns.check_rows import check_save
 from domains.dns.client import Client
-from domains.dns.lifecycle import Counters, decide_name
+from domains.dns.lifecycle import Counters, decide_name, unless_unconfirmed
 from domains.dns.observation import Observation, Outcome, confirm_fresh
 from domains.dns.policy import DnsPolicy
 from domains.dns.resolution import run_dns
@@ -207,17 +207,9 @@ def names_conclude(
                 agreed, authority = confirmed.get(name.name, (None, None))
                 if authority is not None:
                     observation = replace(observation, authority=authority)
-                if not agreed:
-                    note = (
-                        "not disabled: the authoritative servers disagree"
-                        if agreed is False
-                        else "not disabled yet: the name changed during the check"
-                    )
-                    decision = replace(decision, to_state=None, note=note)
+                decision = unless_unconfirmed(decision, agreed, "name")
             from_state = check.state
-            fields = record_observation(check, observation, outcome, now)
-            apply_counters(check, decision.counters)
-            check.save(update_fields=fields + COUNTER_FIELDS)
+            check_save(check, observation, outcome, now, decision.counters)
             if decision.to_state and decision.to_state != from_state:
                 name_transition(
                     actor=actor,

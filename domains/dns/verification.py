@@ -17,13 +17,9 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains.dns.attributes import AttributeImport, import_dns_attributes
-from domains.dns.check_rows import (
-    COUNTER_FIELDS,
-    apply_counters,
-    record_observation,
-)
+from domains.dns.check_rows import check_save
 from domains.dns.client import Client
-from domains.dns.lifecycle import Counters, decide, deciding_observation
+from domains.dns.lifecycle import Counters, decide, deciding_observation, unless_unconfirmed
 from domains.dns.name_policy import claimable_host
 from domains.dns.names import (
     NameVerification,
@@ -223,17 +219,9 @@ def conclude(
             now=now,
             policy=policy,
         )
-        if decision.needs_authority and not confirmed:
-            note = (
-                "not disabled: the authoritative servers disagree"
-                if confirmed is False
-                else "not disabled yet: the domain changed during the check"
-            )
-            decision = replace(decision, to_state=None, note=note)
+        decision = unless_unconfirmed(decision, confirmed, "domain")
         from_state = domain.state
-        fields = record_observation(check, seen, outcome, now)
-        apply_counters(check, decision.counters)
-        check.save(update_fields=fields + COUNTER_FIELDS)
+        check_save(check, seen, outcome, now, decision.counters)
         if decision.to_state and decision.to_state != from_state:
             domain_transition(
                 actor=actor,
