@@ -265,6 +265,10 @@ def test_a_domain_none_of_whose_names_points_at_us_turns_suspect_with_them(make_
 
     run_at(t0)
     assert (state_of(domain), name_state(domain.did), name_state(alias)) == ("suspect",) * 3
+    # No name to be served under: the domain's own move tells.
+    canonical = AuditEntry.objects.get(action="domain.name_suspect", after__name=domain.did)
+    assert "note" not in canonical.after
+    assert AuditEntry.objects.filter(action="domain.state_suspect", domain=domain).exists()
 
     # The alias points at us again: the domain is active, the canonical name still suspect.
     knot.srv(alias, PROXY_HOSTNAMES[0])

@@ -138,10 +138,13 @@ class Housekeeping:
                 if not pairs:
                     continue
                 held_before = self.held_changes
+                pointing = tuple(
+                    row.name for row, seen in pairs if seen.outcome(self.policy) == Outcome.POSITIVE
+                )
                 for row, observation in pairs:
                     check = name_checks[row.name_id]
                     touched.append(check)
-                    if self._record_name(domain, row, observation, check):
+                    if self._record_name(domain, row, observation, check, pointing):
                         name_moves.append((domain, row, check, observation))
                 move = self._record_domain(domain, pairs, checks[domain.pk], held_before)
                 if move is not None:
@@ -153,7 +156,9 @@ class Housekeeping:
             for domain, observation, to_state in moves:
                 self._apply_positive(domain, observation, to_state)
 
-    def _record_name(self, domain: Domain, row: Row, observation: Observation, check) -> bool:
+    def _record_name(
+        self, domain: Domain, row: Row, observation: Observation, check, pointing: tuple
+    ) -> bool:
         """One host name's observation and lifecycle; whether it moves back to active."""
         outcome = observation.outcome(self.policy)
         tally = self.tally
@@ -175,7 +180,7 @@ class Housekeeping:
             apply_counters(check, decision.counters)
             return decision.to_state is not None
         if outcome == Outcome.NEGATIVE:
-            self._hold(row, decision, observation, check, name_id=row.name_id)
+            self._hold(row, decision, observation, check, name_id=row.name_id, pointing=pointing)
         return False
 
     def _record_domain(
@@ -213,7 +218,9 @@ class Housekeeping:
             self._hold(row, decision, observation, check, counted=self.held_changes > held_before)
         return None
 
-    def _hold(self, row, decision, observation, check, *, name_id=None, counted=False) -> None:
+    def _hold(
+        self, row, decision, observation, check, *, name_id=None, counted=False, pointing=()
+    ) -> None:
         counters = decision.counters
         if counters == Counters.of(check) and not decision.to_state:
             return  # nothing would change (a negative inside the spacing interval)
@@ -233,6 +240,7 @@ class Housekeeping:
                 keep,
                 from_state,
                 name_id,
+                pointing,
             )
         )
 
@@ -248,7 +256,13 @@ class Housekeeping:
             self.tally.count(self.tally.attributes, result.status)
 
     def _move_name(
-        self, domain: Domain, row: Row, check, to_state: str, observation: Observation
+        self,
+        domain: Domain,
+        row: Row,
+        check,
+        to_state: str,
+        observation: Observation,
+        pointing: tuple[str, ...] = (),
     ) -> None:
         self.tally.count(self.tally.name_transitions, f"{check.state}->{to_state}")
         name_transition(
@@ -263,6 +277,7 @@ class Housekeeping:
             evidence=observation.to_evidence(),
             run=self.run,
             now=self.now,
+            pointing=pointing,
         )
 
     def _move(self, domain: Domain, to_state: str, observation: Observation) -> None:
@@ -322,7 +337,9 @@ class Housekeeping:
                 if held.name_id is None:
                     self._move(domain, held.to_state, observation)
                 else:
-                    self._move_name(domain, held.row, check, held.to_state, observation)
+                    self._move_name(
+                        domain, held.row, check, held.to_state, observation, held.pointing
+                    )
             save_checks(checks.values(), COUNTER_FIELDS)
             save_checks(name_checks.values(), COUNTER_FIELDS, model=NameCheck)
 

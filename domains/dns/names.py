@@ -11,7 +11,7 @@ other names stay served. IP literals are no DNS names: they have no lifecycle.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 # Removed names are not checked again: restoring one is an operator's decision.
 CHECKED_NAME_STATES = (NameState.ACTIVE, NameState.SUSPECT, NameState.DISABLED)
-NOT_SERVED_NAME_STATES = (NameState.DISABLED, NameState.REMOVED)
 
 
 def checked_host_names(domain: Domain) -> list[DomainName]:
@@ -75,16 +74,6 @@ def name_checks_of(domain_ids: Iterable[int]) -> dict[int, NameCheck]:
     return checks
 
 
-def _served_under(domain: Domain, name: str) -> list[str]:
-    """The domain's other names the proxy serves (host names and IP literals)."""
-    return list(
-        domain.names.exclude(name=name)
-        .exclude(dns_check__state__in=NOT_SERVED_NAME_STATES)
-        .order_by("-is_canonical", "name")
-        .values_list("name", flat=True)
-    )
-
-
 @transaction.atomic
 def name_transition(
     *,
@@ -99,11 +88,13 @@ def name_transition(
     evidence: dict[str, Any],
     run: HousekeepingRun | None = None,
     now: datetime | None = None,
+    pointing: Sequence[str] = (),
 ) -> DomainTransition:
     """Move one host name of a domain (locked by the caller) through the lifecycle, keeping
     the evidence in the domain's DNS history and an entry in its audit trail, which the
-    domain's tenant reads. The canonical name going negative while other names are served
-    says so, and under which names the domain stays served: its did does not change."""
+    domain's tenant reads. The canonical name going negative while other names of the
+    domain point at us (``pointing``, as the same check saw them) says so, and that the
+    domain stays served under them: its did does not change."""
     when = now or timezone.now()
     from_state = check.state
     was_served = check.is_served
@@ -111,14 +102,13 @@ def name_transition(
     check.state_changed_at = when
     check.save(update_fields=["state", "state_changed_at"])
     note = ""
-    if canonical and to_state not in (NameState.ACTIVE,):
-        others = _served_under(domain, name)
-        if others:
-            note = (
-                f"the canonical name {name} does not point at us ({verdict}): {domain.did} "
-                f"stays served under {', '.join(others)}"
-            )
-            logger.warning("DNS: %s", note)
+    others = [other for other in pointing if other != name]
+    if canonical and to_state != NameState.ACTIVE and others:
+        note = (
+            f"the canonical name {name} does not point at us ({verdict}): {domain.did} "
+            f"stays served under {', '.join(others)}"
+        )
+        logger.warning("DNS: %s", note)
     transition = DomainTransition.objects.create(
         domain=domain,
         name=name,
@@ -193,6 +183,7 @@ def names_conclude(
                     client=client,
                 )
             )
+    pointing = [n.name for n, o in seen if o.outcome(policy) == Outcome.POSITIVE]
     results = []
     with transaction.atomic():
         domain_lock(domain)  # the domain first, then its names' checks
@@ -222,6 +213,7 @@ def names_conclude(
                     reason=observation.reason,
                     evidence=observation.to_evidence(),
                     now=now,
+                    pointing=pointing,
                 )
             results.append(
                 NameVerification(

@@ -72,6 +72,8 @@ class Held:
     observation: Observation | None
     from_state: str
     name_id: int | None = None
+    # The domain's names that point at us, as this run saw them.
+    pointing: tuple[str, ...] = ()
 
 
 @dataclass
