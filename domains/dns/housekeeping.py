@@ -161,11 +161,7 @@ class Housekeeping:
     ) -> bool:
         """One host name's observation and lifecycle; whether it moves back to active."""
         outcome = observation.outcome(self.policy)
-        tally = self.tally
-        tally.checked += 1
-        tally.queries += observation.queries
-        tally.count(tally.verdicts, str(observation.sip.verdict))
-        tally.count(tally.outcomes, str(outcome))
+        self.tally.count_name(observation, outcome)
         record_observation(check, observation, outcome, self.now)
         decision = decide_name(
             domain_state=domain.state,
@@ -196,9 +192,7 @@ class Housekeeping:
         row = replace(row, state=domain.state, state_changed_at=domain.state_changed_at)
         outcome = observation.outcome(self.policy)
         if outcome == Outcome.UNKNOWN and check.unknowns + 1 >= self.policy.unknown_alert:
-            self.tally.unknown_alert_count += 1
-            if len(self.tally.unknown_alerts) < 50:
-                self.tally.unknown_alerts.append(row.name)
+            self.tally.alert_unknown(row.name)
         record_observation(check, observation, outcome, self.now)
         decision = decide(
             state=row.state,

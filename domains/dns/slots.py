@@ -94,6 +94,17 @@ class Tally:
     def count(self, bucket: dict[str, int], key: str) -> None:
         bucket[key] = bucket.get(key, 0) + 1
 
+    def count_name(self, observation: Observation, outcome: str) -> None:
+        self.checked += 1
+        self.queries += observation.queries
+        self.count(self.verdicts, str(observation.sip.verdict))
+        self.count(self.outcomes, str(outcome))
+
+    def alert_unknown(self, name: str) -> None:
+        self.unknown_alert_count += 1
+        if len(self.unknown_alerts) < 50:
+            self.unknown_alerts.append(name)
+
     def as_summary(self) -> dict[str, Any]:
         return {
             "domains": self.domains,
