@@ -42,13 +42,10 @@ from domains.services import Actor, domain_lock, domain_served_names_changed
 
 logger = logging.getLogger(__name__)
 
-# Removed names are not checked again: restoring one is an operator's decision.
-CHECKED_NAME_STATES = (NameState.ACTIVE, NameState.SUSPECT, NameState.DISABLED)
-
-
 def checked_host_names(domain: Domain) -> list[DomainName]:
     """The names of the domain a DNS check looks at, the canonical one first: its host
-    names, but those exempt from housekeeping or removed by it."""
+    names, but those exempt from housekeeping or removed by it (restoring a removed name
+    is an operator's decision)."""
     names = (
         domain.names.filter(kind=NameKind.HOSTNAME)
         .exclude(dns_check__exempt=True)
