@@ -36,6 +36,7 @@ from domains.dns.policy import DnsPolicy
 from domains.dns.resolution import run_dns
 from domains.dns.sip import TargetCache
 from domains.dns.slots import (
+    NOT_READ,
     Held,
     Row,
     Tally,
@@ -121,10 +122,11 @@ class Housekeeping:
         with transaction.atomic():
             domains = domains_lock(row.domain_id for row in rows)
             checks = checks_of(list(domains))
-            name_checks = name_checks_of(domains)
+            name_checks = name_checks_of(domains, defer=NOT_READ)
             moves: list[tuple[Domain, Observation, str | None]] = []
             name_moves: list[tuple[Domain, Row, NameCheck, Observation]] = []
             touched: list[NameCheck] = []
+            recorded: list[DomainCheck] = []
             for domain_id, pairs in by_domain(rows, seen):
                 domain = domains.get(domain_id)
                 if domain is None or not checks[domain.pk].managed:
@@ -146,10 +148,12 @@ class Housekeeping:
                     touched.append(check)
                     if self._record_name(domain, row, observation, check, pointing):
                         name_moves.append((domain, row, check, observation))
+                recorded.append(checks[domain.pk])
                 move = self._record_domain(domain, pairs, checks[domain.pk], held_before)
                 if move is not None:
                     moves.append(move)
-            save_checks(checks.values(), [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
+            # Only the rows recorded: the others' evidence was not read.
+            save_checks(recorded, [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
             save_checks(touched, [*OBSERVATION_FIELDS, *COUNTER_FIELDS], model=NameCheck)
             for domain, row, check, observation in name_moves:
                 self._move_name(domain, row, check, NameState.ACTIVE, observation)
@@ -299,8 +303,8 @@ class Housekeeping:
         # The domains first, in id order, then their checks: the order of every writer.
         with transaction.atomic():
             domains = domains_lock(held.row.domain_id for held in batch)
-            checks = DomainCheck.objects.in_bulk(list(domains))
-            name_checks = NameCheck.objects.in_bulk(
+            checks = DomainCheck.objects.defer(*NOT_READ).in_bulk(list(domains))
+            name_checks = NameCheck.objects.defer(*NOT_READ).in_bulk(
                 [held.name_id for held in batch if held.name_id is not None]
             )
             for held in batch:

@@ -42,6 +42,7 @@ from domains.services import Actor, domain_lock, domain_served_names_changed
 
 logger = logging.getLogger(__name__)
 
+
 def checked_host_names(domain: Domain) -> list[DomainName]:
     """The names of the domain a DNS check looks at, the canonical one first: its host
     names, but those exempt from housekeeping or removed by it (restoring a removed name
@@ -55,16 +56,17 @@ def checked_host_names(domain: Domain) -> list[DomainName]:
     return list(names)
 
 
-def name_checks_of(domain_ids: Iterable[int]) -> dict[int, NameCheck]:
+def name_checks_of(domain_ids: Iterable[int], *, defer: Sequence[str] = ()) -> dict[int, NameCheck]:
     """The check rows of these (locked) domains' host names, by name id, created where
-    missing. Names deleted meanwhile have none."""
+    missing, without the fields in ``defer``. Names deleted meanwhile have none."""
     ids = list(domain_ids)
     names = list(
         DomainName.objects.filter(domain_id__in=ids, kind=NameKind.HOSTNAME).values_list(
             "pk", flat=True
         )
     )
-    checks = {check.pk: check for check in NameCheck.objects.filter(name__domain_id__in=ids)}
+    rows = NameCheck.objects.filter(name__domain_id__in=ids).defer(*defer)
+    checks = {check.pk: check for check in rows}
     missing = [NameCheck(name_id=pk) for pk in names if pk not in checks]
     NameCheck.objects.bulk_create(missing)
     checks.update((check.pk, check) for check in missing)

@@ -144,8 +144,14 @@ def save_checks(
     statement = (
         f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
     )
+    prepared = [_preparing(column) for column in columns]
     rows = [
-        [column.get_db_prep_save(getattr(check, column.attname), connection) for column in columns]
+        [
+            value if prepare is None else prepare(value, connection)
+            for value, prepare in zip(
+                [getattr(check, column.attname) for column in columns], prepared, strict=True
+            )
+        ]
         + [check.pk]
         for check in checks
     ]
@@ -154,9 +160,28 @@ def save_checks(
             cursor.executemany(statement, rows)
 
 
+# A run reads a check row for its counters and state and overwrites the evidence: reading
+# the old evidence (JSON, the largest column) is half the cost of reading the rows.
+NOT_READ = ("evidence",)
+
+
+# Columns whose Python values the database driver takes as they are: preparing them through
+# the field (get_db_prep_save) cost a third of writing 200,000 rows.
+_AS_THEY_ARE = {"CharField", "PositiveIntegerField", "IntegerField", "BooleanField"}
+
+
+def _preparing(column):
+    """How a column's value is prepared for the driver; None: it is not."""
+    kind = column.get_internal_type()
+    if kind in _AS_THEY_ARE or (kind == "DateTimeField" and connection.vendor == "postgresql"):
+        return None
+    return column.get_db_prep_save
+
+
 def checks_of(domain_ids: list[int]) -> dict[int, DomainCheck]:
-    """The check rows of these domains (locked by the caller), created where missing."""
-    checks = DomainCheck.objects.in_bulk(domain_ids)
+    """The check rows of these domains (locked by the caller), created where missing;
+    their evidence is not read (write it before saving the rows)."""
+    checks = DomainCheck.objects.defer(*NOT_READ).in_bulk(domain_ids)
     missing = [DomainCheck(domain_id=i) for i in domain_ids if i not in checks]
     DomainCheck.objects.bulk_create(missing)
     checks.update((check.domain_id, check) for check in missing)
