@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -367,3 +368,15 @@ def test_verify_now_checks_every_name(make_domain, knot, alice):
     }
     # An IP literal is no DNS name: it has no lifecycle.
     assert not NameCheck.objects.filter(name__name="192.0.2.55").exists()
+
+
+def test_the_command_reports_domains_and_names(make_domain, knot, capsys):
+    domain = make_domain("sip")
+    lose(knot, f"sip.{domain.did}")
+
+    call_command("housekeeping", "--all")
+
+    out = capsys.readouterr().out
+    assert "completed, 1 domains checked (2 names) with" in out
+    assert "  verdicts of names: absent 1, ours 1" in out
+    assert "  name transitions: active->suspect 1" in out
