@@ -377,6 +377,6 @@ def test_the_command_reports_domains_and_names(make_domain, knot, capsys):
     call_command("housekeeping", "--all")
 
     out = capsys.readouterr().out
-    assert "completed, 1 domains checked (2 names) with" in out
+    assert "completed, 1 domain checked (2 names) with" in out
     assert "  verdicts of names: absent 1, ours 1" in out
     assert "  name transitions: active->suspect 1" in out

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.services import audit_channel
 from domains.dns.housekeeping import housekeeping_run
 from domains.models import HousekeepingRun
+from serweb.text import plural
 from subscribers.services import subscriber_clear_passwords_forget
 
 
@@ -106,7 +107,8 @@ class Command(BaseCommand):
         # Every host name of a domain is checked: a run counts names.
         self.stdout.write(
             f"housekeeping run {run.pk}, slot {run.slot}/{run.slots}: {run.status}, "
-            f"{summary.get('domains', 0)} domains checked ({run.checked} names) "
+            f"{plural(summary.get('domains', 0), 'domain')} checked "
+            f"({plural(run.checked, 'name')}) "
             f"with {run.queries} queries"
         )
         for title, label in (
