@@ -91,6 +91,18 @@ def verification_summary(result: Verification | None) -> dict[str, Any]:
         "from_state": result.from_state,
         "to_state": result.to_state,
         "note": result.note,
+        # What the check did to each host name of the domain.
+        "names": [
+            {
+                "name": name.name,
+                "verdict": str(name.observation.sip.verdict),
+                "outcome": str(name.outcome),
+                "from_state": name.from_state,
+                "to_state": name.to_state,
+                "note": name.note,
+            }
+            for name in result.names
+        ],
     }
 
 

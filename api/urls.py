@@ -40,6 +40,7 @@ urlpatterns = [
     path(f"{DOMAIN}/names/", domains.DomainNameListCreate.as_view()),
     path(f"{DOMAIN}/names/<str:name>/", domains.DomainNameDetail.as_view()),
     path(f"{DOMAIN}/names/<str:name>/canonical/", domains.DomainNameCanonical.as_view()),
+    path(f"{DOMAIN}/names/<str:name>/restore/", domains.DomainNameRestore.as_view()),
     path(f"{DOMAIN}/attributes/", domains.DomainAttributeList.as_view()),
     path(f"{DOMAIN}/attributes/<str:name>/", domains.DomainAttributeDetail.as_view()),
     path(f"{DOMAIN}/subscribers/", subscribers.SubscriberListCreate.as_view()),

@@ -1,26 +1,31 @@
 """DNS housekeeping benchmark: serweb's housekeeping job against a naive dnspython loop.
 
-    .venv/bin/python bench/housekeeping.py [--domains 100000 --baseline 5000 --processes 1]
+    .venv/bin/python bench/housekeeping.py [--domains 100000 --names 2 --baseline 5000
+                                            --processes 1]
 
 Starts Knot on a loopback port (tests/dns_harness.py) serving one zone with --domains SIP
-domains of mixed verdicts (SRV to a proxy host name, NAPTR to SRV to an address of ours,
-address fallback, foreign targets, "." targets, nothing, and a zone answering SERVFAIL),
-creates a database of its own (--database-url, default SERWEB_BENCH_DATABASE_URL or
+domains of --names host names each (the canonical name and aliases) of mixed verdicts (SRV
+to a proxy host name, NAPTR to SRV to an address of ours, address fallback, foreign
+targets, "." targets, nothing, and a zone answering SERVFAIL; an alias is published as
+another kind than its domain, so aliases die while their domain lives), creates a database
+of its own (--database-url, default SERWEB_BENCH_DATABASE_URL or
 postgres://postgres@127.0.0.1:5432/serweb_bench_dns; its name must contain "bench", as it
 is dropped), imports the domains with the bulk CSV import, then:
 
-1. baseline: a straightforward loop over --baseline domains with dnspython's stock asyncio
+1. baseline: a straightforward loop over --baseline names with dnspython's stock asyncio
    resolver at the same concurrency: NAPTR, the SRV names, A and AAAA of every target, no
    shared work and no database writes;
-2. housekeeping run 1: every domain re-verified by the housekeeping job (evidence stored,
-   lifecycle applied: the negative ones turn suspect), in --processes processes, each
-   taking one slice as the Celery workers would;
+2. housekeeping run 1: every name re-verified by the housekeeping job (evidence stored,
+   each name's lifecycle and its domain's applied: the negative ones turn suspect), in
+   --processes processes, each taking one slice as the Celery workers would;
 3. housekeeping run 2: the same again, the steady state.
 
-Prints domains/s, DNS questions per domain and the peak resident memory during each run
-(sampled from /proc) beside the memory before it.
+Prints names/s (and domains/s), DNS questions per name and the peak resident memory
+during each run (sampled from /proc) beside the memory before it.
 
-Figures (PostgreSQL 15, Knot 3.2, shared 2-core machine; 100,000 domains, 1 process):
+Figures (PostgreSQL 15, Knot 3.2, shared 2-core machine, 1 process):
+
+canonical names only, before every name was checked (100,000 domains, --names 1):
 
     baseline         5,000 domains   15.2 s    328 domains/s  7.04 questions/domain  RSS  95 -> 101 MB
     housekeeping 1 100,000 domains  137.2 s    729 domains/s  4.80 questions/domain  RSS 101 -> 132 MB
@@ -29,6 +34,9 @@ Figures (PostgreSQL 15, Knot 3.2, shared 2-core machine; 100,000 domains, 1 proc
                    (steady state)                                                  5.0x
 
 With --processes 2 (20,000 domains): 2,875 domains/s in the steady state, 8.1x.
+
+every host name (100,000 domains of 2 names, 200,000 names, --names 2): see
+bench/README.md.
 """
 
 import argparse
@@ -68,40 +76,67 @@ def kind_of(index: int) -> str:
     return next(kind for limit, kind in KINDS if index % 100 < limit)
 
 
-def domain_name(index: int) -> str:
-    zone = "broken.test" if kind_of(index) == "servfail" else "bench.test"
-    return f"d{index}.{zone}"
+# An alias is published as the kind of a neighbouring index: some aliases are negative
+# while their domain's canonical name points at us, some domains have no name pointing
+# at us (and go suspect with their names).
+ALIAS_SHIFT = 7
 
 
-def zone_text(count: int) -> str:
+def host_names(index: int, names: int) -> list[tuple[str, str]]:
+    """The domain's host names (the canonical one first) with their kinds, relative to
+    the "test." zone of the harness (without ".test")."""
+    hosts = []
+    for number in range(names):
+        kind = kind_of(index if number == 0 else index + number * ALIAS_SHIFT)
+        zone = "broken" if kind == "servfail" else "bench"
+        label = f"d{index}" if number == 0 else f"a{number}-{index}"
+        hosts.append((f"{label}.{zone}", kind))
+    return hosts
+
+
+def domain_names(index: int, names: int) -> list[str]:
+    return [f"{host}.test" for host, _kind in host_names(index, names)]
+
+
+def records(name: str, kind: str, index: int) -> list[str]:
+    if kind == "srv":
+        target = PROXY_HOSTNAMES[index % 2]
+        return [
+            f"_sip._udp.{name} SRV 10 10 5060 {target}.",
+            f"_sip._tcp.{name} SRV 10 10 5060 {target}.",
+        ]
+    if kind == "naptr":
+        return [
+            f'{name} NAPTR 10 10 "s" "SIP+D2U" "" _sip._udp.{name}.test.',
+            f"_sip._udp.{name} SRV 10 10 5060 sip.{name}.test.",
+            f"sip.{name} A 192.0.2.10",
+        ]
+    if kind == "address":
+        return [f"{name} A 192.0.2.11"]
+    if kind == "foreign":
+        return [f"_sip._udp.{name} SRV 10 10 5060 {FOREIGN_HOSTS[index % 20]}."]
+    if kind == "dot":
+        return [f"_sip._udp.{name} SRV 0 0 0 ."]
+    return []  # absent (NXDOMAIN), or in the zone that answers SERVFAIL
+
+
+def zone_text(count: int, names: int) -> str:
     """Records relative to the "test." zone of the harness."""
     lines = [
         f"{host.removesuffix('.test')} A 198.51.100.{i + 1}" for i, host in enumerate(FOREIGN_HOSTS)
     ]
     for index in range(count):
-        kind = kind_of(index)
-        name = f"d{index}.bench"
-        if kind == "srv":
-            target = PROXY_HOSTNAMES[index % 2]
-            lines.append(f"_sip._udp.{name} SRV 10 10 5060 {target}.")
-            lines.append(f"_sip._tcp.{name} SRV 10 10 5060 {target}.")
-        elif kind == "naptr":
-            lines.append(f'{name} NAPTR 10 10 "s" "SIP+D2U" "" _sip._udp.{name}.test.')
-            lines.append(f"_sip._udp.{name} SRV 10 10 5060 sip.{name}.test.")
-            lines.append(f"sip.{name} A 192.0.2.10")
-        elif kind == "address":
-            lines.append(f"{name} A 192.0.2.11")
-        elif kind == "foreign":
-            lines.append(f"_sip._udp.{name} SRV 10 10 5060 {FOREIGN_HOSTS[index % 20]}.")
-        elif kind == "dot":
-            lines.append(f"_sip._udp.{name} SRV 0 0 0 .")
+        for name, kind in host_names(index, names):
+            if not name.startswith("broken"):
+                lines.extend(records(name, kind, index))
     return "\n".join(lines) + "\n"
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domains", type=int, default=100_000)
-    parser.add_argument("--baseline", type=int, default=5000, help="domains in the naive loop")
+    parser.add_argument("--names", type=int, default=2, help="host names per domain")
+    parser.add_argument("--baseline", type=int, default=5000, help="names in the naive loop")
     parser.add_argument("--processes", type=int, default=1, help="housekeeping processes")
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument(
@@ -198,7 +233,7 @@ async def naive_check(resolver, domain: str, counter: list[int]) -> str:
         return "unknown"
 
 
-def run_baseline(nameserver: tuple[str, int], count: int, total: int, concurrency: int):
+def run_baseline(nameserver: tuple[str, int], names: list[str], concurrency: int):
     import dns.asyncresolver
 
     async def main() -> tuple[float, int, dict[str, int]]:
@@ -208,7 +243,6 @@ def run_baseline(nameserver: tuple[str, int], count: int, total: int, concurrenc
         resolver.use_edns(0, 0, 1232)
         limit = asyncio.Semaphore(concurrency)
         counter = [0]
-        names = [domain_name(i) for i in range(min(count, total))]
 
         async def one(name: str) -> str:
             async with limit:
@@ -235,15 +269,26 @@ def one_slice(slot: int, slots: int, results) -> None:
 
     connection.close()  # a connection of its own, not the parent's
     run = housekeeping_run(slot=slot, slots=slots)
-    results.put((run.checked, run.queries, run.status, run.summary.get("transitions", {})))
+    moved = {
+        **run.summary.get("transitions", {}),
+        **{f"name {k}": v for k, v in run.summary.get("name_transitions", {}).items()},
+    }
+    results.put((run.checked, run.summary.get("domains", 0), run.queries, run.status, moved))
 
 
-def run_housekeeping(processes: int) -> tuple[float, int, int, list[str], dict[str, int]]:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended: on a shared machine the
+    figure other processes do not change (PostgreSQL's and Knot's work is not in it)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def run_housekeeping(processes: int) -> tuple[float, float, int, int, int, list[str], dict]:
     from django.db import connection
 
     connection.close()
     results: multiprocessing.Queue = multiprocessing.Queue()
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     if processes == 1:
         one_slice(0, 1, results)
     else:
@@ -255,28 +300,31 @@ def run_housekeeping(processes: int) -> tuple[float, int, int, list[str], dict[s
             worker.start()
         for worker in workers:
             worker.join()
-    elapsed = time.perf_counter() - started
-    checked = queries = 0
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
+    checked = domains = queries = 0
     statuses: list[str] = []
     transitions: dict[str, int] = {}
     for _ in range(processes):
-        slice_checked, slice_queries, status, moved = results.get()
+        slice_checked, slice_domains, slice_queries, status, moved = results.get()
         checked += slice_checked
+        domains += slice_domains
         queries += slice_queries
         statuses.append(status)
         for key, value in moved.items():
             transitions[key] = transitions.get(key, 0) + value
-    return elapsed, checked, queries, statuses, transitions
+    return elapsed, cpu, checked, domains, queries, statuses, transitions
 
 
 def main() -> None:
     args = parse_arguments()
     workdir = Path(tempfile.mkdtemp(prefix="serweb-bench-dns-"))
-    knot = KnotServer(workdir, extra_zone_text=zone_text(args.domains))
+    knot = KnotServer(workdir, extra_zone_text=zone_text(args.domains, args.names))
     started = time.perf_counter()
     knot.start(timeout=120)
+    total = args.domains * args.names
     print(
-        f"knot: {args.domains:,} domains served on {knot.nameserver} ({time.perf_counter() - started:.1f} s to load)"
+        f"knot: {args.domains:,} domains of {args.names} names ({total:,} names) served on "
+        f"{knot.nameserver} ({time.perf_counter() - started:.1f} s to load)"
     )
     os.environ.update(
         SERWEB_DNS_NAMESERVERS=knot.nameserver,
@@ -284,7 +332,7 @@ def main() -> None:
         SERWEB_PROXY_HOSTNAMES=",".join(PROXY_HOSTNAMES),
         SERWEB_PROXY_ADDRESSES=",".join(PROXY_ADDRESSES),
         SERWEB_DNS_CONCURRENCY=str(args.concurrency),
-        # The first run turns every negative domain suspect: let it.
+        # The first run turns every negative name suspect: let it.
         SERWEB_DNS_BREAKER_PERCENT="100",
     )
     try:
@@ -297,38 +345,48 @@ def main() -> None:
 
         csv_path = workdir / "domains.csv"
         with csv_path.open("w") as out:
-            out.write("name\n")
-            out.writelines(f"{domain_name(i)}\n" for i in range(args.domains))
+            out.write("name,aliases\n")
+            for index in range(args.domains):
+                canonical, *aliases = domain_names(index, args.names)
+                out.write(f"{canonical},{' '.join(aliases)}\n")
         started = time.perf_counter()
         import_domains_csv(actor=None, path=csv_path)
         print(
-            f"database: {args.domains:,} domains imported ({time.perf_counter() - started:.1f} s)"
+            f"database: {args.domains:,} domains, {total:,} names imported "
+            f"({time.perf_counter() - started:.1f} s)"
         )
 
         nameserver = ("127.0.0.1", knot.port)
+        sample = [
+            name for index in range(args.domains) for name in domain_names(index, args.names)
+        ][: args.baseline]
         before = rss_megabytes()
         with PeakMemory() as memory:
-            elapsed, questions, tally = run_baseline(
-                nameserver, args.baseline, args.domains, args.concurrency
-            )
-        base_rate = args.baseline / elapsed
+            elapsed, questions, tally = run_baseline(nameserver, sample, args.concurrency)
+        base_rate = len(sample) / elapsed
         print(
-            f"baseline     {args.baseline:>7,} domains {elapsed:7.1f} s {base_rate:8,.0f} domains/s "
-            f"{questions / args.baseline:5.2f} questions/domain   "
+            f"baseline     {len(sample):>7,} names {elapsed:7.1f} s {base_rate:8,.0f} names/s "
+            f"{questions / len(sample):5.2f} questions/name   "
             f"RSS {before:.0f} MB -> peak {memory.peak:.0f} MB   {tally}"
         )
         for label in ("run 1", "run 2"):
             before = rss_megabytes()
             with PeakMemory() as memory:
-                elapsed, checked, queries, statuses, moved = run_housekeeping(args.processes)
+                elapsed, cpu, checked, domains, queries, statuses, moved = run_housekeeping(
+                    args.processes
+                )
             rate = checked / elapsed
             print(
-                f"housekeeping {label} {checked:>7,} domains {elapsed:7.1f} s {rate:8,.0f} domains/s "
-                f"{queries / max(checked, 1):5.2f} questions/domain   "
+                f"housekeeping {label} {checked:>7,} names {elapsed:7.1f} s {rate:8,.0f} names/s "
+                f"({domains / elapsed:,.0f} domains/s) "
+                f"{queries / max(checked, 1):5.2f} questions/name   "
                 f"RSS {before:.0f} MB -> peak {memory.peak:.0f} MB   "
                 f"{args.processes} process(es), {'/'.join(statuses)}, {moved or 'no transitions'}"
             )
-            print(f"             {rate / base_rate:.1f}x the baseline's rate")
+            print(
+                f"             {rate / base_rate:.1f}x the baseline's rate; serweb's own CPU "
+                f"{cpu:.1f} s, {1e6 * cpu / max(checked, 1):,.0f} µs/name"
+            )
     finally:
         knot.stop()
         if not args.keep:

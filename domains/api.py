@@ -11,9 +11,10 @@ from api.views import ApiView
 from domains import policies, services
 from domains import serializers as io
 from domains.bulk import ImportRejected, import_domain_items
+from domains.dns.names import name_exempt_set, name_restore
 from domains.filters import DomainFilter
 from domains.models import AttributeSource, Domain, Tenant
-from domains.selectors import domains_visible_to
+from domains.selectors import domains_visible_to, names_with_checks
 
 
 def _domain_output(domain: Domain, request) -> dict:
@@ -21,7 +22,7 @@ def _domain_output(domain: Domain, request) -> dict:
     once."""
     fresh = (
         Domain.objects.select_related("tenant")
-        .prefetch_related("names", "attributes")
+        .prefetch_related(names_with_checks(), "attributes")
         .get(pk=domain.pk)
     )
     return io.DomainOutput(fresh, context={"request": request}).data
@@ -37,7 +38,7 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
         return (
             domains_visible_to(self.request.user)
             .select_related("tenant")
-            .prefetch_related("names", "attributes")
+            .prefetch_related(names_with_checks(), "attributes")
         )
 
     def get(self, request):
@@ -134,7 +135,8 @@ class DomainNameListCreate(ApiView):
 
     @extend_schema(responses=io.NameOutput(many=True))
     def get(self, request, did: str):
-        return Response(io.NameOutput(self.visible_domain(did).names.all(), many=True).data)
+        names = self.visible_domain(did).names.select_related("dns_check")
+        return Response(io.NameOutput(names, many=True).data)
 
     @extend_schema(request=io.NameInput, responses={201: io.NameOutput})
     def post(self, request, did: str):
@@ -149,14 +151,41 @@ class DomainNameListCreate(ApiView):
         return self.idempotent(add)
 
 
+def _name_output(domain: Domain, name: str) -> dict:
+    """One name of the domain as the API shows it, with its DNS check row."""
+    host = domain.names.select_related("dns_check").get(pk=name)
+    return io.NameOutput(host).data
+
+
 class DomainNameDetail(ApiView):
     serializer_class = io.NameOutput
+
+    @extend_schema(request=io.NameUpdateInput, responses=io.NameOutput)
+    def patch(self, request, did: str, name: str):
+        domain = self.visible_domain(did)
+        data = self.input(io.NameUpdateInput)
+        check = self.call(name_exempt_set, domain=domain, name=name, exempt=data["exempt"])
+        return Response(_name_output(domain, check.pk))
 
     @extend_schema(responses={204: None})
     def delete(self, request, did: str, name: str):
         domain = self.visible_domain(did)
         self.call(services.domain_name_remove, domain=domain, name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DomainNameRestore(ApiView):
+    """Bring back a host name DNS housekeeping removed: disabled (not served) until DNS
+    points it at us again, which the next check of the domain (``verify/``) sees."""
+
+    serializer_class = io.NameOutput
+    error_field = "name"
+
+    @extend_schema(request=None, responses=io.NameOutput)
+    def post(self, request, did: str, name: str):
+        domain = self.visible_domain(did)
+        check = self.call(name_restore, domain=domain, name=name)
+        return Response(_name_output(domain, check.pk))
 
 
 class DomainNameCanonical(ApiView):

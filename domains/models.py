@@ -121,6 +121,18 @@ class DomainName(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def dns_state(self) -> str:
+        """Where the name stands in its DNS lifecycle: active before its first check, and
+        for an IP literal. Reads its check row: select ``dns_check`` with many names."""
+        check = getattr(self, "dns_check", None)
+        return check.state if check is not None else NameState.ACTIVE
+
+    @property
+    def is_served_by_state(self) -> bool:
+        """Whether its lifecycle lets the proxy serve the name (when its domain is served)."""
+        return self.dns_state in SERVED_NAME_STATES
+
 
 class AttributeType(models.IntegerChoices):
     # Kamailio's domain_attrs.type values.
@@ -177,21 +189,10 @@ class CheckVerdict(models.TextChoices):
     UNKNOWN = "unknown", "DNS did not answer"
 
 
-class DomainCheck(models.Model):
-    """The latest DNS verification of a domain, what it saw, and the lifecycle counters.
+class DnsCheck(models.Model):
+    """What the latest DNS check of a domain or of one of its names saw, and the counters
+    of the lifecycle (domains.dns.lifecycle) that check moved it by."""
 
-    Overwritten by every check (one row per domain); the transitions it caused are kept
-    in DomainTransition with their evidence.
-    """
-
-    domain = models.OneToOneField(
-        Domain, on_delete=models.CASCADE, primary_key=True, related_name="dns_check"
-    )
-    # Housekeeping verifies the domain and moves it through the lifecycle (suspect,
-    # disabled, removed); off for a domain an operator serves whatever DNS says. A domain
-    # without a row is managed. (A flag here, not on Domain: on SQLite a new NOT NULL
-    # column rebuilds domains_domain and breaks the proxy-facing views over it.)
-    managed = models.BooleanField(default=True)
     verdict = models.CharField(max_length=16, choices=CheckVerdict.choices, blank=True)
     # Whether the verdict counts for the lifecycle: positive, negative, neutral or unknown.
     outcome = models.CharField(max_length=16, blank=True, default="")
@@ -209,10 +210,73 @@ class DomainCheck(models.Model):
     unknowns = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class DomainCheck(DnsCheck):
+    """The latest DNS verification of a domain, what it saw, and the lifecycle counters.
+
+    Overwritten by every check (one row per domain); the transitions it caused are kept
+    in DomainTransition with their evidence. The domain's verdict is the best one of its
+    host names (domains.dns.lifecycle.deciding_observation): a domain is negative only
+    when none of its names points at us.
+    """
+
+    domain = models.OneToOneField(
+        Domain, on_delete=models.CASCADE, primary_key=True, related_name="dns_check"
+    )
+    # Housekeeping verifies the domain and moves it through the lifecycle (suspect,
+    # disabled, removed); off for a domain an operator serves whatever DNS says. A domain
+    # without a row is managed. (A flag here, not on Domain: on SQLite a new NOT NULL
+    # column rebuilds domains_domain and breaks the proxy-facing views over it.)
+    managed = models.BooleanField(default=True)
+
+    class Meta:
         indexes = [models.Index(fields=["verdict"])]
 
     def __str__(self) -> str:
         return f"{self.domain_id}: {self.verdict or 'never checked'}"
+
+
+class NameState(models.TextChoices):
+    # The values of DomainState's, so the one lifecycle moves both.
+    ACTIVE = "active", "active"
+    SUSPECT = "suspect", "suspect (DNS no longer points at us; still served)"
+    DISABLED = "disabled", "disabled by DNS housekeeping (not served)"
+    REMOVED = "removed", "removed (restorable)"
+
+
+# States in which the proxy serves a name of a served domain.
+SERVED_NAME_STATES = (NameState.ACTIVE, NameState.SUSPECT)
+
+
+class NameCheck(DnsCheck):
+    """The DNS lifecycle of one host name of a domain (the canonical one or an alias): its
+    latest check, its counters and where it stands. A name without a row is active.
+
+    A disabled or removed name is left out of the proxy-facing ``domain`` relation while
+    the domain and its other names stay served. Its own row, not columns on DomainName:
+    on SQLite a new column rebuilds domains_domainname under the proxy-facing views.
+    """
+
+    name = models.OneToOneField(
+        DomainName, on_delete=models.CASCADE, primary_key=True, related_name="dns_check"
+    )
+    state = models.CharField(max_length=16, choices=NameState.choices, default=NameState.ACTIVE)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    # Left alone by housekeeping and served whatever DNS says (a name kept for a legacy
+    # device); an operator's decision.
+    exempt = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"name {self.name_id}: {self.state}"
+
+    @property
+    def is_served(self) -> bool:
+        return self.state in SERVED_NAME_STATES
 
 
 class HousekeepingRun(models.Model):
@@ -254,9 +318,13 @@ class HousekeepingRun(models.Model):
 
 
 class DomainTransition(models.Model):
-    """A lifecycle change made by DNS verification, with the evidence behind it."""
+    """A lifecycle change made by DNS verification, with the evidence behind it: the
+    domain's own, or one of its host names' (the domain's DNS history)."""
 
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dns_transitions")
+    # The host name that moved; empty for the domain itself. The text, not a key: the
+    # history outlives a name the operator deletes.
+    name = models.CharField(max_length=MAX_NAME_LENGTH, blank=True, default="")
     from_state = models.CharField(max_length=16, choices=DomainState.choices)
     to_state = models.CharField(max_length=16, choices=DomainState.choices)
     verdict = models.CharField(max_length=16, choices=CheckVerdict.choices)
@@ -271,7 +339,8 @@ class DomainTransition(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.domain_id}: {self.from_state} -> {self.to_state}"
+        subject = self.name or self.domain_id
+        return f"{subject}: {self.from_state} -> {self.to_state}"
 
 
 class DomainClaim(models.Model):

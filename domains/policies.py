@@ -84,3 +84,16 @@ def proxies_shown_to(actor) -> bool:
     """The proxies are the operators' infrastructure: their names are not a tenant's
     business (a tenant sees whether its change is live, not where)."""
     return actor_is_operator(actor)
+
+
+# Exempting a host name from DNS housekeeping, or restoring one it removed, serves a name
+# whatever DNS says about it: the operators' decision, as whether a domain is served.
+NAME_HOUSEKEEPING_OPERATORS_ONLY = (
+    "only operators exempt a name from DNS housekeeping or restore one it removed"
+)
+
+
+def name_housekeeping_check(*, actor, field: str) -> None:
+    """Refuse, under ``field``, an exemption or a restore this actor may not make."""
+    if actor is not None and not actor_is_operator(actor):
+        raise ValidationError({field: NAME_HOUSEKEEPING_OPERATORS_ONLY})

@@ -104,6 +104,12 @@ def claims_visible_to(actor) -> QuerySet[DomainClaim]:
     return claims.filter(tenant=tenant)
 
 
+def names_with_checks() -> Prefetch:
+    """Prefetch a domain's names with their DNS check rows, in one query for any number of
+    domains (``DomainName.dns_state`` then asks nothing more)."""
+    return Prefetch("names", queryset=DomainName.objects.select_related("dns_check"))
+
+
 def domain_list(*, state: str | None = None) -> QuerySet[Domain]:
     domains = Domain.objects.prefetch_related("names").order_by("did")
     if state:

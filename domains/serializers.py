@@ -14,26 +14,65 @@ from domains.models import (
     DomainAttribute,
     DomainName,
     DomainState,
+    NameCheck,
+    NameState,
     Tenant,
 )
-from domains.names import HostName
+from domains.names import HostName, NameKind
 from domains.policies import proxies_shown_to
-from domains.selectors import TenantNotFound, domain_effective_attributes, tenant_get_by_name
+from domains.selectors import (
+    TenantNotFound,
+    domain_effective_attributes,
+    tenant_get_by_name,
+)
 from proxies.status import pending_proxies, proxies_loaded_at
 
 User = get_user_model()
 TYPE_NAMES = {AttributeType.INTEGER: "integer", AttributeType.STRING: "string"}
 
 
+class NameCheckOutput(serializers.ModelSerializer):
+    class Meta:
+        model = NameCheck
+        fields = ["checked_at", "verdict", "outcome", "reason"]
+
+
 class NameOutput(serializers.ModelSerializer):
     display = serializers.SerializerMethodField(help_text="Unicode form of an IDN")
+    state = serializers.SerializerMethodField(
+        help_text="Where a host name stands in DNS housekeeping (disabled and removed ones "
+        "are not served); null for an IP literal, which is no DNS name"
+    )
+    exempt = serializers.SerializerMethodField(
+        help_text="Left alone by DNS housekeeping and served whatever DNS says (operators decide)"
+    )
+    last_check = serializers.SerializerMethodField(
+        help_text="What the latest DNS check of the name saw; null before the first"
+    )
 
     class Meta:
         model = DomainName
-        fields = ["name", "display", "kind", "is_canonical"]
+        fields = ["name", "display", "kind", "is_canonical", "state", "exempt", "last_check"]
 
     def get_display(self, obj: DomainName) -> str:
         return HostName(obj.name, obj.kind).display
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=NameState.choices, allow_null=True, read_only=True)
+    )
+    def get_state(self, obj: DomainName) -> str | None:
+        return obj.dns_state if obj.kind == NameKind.HOSTNAME else None
+
+    def get_exempt(self, obj: DomainName) -> bool:
+        check = getattr(obj, "dns_check", None)
+        return bool(check and check.exempt)
+
+    @extend_schema_field(NameCheckOutput(allow_null=True))
+    def get_last_check(self, obj: DomainName) -> dict | None:
+        check = getattr(obj, "dns_check", None)
+        if check is None or check.checked_at is None:
+            return None
+        return NameCheckOutput(check).data
 
 
 class AttributeOutput(serializers.ModelSerializer):
@@ -158,6 +197,13 @@ class DomainUpdateInput(StrictInput):
 
 class NameInput(serializers.Serializer):
     name = inputs.CharField(max_length=NAME_LENGTH)
+
+
+class NameUpdateInput(StrictInput):
+    exempt = inputs.BooleanField(
+        help_text="Operators only: serve the host name whatever DNS says (true), or put "
+        "it back under DNS housekeeping (false)"
+    )
 
 
 class AttributeInput(StrictInput):

@@ -1,11 +1,13 @@
 """Backups: all provisioning data as one JSON document, and its restore into an empty
 database.
 
-The document is ``{"format": "serweb-backup", "version": 1, "tenants": [...],
+The document is ``{"format": "serweb-backup", "version": 2, "tenants": [...],
 "domains": [...], "subscribers": [...], "proxies": [...]}`` with one record per line (see
 portability/records.py). It holds secrets (HA1 hashes, kept clear passwords, claim tokens,
 the owners' password hashes): it is written with mode 0600. The same data always gives
-the same bytes, so export, restore and export again gives an identical file.
+the same bytes, so export, restore and export again gives an identical file. Version 2
+added each host name's DNS lifecycle (``names[].dns``); a version 1 backup restores with
+none (every name active until housekeeping checks it).
 """
 
 import json
@@ -38,7 +40,9 @@ from proxies.models import Proxy
 from subscribers.models import Subscriber
 
 FORMAT = "serweb-backup"
-VERSION = 1
+VERSION = 2
+# Versions still read, and how each becomes the current one.
+READABLE = (1, VERSION)
 SECTIONS: list[tuple[str, type]] = [
     ("tenants", TenantRecord),
     ("domains", DomainRecord),
@@ -147,10 +151,13 @@ def document_load(stream: IO[str]) -> Document:
         raise BackupRejected(["the file is not UTF-8 text"]) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BackupRejected([f'not a serweb backup (no "format": "{FORMAT}")'])
-    if data.get("version") != VERSION:
+    if data.get("version") not in READABLE or type(data.get("version")) is not int:
+        readable = " and ".join(str(version) for version in READABLE)
         raise BackupRejected(
-            [f"backup format version {data.get('version')!r}; this serweb reads {VERSION}"]
+            [f"backup format version {data.get('version')!r}; this serweb reads {readable}"]
         )
+    if data["version"] == 1:
+        _names_without_dns(data.get("domains"))
     unknown = sorted(set(data) - {"format", "version", *(key for key, _ in SECTIONS)})
     problems = [f"unknown key {key!r}" for key in unknown]
     sections = {}
@@ -169,6 +176,15 @@ def document_load(stream: IO[str]) -> Document:
     if problems:
         raise BackupRejected(problems)
     return Document(**sections)
+
+
+def _names_without_dns(domains) -> None:
+    """Version 1 had no DNS lifecycle per name: none was checked yet."""
+    for domain in domains if isinstance(domains, list) else []:
+        names = domain.get("names") if isinstance(domain, dict) else None
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, dict):
+                name.setdefault("dns", None)
 
 
 def _database_content() -> list[str]:

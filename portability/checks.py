@@ -12,9 +12,22 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from domains.attributes import is_default_value, validate_attribute
-from domains.models import AttributeSource, CheckVerdict, DomainOrigin, DomainState
-from domains.names import MAX_NAME_LENGTH, normalize_did, normalize_host, validate_sip_user
-from portability.records import Document, DomainRecord, SubscriberRecord, TenantRecord
+from domains.models import AttributeSource, CheckVerdict, DomainOrigin, DomainState, NameState
+from domains.names import (
+    MAX_NAME_LENGTH,
+    NameKind,
+    normalize_did,
+    normalize_host,
+    validate_sip_user,
+)
+from portability.records import (
+    CheckRecord,
+    Document,
+    DomainRecord,
+    NameCheckRecord,
+    SubscriberRecord,
+    TenantRecord,
+)
 from proxies.models import ProxyTransport
 from proxies.services import proxy_address_clean
 from subscribers.services import MAX_PASSWORD_LENGTH, clean_email
@@ -143,6 +156,13 @@ def _check_domain(problems: Problems, path: str, domain: DomainRecord, tenants: 
         problems.add(f"{path}.names", "exactly one name must be canonical")
     for j, name in enumerate(domain.names):
         _check_host(problems, f"{path}.names[{j}].name", name.name, name.kind)
+        if name.dns is not None:
+            where = f"{path}.names[{j}].dns"
+            if name.kind != NameKind.HOSTNAME:
+                problems.add(where, "an IP literal has no DNS lifecycle")
+            if name.dns.state not in NameState.values:
+                problems.add(f"{where}.state", f"{name.dns.state!r} is not a name's state")
+            _check_dns(problems, where, name.dns)
     sources: set[tuple[str, str]] = set()
     for j, attribute in enumerate(domain.attributes):
         where = f"{path}.attributes[{j}]"
@@ -163,15 +183,19 @@ def _check_domain(problems: Problems, path: str, domain: DomainRecord, tenants: 
             attribute.name, attribute.value, did=domain.did
         ):
             problems.add(f"{where}.is_default", "does not match the attribute's default")
-    check = domain.dns
-    if check is not None:
-        if check.verdict and check.verdict not in CheckVerdict.values:
-            problems.add(f"{path}.dns.verdict", f"{check.verdict!r} is not a verdict")
-        for key in ("negatives", "unknowns"):
-            if getattr(check, key) < 0:
-                problems.add(f"{path}.dns.{key}", "must not be negative")
-        _check_text(problems, f"{path}.dns.outcome", check.outcome, most=16)
-        _check_text(problems, f"{path}.dns.reason", check.reason, most=255)
+    if domain.dns is not None:
+        _check_dns(problems, f"{path}.dns", domain.dns)
+
+
+def _check_dns(problems: Problems, path: str, check: CheckRecord | NameCheckRecord) -> None:
+    """A DNS check of a domain or of one of its names."""
+    if check.verdict and check.verdict not in CheckVerdict.values:
+        problems.add(f"{path}.verdict", f"{check.verdict!r} is not a verdict")
+    for key in ("negatives", "unknowns"):
+        if getattr(check, key) < 0:
+            problems.add(f"{path}.{key}", "must not be negative")
+    _check_text(problems, f"{path}.outcome", check.outcome, most=16)
+    _check_text(problems, f"{path}.reason", check.reason, most=255)
 
 
 def _check_claims(problems: Problems, document: Document, dids: set[str]) -> None:

@@ -19,11 +19,34 @@ from typing import Any
 
 
 @dataclass(slots=True)
+class NameCheckRecord:
+    """The DNS lifecycle of one host name (domains.NameCheck): where it stands, whether an
+    operator exempted it, the last verdict and the negatives counted."""
+
+    state: str
+    state_changed_at: datetime
+    exempt: bool
+    verdict: str
+    outcome: str
+    reason: str
+    evidence: dict
+    checked_at: datetime | None
+    expires_at: datetime | None
+    last_positive_at: datetime | None
+    negatives: int
+    first_negative_at: datetime | None
+    last_negative_at: datetime | None
+    unknowns: int
+
+
+@dataclass(slots=True)
 class NameRecord:
     name: str
     kind: str
     canonical: bool
     created_at: datetime
+    # None: never checked (and always for an IP literal).
+    dns: NameCheckRecord | None = None
 
 
 @dataclass(slots=True)

@@ -9,7 +9,15 @@ from collections import defaultdict
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from domains.models import Domain, DomainAttribute, DomainCheck, DomainClaim, DomainName, Tenant
+from domains.models import (
+    Domain,
+    DomainAttribute,
+    DomainCheck,
+    DomainClaim,
+    DomainName,
+    NameCheck,
+    Tenant,
+)
 from portability.records import (
     AliasRecord,
     AttributeRecord,
@@ -17,6 +25,7 @@ from portability.records import (
     ClaimRecord,
     Document,
     DomainRecord,
+    NameCheckRecord,
     NameRecord,
     OwnerRecord,
     ProxyRecord,
@@ -40,6 +49,15 @@ CHECK_FIELDS = [
     "first_negative_at",
     "last_negative_at",
     "unknowns",
+]
+
+
+# The fields of a name's check, in NameCheckRecord's order.
+NAME_CHECK_FIELDS = [
+    "state",
+    "state_changed_at",
+    "exempt",
+    *(field for field in CHECK_FIELDS if field != "managed"),
 ]
 
 
@@ -93,11 +111,17 @@ def _tenants() -> list[TenantRecord]:
 
 
 def _domains() -> list[DomainRecord]:
+    name_checks = {
+        name_id: NameCheckRecord(*fields)
+        for name_id, *fields in NameCheck.objects.order_by().values_list(
+            "name_id", *NAME_CHECK_FIELDS
+        )
+    }
     names = defaultdict(list)
-    for domain_id, *fields in DomainName.objects.order_by().values_list(
-        "domain_id", "name", "kind", "is_canonical", "created_at"
+    for pk, domain_id, *fields in DomainName.objects.order_by().values_list(
+        "pk", "domain_id", "name", "kind", "is_canonical", "created_at"
     ):
-        names[domain_id].append(NameRecord(*fields))
+        names[domain_id].append(NameRecord(*fields, dns=name_checks.get(pk)))
     attributes = defaultdict(list)
     for domain_id, *fields in DomainAttribute.objects.order_by().values_list(
         "domain_id", "name", "type", "value", "source", "is_default", "updated_at"

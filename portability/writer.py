@@ -18,7 +18,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db.models import Model
 
-from domains.models import Domain, DomainAttribute, DomainCheck, DomainClaim, DomainName, Tenant
+from domains.models import (
+    Domain,
+    DomainAttribute,
+    DomainCheck,
+    DomainClaim,
+    DomainName,
+    NameCheck,
+    Tenant,
+)
 from domains.signals import domains_changed
 from portability.records import Document
 from proxies.models import Proxy
@@ -171,14 +179,16 @@ def _write_domains(cursor, tables: Staging, at, document: Document, tenant_ids) 
             for r, pk in zip(records, ids, strict=True)
         ],
     )
-    names = [(domain_ids[r.did], n) for r in records for n in r.names]
+    names = _with_ids(
+        cursor, DomainName, [(domain_ids[r.did], n) for r in records for n in r.names]
+    )
     _copy(
         tables,
         DomainName,
         ["id", "domain", "name", "kind", "is_canonical", "created_at"],
         [
             (pk, domain_id, n.name, n.kind, n.canonical, at(n.created_at))
-            for (domain_id, n), pk in _with_ids(cursor, DomainName, names)
+            for (domain_id, n), pk in names
         ],
     )
     attributes = [(domain_ids[r.did], a) for r in records for a in r.attributes]
@@ -197,6 +207,10 @@ def _write_domains(cursor, tables: Staging, at, document: Document, tenant_ids) 
             for r in records
             if r.dns is not None
         ),
+        batch_size=2000,
+    )
+    NameCheck.objects.bulk_create(
+        (NameCheck(name_id=pk, **asdict(n.dns)) for (_domain, n), pk in names if n.dns),
         batch_size=2000,
     )
     return domain_ids

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from domains.models import Domain
+from domains.selectors import names_with_checks
 from proxies import index_log, reload
 from proxies.config import index_in_htable
 from proxies.generation import applied_forget, desired_state
@@ -72,5 +73,5 @@ def _catch_up_later_or_now(proxy: Proxy, reload_now: bool, why: str) -> DriftRep
 def _drift_sample(proxy: Proxy, size: int) -> list[Domain]:
     recent = changed_domains(proxy.last_verified_at, proxy.applied_changed_at)[:size]
     ids = list(Domain.objects.values_list("pk", flat=True).order_by("?")[:size])
-    others = list(Domain.objects.prefetch_related("names").filter(pk__in=ids))
+    others = list(Domain.objects.prefetch_related(names_with_checks()).filter(pk__in=ids))
     return recent + [d for d in others if d not in recent]

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from domains.models import Domain
+from domains.selectors import names_with_checks
 from proxies import transport
 from proxies.config import config
 from proxies.models import Proxy
@@ -12,7 +13,7 @@ from proxies.models import Proxy
 
 def changed_domains(since: datetime | None, until: datetime | None) -> list[Domain]:
     """The domains changed in the generations a reload brings in, newest first."""
-    domains = Domain.objects.prefetch_related("names").order_by("-updated_at")
+    domains = Domain.objects.prefetch_related(names_with_checks()).order_by("-updated_at")
     if since is not None:
         domains = domains.filter(updated_at__gt=since)
     if until is not None:
@@ -25,7 +26,8 @@ def probe_names(proxy: Proxy, domains: Iterable[Domain], *, limit: int | None = 
     OPTIONS, answered by the reference configuration), and return what differs from the
     database. A proxy without a SIP address is not probed."""
     expected = (
-        (name.name, domain.did if domain.is_served else None)
+        # A name the DNS lifecycle disabled is not served while the domain is.
+        (name.name, domain.did if domain.is_served and name.is_served_by_state else None)
         for domain in domains
         for name in domain.names.all()
     )

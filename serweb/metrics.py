@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from domains.models import Domain, DomainCheck, DomainClaim
+from domains.models import Domain, DomainCheck, DomainClaim, NameCheck
 from proxies.generation import desired_generation
 from proxies.models import Proxy
 
@@ -62,6 +62,16 @@ class DatabaseCollector(Collector):
         for row in DomainCheck.objects.values("verdict").annotate(n=Count("pk")):
             verdicts.add_metric([row["verdict"] or "none"], row["n"])
         yield verdicts
+
+        names = GaugeMetricFamily(
+            "serweb_dns_names",
+            "Host names DNS housekeeping has checked, by the state of their own lifecycle "
+            "(disabled and removed ones are not served)",
+            labels=["state"],
+        )
+        for row in NameCheck.objects.values("state").annotate(n=Count("pk")):
+            names.add_metric([row["state"]], row["n"])
+        yield names
 
         yield GaugeMetricFamily(
             "serweb_claims_waiting",

@@ -76,13 +76,23 @@ def test_claims_of_reserved_or_taken_names_are_refused(bob, world, dns_settings)
 
 def test_verify_records_evidence(alice, published):
     client = client_for(alice)
-    client.post("/api/v1/domains/", {"name": published}, format="json")
+    alias = f"sip.{published}"  # nothing published: NXDOMAIN
+    client.post("/api/v1/domains/", {"name": published, "aliases": [alias]}, format="json")
     assert client.get(f"/api/v1/domains/{published}/dns/").status_code == 404  # never checked
     job = client.post(f"/api/v1/domains/{published}/verify/").json()
     assert job["state"] == "done" and job["result"]["verdict"] == "ours", job
+    assert [(n["name"], n["verdict"], n["to_state"]) for n in job["result"]["names"]] == [
+        (published, "ours", "active"),
+        (alias, "absent", "suspect"),
+    ]
     evidence = client.get(f"/api/v1/domains/{published}/dns/").json()
     assert evidence["verdict"] == "ours"
     assert evidence["checked_at"] is not None
+    names = client.get(f"/api/v1/domains/{published}/names/").json()
+    assert [(n["state"], n["last_check"]["verdict"]) for n in names] == [
+        ("active", "ours"),
+        ("suspect", "absent"),
+    ]
 
 
 def test_an_unreachable_resolver_changes_nothing(alice, world):  # noqa: F811

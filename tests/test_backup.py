@@ -17,7 +17,15 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from domains.bulk import import_domains
 from domains.dns.claims import domain_claim_start
-from domains.models import AttributeSource, Domain, DomainCheck, DomainClaim, Tenant
+from domains.models import (
+    AttributeSource,
+    Domain,
+    DomainCheck,
+    DomainClaim,
+    NameCheck,
+    NameState,
+    Tenant,
+)
 from domains.services import domain_attribute_set, domain_create, domain_disable, tenant_create
 from portability.backup import backup_export, backup_restore
 from proxies.models import Proxy, ReloadState
@@ -70,6 +78,21 @@ def fill(settings) -> None:
         negatives=2,
         first_negative_at=timezone.now() - timedelta(days=1),
     )
+    # An alias housekeeping disabled, and one an operator exempted.
+    NameCheck.objects.create(
+        name=shop.names.get(name="sip.shop.example.com"),
+        state=NameState.DISABLED,
+        state_changed_at=timezone.now() - timedelta(days=2),
+        verdict="absent",
+        outcome="negative",
+        reason="the domain does not exist (NXDOMAIN)",
+        evidence={"verdict": "absent", "authority": {"confirmed": True}},
+        checked_at=timezone.now(),
+        negatives=4,
+        first_negative_at=timezone.now() - timedelta(days=5),
+        last_negative_at=timezone.now(),
+    )
+    NameCheck.objects.create(name=shop.names.get(name="xn--bcher-kva.example.com"), exempt=True)
     corp = domain_create(
         actor=None, name="corp.example.org", did="corp_1", attributes={"realm": "corp.example.org"}
     )
@@ -129,8 +152,14 @@ def test_export_import_export_gives_the_same_bytes_and_the_same_proxy_view(db, t
     assert authenticate(username="acme-owner", password="owner-pass-123") is not None
     assert Subscriber.objects.get(username="Dave").password == "dave-secret"
     assert DomainCheck.objects.get(domain__did="shop.example.com").managed is False
+    # The names' lifecycle goes on where it was: the disabled alias stays unserved.
+    assert set(NameCheck.objects.values_list("name__name", "state", "exempt", "negatives")) == {
+        ("sip.shop.example.com", "disabled", False, 4),
+        ("xn--bcher-kva.example.com", "active", True, 0),
+    }
+    assert ("sip.shop.example.com", "shop.example.com") not in proxy_view()["domain"]
     document = json.loads(first.read_text())
-    assert (document["format"], document["version"]) == ("serweb-backup", 1)
+    assert (document["format"], document["version"]) == ("serweb-backup", 2)
     assert [d["did"] for d in document["domains"]] == [
         "corp_1",
         "old.example.org",
@@ -260,12 +289,44 @@ def test_every_problem_in_an_edited_backup_is_named_and_nothing_is_written(expor
     assert snapshot() == before
 
 
+def _names_of(document: dict, did: str) -> dict[str, dict]:
+    [domain] = [d for d in document["domains"] if d["did"] == did]
+    return {name["name"]: name for name in domain["names"]}
+
+
+def test_a_names_dns_lifecycle_is_checked_on_the_way_in(exported, tmp_path):
+    names = _names_of(exported, "shop.example.com")
+    names["sip.shop.example.com"]["dns"]["state"] = "pending"
+    names["192.0.2.7"]["dns"] = dict(names["sip.shop.example.com"]["dns"], state="active")
+
+    result = run("import", "backup", write_document(tmp_path, exported))
+
+    assert result.code == 1, result.output
+    assert ".dns.state: 'pending' is not a name's state" in result.err
+    assert ".dns: an IP literal has no DNS lifecycle" in result.err
+    assert not Domain.objects.exists()
+
+
+def test_a_version_1_backup_restores_with_every_name_unchecked(exported, tmp_path):
+    for domain in exported["domains"]:
+        for name in domain["names"]:
+            del name["dns"]
+    exported["version"] = 1
+
+    result = run("import", "backup", write_document(tmp_path, exported))
+
+    assert result.code == 0, result.output
+    assert Domain.objects.count() == 3
+    assert not NameCheck.objects.exists()
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
         (lambda d: "{not json", "line 1 column 2: not JSON"),
         (lambda d: {**d, "format": "other"}, 'not a serweb backup (no "format": "serweb-backup")'),
-        (lambda d: {**d, "version": 2}, "backup format version 2; this serweb reads 1"),
+        (lambda d: {**d, "version": 3}, "backup format version 3; this serweb reads 1 and 2"),
+        (lambda d: {**d, "version": "2"}, "backup format version '2'; this serweb reads 1 and 2"),
         (lambda d: {**d, "extra": []}, "unknown key 'extra'"),
         (
             lambda d: {**d, "proxies": [{**d["proxies"][0], "enabled": "yes"}]},

@@ -292,9 +292,9 @@ def test_domain_show_tells_everything_about_the_domain(example_org, carol, bob):
         "origin:       operator",
         "tenant:       bob-corp",
         "canonical:    example.org",
-        "names:        example.org [hostname, canonical]",
-        "              192.0.2.10 [ipv4]",
-        "              sip.example.org [hostname]",
+        "names:        example.org [hostname, canonical] active, not checked yet",
+        "              192.0.2.10 [ipv4] not checked in DNS (an IP address)",
+        "              sip.example.org [hostname] active, not checked yet",
         "attributes:   digest_qop=auth [string, from operator, the default: not sent to the proxy]",
         "              display_name=Org [string, from dns]",
         "              max_contacts=3 [integer, from operator]",
@@ -312,9 +312,25 @@ def test_domain_show_tells_everything_about_the_domain(example_org, carol, bob):
         "tenant": "bob-corp",
         "canonical": "example.org",
         "names": [
-            {"name": "example.org", "kind": "hostname", "canonical": True},
+            {
+                "name": "example.org",
+                "kind": "hostname",
+                "canonical": True,
+                "state": "active",
+                "state_changed_at": None,
+                "exempt": False,
+                "last_check": None,
+            },
             {"name": "192.0.2.10", "kind": "ipv4", "canonical": False},
-            {"name": "sip.example.org", "kind": "hostname", "canonical": False},
+            {
+                "name": "sip.example.org",
+                "kind": "hostname",
+                "canonical": False,
+                "state": "active",
+                "state_changed_at": None,
+                "exempt": False,
+                "last_check": None,
+            },
         ],
         "attributes": [
             {
@@ -341,6 +357,7 @@ def test_domain_show_tells_everything_about_the_domain(example_org, carol, bob):
         ],
         "subscribers": 1,
         "user_aliases": 1,
+        "dns_history": [],
     }
 
 
@@ -351,8 +368,9 @@ def test_domain_show_gives_the_unicode_form_of_an_idn(db):
     assert result.code == 1
 
     result = run("domain", "show", "straße.example")
-    assert "names:        xn--strae-oqa.example (straße.example) [hostname, canonical]" in (
-        result.out
+    assert (
+        "names:        xn--strae-oqa.example (straße.example) [hostname, canonical] active"
+        in result.out
     )
 
 

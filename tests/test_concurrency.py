@@ -34,7 +34,10 @@ from domains.models import (
     DomainClaim,
     DomainName,
     DomainState,
+    DomainTransition,
     HousekeepingRun,
+    NameCheck,
+    NameState,
     Tenant,
 )
 from domains.selectors import domain_realm
@@ -530,6 +533,90 @@ def test_a_deletion_under_way_is_waited_for_not_deadlocked(knot, dns_settings, a
     [(kind, value)] = outcome
     assert kind in {"ok", "gone"}, repr(value)
     assert not DomainCheck.objects.filter(domain_id=victim.pk).exists()
+
+
+def _domains_with_aliases(knot, alice, round_: int, count: int) -> list[Domain]:
+    """Domains whose canonical name and ``voip.`` alias point at us; their ``sip.`` alias
+    has no records (NXDOMAIN): housekeeping makes it suspect."""
+    made = []
+    for _index in range(count):
+        name = knot.unique(f"nm{round_}-")
+        knot.srv(name, PROXY_HOSTNAMES[0])
+        knot.srv(f"voip.{name}", PROXY_HOSTNAMES[1])
+        made.append(
+            domains.domain_create(actor=alice, name=name, aliases=[f"sip.{name}", f"voip.{name}"])
+        )
+    return made
+
+
+def test_names_removed_by_an_operator_while_housekeeping_checks_them(knot, dns_settings, alice):
+    # Small chunks: many transactions, each locking domains and their names' checks.
+    policy = replace(DnsPolicy.from_settings(), chunk_size=4, breaker_minimum=10**6)
+    for round_ in range(3):
+        made = _domains_with_aliases(knot, alice, round_, 12)
+        victims = made[::2]
+
+        def remove_one_by_one(victims=victims) -> list:
+            done = []
+            for victim in victims:
+                done.append(
+                    domains.domain_name_remove(
+                        actor=alice,
+                        domain=Domain.objects.get(pk=victim.pk),
+                        name=f"sip.{victim.did}",
+                    )
+                )
+            return done
+
+        outcomes = in_parallel(
+            lambda: housekeeping_run(slot=0, slots=1, policy=policy),
+            remove_one_by_one,
+            _one_by_one(lambda d: domain_verify(actor=alice, domain=d), made[::-1]),
+        )
+        for kind, value in outcomes:
+            assert kind == "ok", repr(value)
+        run = outcomes[0][1]
+        assert run.status == HousekeepingRun.Status.COMPLETED, run.message
+        removed = [f"sip.{victim.did}" for victim in victims]
+        assert not DomainName.objects.filter(name__in=removed).exists()
+        assert not NameCheck.objects.filter(name__name__in=removed).exists()
+        for domain in made:
+            domain.refresh_from_db()
+            assert domain.state == DomainState.ACTIVE
+            states = dict(
+                NameCheck.objects.filter(name__domain=domain).values_list("name__name", "state")
+            )
+            assert states[domain.did] == states[f"voip.{domain.did}"] == NameState.ACTIVE
+            if domain not in victims:
+                assert states[f"sip.{domain.did}"] == NameState.SUSPECT
+
+
+def test_a_name_removal_under_way_is_waited_for_by_housekeeping(knot, dns_settings, alice):
+    [domain] = _domains_with_aliases(knot, alice, 9, 1)
+    alias = f"sip.{domain.did}"
+    with transaction.atomic():
+        # The removal's first step: the domain's lock, held until this block commits.
+        domains.domain_lock(domain)
+        outcome: list = []
+        worker = threading.Thread(
+            target=lambda: outcome.extend(in_parallel(lambda: housekeeping_run(slot=0, slots=1)))
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and not _waiting_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        domains.domain_name_remove(actor=alice, domain=domain, name=alias)
+    worker.join(timeout=30)
+    [(kind, run)] = outcome
+    assert kind == "ok", repr(run)
+    assert run.status == HousekeepingRun.Status.COMPLETED
+    # The removed name is skipped: no check row, no move, and the others are recorded.
+    assert not NameCheck.objects.filter(name__name=alias).exists()
+    assert not DomainTransition.objects.filter(name=alias).exists()
+    assert set(NameCheck.objects.values_list("name__name", "state")) == {
+        (domain.did, NameState.ACTIVE),
+        (f"voip.{domain.did}", NameState.ACTIVE),
+    }
 
 
 def test_parallel_runs_of_one_slot_run_it_once(alice, settings, silent_port):

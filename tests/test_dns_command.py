@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEntry
 from domains import services
-from domains.models import DomainState
+from domains.models import DomainState, NameCheck, NameState
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -154,3 +154,103 @@ def test_restore_refuses_a_domain_that_is_not_removed(knot, dns_settings, alice)
 def test_restore_of_an_unknown_name_is_an_error(dns_settings, db):
     with pytest.raises(CommandError, match="no domain named"):
         call_command("domain", "restore", "nowhere.example.org")
+
+
+# --- the names of a domain --------------------------------------------------------------------
+
+
+def run_domain(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        call_command("domain", *args)
+    except CommandError as exc:
+        captured = capsys.readouterr()
+        return exc.returncode, captured.out, str(exc)
+    captured = capsys.readouterr()
+    return 0, captured.out, captured.err
+
+
+@pytest.fixture
+def two_names(knot, dns_settings, alice):
+    """A domain whose canonical name points at us and whose alias does not exist."""
+    name = knot.unique("names")
+    knot.srv(name, PROXY_HOSTNAMES[0])
+    return services.domain_create(actor=alice, name=name, aliases=[f"sip.{name}", "192.0.2.77"])
+
+
+def test_verify_tells_what_each_name_did(two_names, capsys):
+    did = two_names.did
+    code, out, _err = run_domain(capsys, "verify", did)
+
+    assert code == 0  # the domain points at us through its canonical name
+    assert f"name:       {did} active: ours" in out
+    assert f"name:       sip.{did} active -> suspect: absent" in out
+
+
+def test_show_gives_each_names_state_last_check_and_the_history(two_names, capsys):
+    did = two_names.did
+    run_domain(capsys, "verify", did)
+
+    code, out, _err = run_domain(capsys, "show", did)
+
+    assert code == 0
+    lines = out.splitlines()
+    at = lines.index(f"names:        {did} [hostname, canonical] active")
+    assert lines[at + 1].startswith("                checked ")
+    assert lines[at + 1].endswith(f": ours, points at us: {PROXY_HOSTNAMES[0]}")
+    assert lines[at + 2] == "              192.0.2.77 [ipv4] not checked in DNS (an IP address)"
+    assert lines[at + 3].startswith(f"              sip.{did} [hostname] suspect since ")
+    assert lines[at + 4].endswith(": absent, the domain does not exist (NXDOMAIN)")
+    history = [line for line in lines if f"sip.{did}: active -> suspect (absent)" in line]
+    assert history and history[0].startswith("dns history:  ")
+
+
+def test_an_operator_exempts_a_name_and_puts_it_back(two_names, capsys):
+    did = two_names.did
+    run_domain(capsys, "verify", did)
+
+    code, out, _err = run_domain(capsys, "alias", "exempt", did, f"SIP.{did}")
+    assert code == 0
+    assert f"sip.{did} of domain {did} is exempt from DNS housekeeping" in out
+    shown = run_domain(capsys, "show", did)[1]
+    assert f"sip.{did} [hostname] active, exempt from DNS housekeeping" in shown
+    entry = AuditEntry.objects.get(action="domain.name_exempt")
+    assert (entry.channel, entry.before["state"], entry.after["state"]) == (
+        "cli",
+        "suspect",
+        "active",
+    )
+
+    code, out, _err = run_domain(capsys, "alias", "exempt", did, f"sip.{did}", "--off")
+    assert code == 0 and "under DNS housekeeping again" in out
+    assert AuditEntry.objects.filter(action="domain.name_managed").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("alias", "message"),
+    [
+        ("192.0.2.77", "an IP address is no DNS name"),
+        ("other.example.org", "is not a name of domain"),
+        ("bad..name", "name:"),
+    ],
+)
+def test_exempting_refuses_what_is_no_host_name_of_the_domain(two_names, capsys, alias, message):
+    code, _out, error = run_domain(capsys, "alias", "exempt", two_names.did, alias)
+
+    assert code == 1
+    assert message in error
+    assert not AuditEntry.objects.filter(action="domain.name_exempt").exists()
+
+
+def test_an_operator_restores_a_removed_name(two_names, knot, capsys):
+    did = two_names.did
+    code, _out, error = run_domain(capsys, "alias", "restore", did, f"sip.{did}")
+    assert code == 1
+    assert f"sip.{did} is active, not removed" in error
+
+    NameCheck.objects.create(name=two_names.names.get(name=f"sip.{did}"), state=NameState.REMOVED)
+    knot.srv(f"sip.{did}", PROXY_HOSTNAMES[1])
+    code, out, _err = run_domain(capsys, "alias", "restore", did, f"sip.{did}")
+
+    assert code == 0, out
+    assert f"restored:   sip.{did} of {did}: removed -> active" in out
+    assert NameCheck.objects.get(name__name=f"sip.{did}").state == NameState.ACTIVE

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domains.dns.lifecycle import Counters, Decision, decide, disable_earliest_at
+from domains.dns.lifecycle import (
+    Counters,
+    Decision,
+    decide,
+    decide_name,
+    deciding_observation,
+    disable_earliest_at,
+)
 from domains.dns.observation import Observation, Outcome, Ownership
 from domains.dns.policy import DnsPolicy
 from domains.dns.sip import SipCheck, Verdict
@@ -232,3 +239,73 @@ def test_the_earliest_disable_is_when_a_negative_would_disable():
     too_early = replace(domain)
     assert too_early.check(NEGATIVE, earliest - HOUR).to_state is None
     assert domain.check(NEGATIVE, earliest).to_state == DomainState.DISABLED
+
+
+# --- the names of a domain ------------------------------------------------------------------
+
+
+def named(name: str, verdict: Verdict) -> Observation:
+    return Observation(name, SipCheck(name, verdict, str(verdict)))
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "deciding"),
+    [
+        # One name pointing at us keeps the domain, whichever it is.
+        ((Verdict.ABSENT, Verdict.OURS), "alias"),
+        ((Verdict.OURS, Verdict.ABSENT), "canonical"),
+        # While a name has no answer, nothing is concluded about the domain.
+        ((Verdict.FOREIGN, Verdict.UNKNOWN), "alias"),
+        ((Verdict.PARTIAL, Verdict.UNKNOWN), "alias"),
+        ((Verdict.ABSENT, Verdict.PARTIAL), "alias"),
+        # Every name negative: the canonical name's verdict.
+        ((Verdict.ABSENT, Verdict.FOREIGN), "canonical"),
+        ((Verdict.OURS, Verdict.OURS), "canonical"),
+    ],
+)
+def test_a_domain_goes_by_the_best_of_its_names(verdicts, deciding):
+    canonical, alias = named("canonical", verdicts[0]), named("alias", verdicts[1])
+
+    assert deciding_observation([canonical, alias], POLICY).name == deciding
+
+
+def test_the_canonical_name_going_negative_moves_the_name_not_the_domain():
+    domain, canonical, alias = Domain(), Domain(), Domain()
+    for hours in (0, 6, 12, 72):
+        now = T0 + hours * HOUR
+        observations = [named("canonical", Verdict.ABSENT), named("alias", Verdict.OURS)]
+        domain.check(deciding_observation(observations, POLICY), now)
+        canonical.check(observations[0], now)
+        alias.check(observations[1], now)
+
+    assert (domain.state, canonical.state, alias.state) == ("active", "disabled", "active")
+
+
+def test_a_name_follows_the_domains_lifecycle():
+    counters = Counters(2, T0 - 80 * HOUR, T0 - 7 * HOUR)
+    for state in (DomainState.ACTIVE, DomainState.SUSPECT, DomainState.DISABLED):
+        for outcome in Outcome:
+            same = {
+                "state": state,
+                "state_changed_at": T0 - 40 * DAY,
+                "counters": counters,
+                "outcome": outcome,
+                "now": T0,
+                "policy": POLICY,
+            }
+            assert decide_name(domain_state=DomainState.ACTIVE, **same) == decide(**same)
+
+
+def test_the_names_of_a_pending_domain_count_no_negatives():
+    counters = Counters(1, T0 - HOUR, T0 - HOUR)
+    pending = {"domain_state": DomainState.PENDING, "state_changed_at": T0, "now": T0}
+
+    negative = decide_name(
+        state="active", counters=counters, outcome=Outcome.NEGATIVE, policy=POLICY, **pending
+    )
+    positive = decide_name(
+        state="suspect", counters=counters, outcome=Outcome.POSITIVE, policy=POLICY, **pending
+    )
+
+    assert (negative.to_state, negative.counters) == (None, counters)
+    assert (positive.to_state, positive.counters) == ("active", Counters())

@@ -90,7 +90,7 @@ def test_the_first_negative_makes_the_domain_suspect_but_still_served(pointing, 
     assert result.verdict == Verdict.ABSENT
     assert pointing.state == DomainState.SUSPECT
     assert pointing.is_served
-    transition = DomainTransition.objects.get(domain=pointing)
+    transition = DomainTransition.objects.get(domain=pointing, name="")
     assert (transition.from_state, transition.to_state) == ("active", "suspect")
     # Nothing left under the name: the search ended at its NXDOMAIN.
     assert transition.evidence["naptr"]["status"] == "nxdomain"
@@ -136,7 +136,7 @@ def test_the_whole_lifecycle_with_injected_time(pointing, knot, alice):
     assert verify_at(7) == "suspect"
     assert verify_at(13) == "suspect"  # three negatives, but the first is not 72 h old
     assert verify_at(73) == "disabled"  # confirmed by the authoritative server
-    transition = DomainTransition.objects.filter(to_state="disabled").get()
+    transition = DomainTransition.objects.filter(to_state="disabled", name="").get()
     assert transition.evidence["authority"]["confirmed"] is True
     assert not pointing.is_served
     # The second grace runs from the transition (stamped with the real time, about t0).

@@ -15,6 +15,7 @@ import random
 import signal
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -23,6 +24,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 import serweb.celery
+from domains.dns.housekeeping import housekeeping_run
+from domains.models import NameCheck, NameState
 from domains.services import domain_attribute_set, domain_create, domain_disable, domain_enable
 from proxies import drift, reload, transport
 from proxies.config import config
@@ -36,6 +39,7 @@ from subscribers.services import (
     user_alias_add,
     valid_from_add,
 )
+from tests import dns_harness
 from tests.kamailio_harness import (
     MODE_DEFINES,
     CeleryWorker,
@@ -49,6 +53,9 @@ from tests.kamailio_harness import (
 )
 
 pytestmark = pytest.mark.postgres
+
+knot = dns_harness.knot
+dns_settings = dns_harness.dns_settings
 
 REDIS_URL = os.environ.get("SERWEB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -393,6 +400,58 @@ def test_a_disabled_domain_gets_404_and_comes_back_when_enabled(proxy, sipp, kam
     domain_enable(actor=None, domain=domain)
     again = register(sipp, "frank", "sip.off.e2e.test", "frank-secret")
     assert again.ok, again.explain()
+
+
+# --- DNS housekeeping of every name --------------------------------------------------------
+
+
+def _housekeeping_at(when) -> None:
+    run = housekeeping_run(slot=0, slots=1, now=when)
+    assert run is not None and run.status == "completed", run and run.message
+
+
+def test_a_dead_alias_gets_404_while_the_canonical_name_registers(
+    proxy, sipp, kamailio, knot, dns_settings
+):
+    """An alias whose zone answers NXDOMAIN: suspect, disabled, removed over the grace
+    periods, the domain served under its canonical name all along."""
+    name = knot.unique("e2e")
+    alias = f"sip.{name}"  # nothing published: NXDOMAIN
+    knot.srv(name, dns_harness.PROXY_HOSTNAMES[0])
+    domain = domain_create(actor=None, name=name, aliases=[alias])
+    subscriber_create(actor=None, domain=domain, username="nina", password="nina-secret")
+    t0 = timezone.now()
+    hour = timedelta(hours=1)
+
+    _housekeeping_at(t0)  # suspect: still served
+    assert register(sipp, "nina", alias, "nina-secret").ok
+    for hours in (7, 14, 75):
+        _housekeeping_at(t0 + hours * hour)
+    assert caught_up(proxy)
+    assert kamailio.serves(name) == name and kamailio.serves(alias) is None
+    via_canonical = register(sipp, "nina", name, "nina-secret")
+    assert via_canonical.statuses() == [401, 200], via_canonical.explain()
+    refused = sipp.run("register_refused.xml", keys={"user": "nina", "domain": alias})
+    assert refused.ok, refused.explain()
+
+    # Its records come back: served again at the next run.
+    knot.srv(alias, dns_harness.PROXY_HOSTNAMES[1])
+    _housekeeping_at(t0 + 76 * hour)
+    assert caught_up(proxy)
+    again = register(sipp, "nina", alias, "nina-secret")
+    assert again.ok, again.explain()
+
+    # Lost for good: disabled, then removed after the second grace.
+    knot.remove(f"_sip._udp.{alias}")
+    t1 = t0 + 100 * hour
+    for hours in (0, 7, 14, 75, 75 + 31 * 24):
+        _housekeeping_at(t1 + hours * hour)
+    assert NameCheck.objects.get(name__name=alias).state == NameState.REMOVED
+    assert caught_up(proxy)
+    refused = sipp.run("register_refused.xml", keys={"user": "nina", "domain": alias})
+    assert refused.ok, refused.explain()
+    assert register(sipp, "nina", name, "nina-secret").ok
+    assert kamailio.contacts(f"nina@{name}")
 
 
 # --- transports and checks -----------------------------------------------------------------

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test import Client
 
-from domains.models import DomainOrigin, DomainState
+from domains.models import DomainName, DomainOrigin, DomainState, NameCheck
 from domains.services import domain_create, domain_disable
 from proxies.models import Proxy
 from proxies.services import proxy_create
@@ -152,6 +152,8 @@ def test_metrics_say_what_the_database_holds(monitor, alice, bob, tmp_path):
     )
     proxy_create(actor=alice, name="edge", transport="fifo", address=str(tmp_path / "x.fifo"))
     Proxy.objects.filter(name="edge").update(reload_count=7, failures=2, last_reload_seconds=0.25)
+    for name, state in (("m0.example.com", "disabled"), ("m1.example.com", "active")):
+        NameCheck.objects.create(name=DomainName.objects.get(name=name), state=state)
 
     answer = monitor.get("/metrics")
     assert answer.status_code == 200
@@ -165,6 +167,8 @@ def test_metrics_say_what_the_database_holds(monitor, alice, bob, tmp_path):
     assert metric(body, "serweb_proxy_failures", proxy="edge") == 2
     assert metric(body, "serweb_proxy_last_reload_seconds", proxy="edge") == 0.25
     assert metric(body, "serweb_claims_waiting") == 0
+    assert metric(body, "serweb_dns_names", state="disabled") == 1
+    assert metric(body, "serweb_dns_names", state="active") == 1
     assert "serweb_task_queue_depth" not in body  # no broker
 
 

@@ -23,6 +23,7 @@ from domains.models import (
     DomainState,
     DomainTransition,
     HousekeepingRun,
+    NameCheck,
 )
 from serweb.celery import app, task_named
 from subscribers.services import subscriber_create
@@ -79,7 +80,7 @@ def test_a_run_checks_every_domain_and_applies_what_dns_says(make_domain, knot):
     assert run.summary["verdicts"] == {"ours": 2, "absent": 1}
     assert run.summary["transitions"] == {"active->suspect": 1, "pending->active": 1}
     assert (state_of(kept), state_of(lost), state_of(waiting)) == ("active", "suspect", "active")
-    transition = DomainTransition.objects.get(domain=lost)
+    transition = DomainTransition.objects.get(domain=lost, name="")
     assert transition.run == run
     assert transition.evidence["verdict"] == "absent"
     # A few queries per domain: NAPTR, three SRV names, no address lookups for our hosts.
@@ -117,8 +118,11 @@ def test_a_domain_whose_name_is_refused_changes_nothing(make_domain, dns_setting
 
     run = run_all()
 
-    assert run.summary["verdicts"] == {"unknown": 1}
+    # The old canonical name, now an alias, still points at us.
+    assert run.summary["verdicts"] == {"unknown": 1, "ours": 1}
     assert state_of(domain) == DomainState.ACTIVE
+    refused = NameCheck.objects.get(name__name="sip.example.refused-zone")
+    assert (refused.state, refused.verdict, refused.unknowns) == ("active", "unknown", 1)
 
 
 def test_a_domain_that_loses_its_srv_is_disabled_removed_and_restorable(make_domain, knot, alice):
@@ -152,7 +156,7 @@ def test_a_domain_that_loses_its_srv_is_disabled_removed_and_restorable(make_dom
     # Removed domains are left alone by later runs.
     assert run_all(24 * 32).checked == 0
     states = list(
-        DomainTransition.objects.filter(domain=domain)
+        DomainTransition.objects.filter(domain=domain, name="")
         .order_by("id")
         .values_list("from_state", "to_state")
     )

@@ -229,6 +229,10 @@ ROUTES: dict[str, Route] = {
         OWN,
         lambda p: {"did": p["did"], "name": p["name"]},
     ),
+    "api/v1/domains/<str:did>/names/<str:name>/restore/": (
+        OWN,
+        lambda p: {"did": p["did"], "name": p["name"]},
+    ),
     "api/v1/domains/<str:did>/attributes/": (OWN, did),
     "api/v1/domains/<str:did>/attributes/<str:name>/": (
         OWN,

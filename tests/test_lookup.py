@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from domains import services
 from domains.dns import lookup
-from domains.models import DomainOrigin, DomainState, DomainTransition
+from domains.models import DomainName, DomainOrigin, DomainState, DomainTransition, NameCheck
 from domains.signals import domains_changed
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
@@ -79,6 +79,22 @@ def test_a_known_host_that_is_not_served_is_not_ours(client, served, alice):
     assert response.status_code == 404
     assert response.json()["reason"] == "disabled by the operator"
     assert response.json()["ours"] is False
+
+
+@pytest.mark.parametrize(("state", "ours"), [("suspect", True), ("disabled", False)])
+def test_a_name_disabled_by_housekeeping_is_not_ours_while_its_domain_is(
+    client, served, state, ours
+):
+    NameCheck.objects.create(
+        name=DomainName.objects.get(name="sip.served.example.com"), state=state
+    )
+
+    alias = ask(client, "sip.served.example.com")
+
+    assert (alias.status_code, alias.json()["ours"]) == (200 if ours else 404, ours)
+    if not ours:
+        assert alias.json()["reason"] == "this name is not served (disabled)"
+    assert ask(client, "served.example.com").status_code == 200
 
 
 def test_a_suspect_domain_is_still_ours(client, served, alice):
@@ -148,7 +164,7 @@ def test_auto_learning_creates_the_domain_reloads_and_answers_yes(client, learni
     assert (body["did"], body["source"], body["learned"]) == (name, "dns", True)
     domain = lookup.DomainName.objects.get(name=name).domain
     assert (domain.origin, domain.state) == (DomainOrigin.DNS, DomainState.ACTIVE)
-    assert DomainTransition.objects.get(domain=domain).evidence["verdict"] == "ours"
+    assert DomainTransition.objects.get(domain=domain, name="").evidence["verdict"] == "ours"
     assert name in changed
 
 

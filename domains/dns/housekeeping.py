@@ -1,16 +1,19 @@
-"""DNS housekeeping: re-verify a slice of the domains and move them through the lifecycle.
+"""DNS housekeeping: re-verify every host name of a slice of the domains and move each name,
+and each domain, through the lifecycle.
 
 A run takes one slot of the domains (domains.dns.slots), so the beat schedule spreads
-every domain once over the check interval. Canary domains go first: if
-one does not verify, our resolver or host list is broken and the run stops. Positive
-changes apply as they come; negative ones wait for the end of the run, and if more than a
-small share of the slice would turn negative they are all held (circuit breaker).
+every domain once over the check interval. Canary domains go first: if one does not
+verify, our resolver or host list is broken and the run stops. Each host name (the
+canonical one and every alias; IP literals are no DNS names) is checked with the same
+RFC 3263 procedure, the targets resolved once for the whole run; it moves through its own
+lifecycle (domains.dns.names), and its domain through the domain's, by the best of its
+names (domains.dns.lifecycle.deciding_observation). Positive changes apply as they come;
+negative ones wait for the end of the run, and if more names than a small share of the
+slice's would turn negative they are all held (circuit breaker).
 """
 
-import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,109 +22,46 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains.dns.attributes import import_dns_attributes
+from domains.dns.check_rows import (
+    COUNTER_FIELDS,
+    OBSERVATION_FIELDS,
+    apply_counters,
+    record_observation,
+)
 from domains.dns.client import Status
-from domains.dns.lifecycle import Counters, decide
-from domains.dns.observation import Observation, Outcome, confirm_with_authority, observe
+from domains.dns.lifecycle import Counters, decide, decide_name, deciding_observation
+from domains.dns.names import name_checks_of, name_transition
+from domains.dns.observation import Observation, Outcome
 from domains.dns.policy import DnsPolicy
 from domains.dns.resolution import run_dns
-from domains.dns.sip import ProxyIdentity, TargetCache, Verdict, check_sip_domain
+from domains.dns.sip import TargetCache
 from domains.dns.slots import (
+    NOT_READ,
+    Held,
     Row,
+    Tally,
     breaker_threshold,
+    by_domain,
     checks_of,
     claim_slot,
     current_slot,
     save_checks,
     slot_names,
     slot_rows,
+    still_checked,
 )
-from domains.dns.verification import (
-    COUNTER_FIELDS,
-    OBSERVATION_FIELDS,
-    apply_counters,
-    domain_transition,
-    record_observation,
+from domains.dns.sweep import (
+    ClientFactory,
+    check_canaries,
+    confirm_names,
+    observe_chunk,
+    proxy_identity,
 )
-from domains.models import Domain, DomainCheck, HousekeepingRun
+from domains.dns.verification import domain_transition
+from domains.models import Domain, DomainCheck, HousekeepingRun, NameCheck, NameState
 from domains.services import Actor, domains_lock
 
 logger = logging.getLogger(__name__)
-
-ClientFactory = Callable[[], Any]
-
-
-@dataclass
-class Held:
-    """A negative change waiting for the end of the run (and the circuit breaker)."""
-
-    row: Row
-    counters: Counters
-    to_state: str | None
-    needs_authority: bool
-    observation: Observation | None
-
-
-@dataclass
-class Tally:
-    checked: int = 0
-    queries: int = 0
-    verdicts: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    transitions: dict[str, int] = field(default_factory=dict)
-    # Domains without an answer for too many checks in a row: how many, and the first few.
-    unknown_alert_count: int = 0
-    unknown_alerts: list[str] = field(default_factory=list)
-    attributes: dict[str, int] = field(default_factory=dict)
-
-    def count(self, bucket: dict[str, int], key: str) -> None:
-        bucket[key] = bucket.get(key, 0) + 1
-
-    def as_summary(self) -> dict[str, Any]:
-        return {
-            "verdicts": self.verdicts,
-            "outcomes": self.outcomes,
-            "transitions": self.transitions,
-            "unknown_alerts": self.unknown_alerts,
-            "unknown_alert_count": self.unknown_alert_count,
-            "attributes": self.attributes,
-        }
-
-
-async def _observe_chunk(
-    rows: list[Row],
-    *,
-    client_factory: ClientFactory,
-    targets: TargetCache,
-    policy: DnsPolicy,
-) -> list[Observation]:
-    limit = asyncio.Semaphore(policy.concurrency)
-    async with client_factory() as client:
-
-        async def one(row: Row) -> Observation:
-            async with limit:
-                return await observe(
-                    row.name, client=client, targets=targets, policy=policy, token=row.token
-                )
-
-        return list(await asyncio.gather(*(one(row) for row in rows)))
-
-
-async def _check_canaries(
-    policy: DnsPolicy, client_factory: ClientFactory, proxy: ProxyIdentity
-) -> str:
-    """Why the canaries say the run must stop; empty when they all point at us."""
-    async with client_factory() as client:
-        targets = TargetCache(proxy)
-        checks = await asyncio.gather(
-            *(check_sip_domain(n, client=client, targets=targets) for n in policy.canaries)
-        )
-    failed = [c for c in checks if c.verdict != Verdict.OURS]
-    return "; ".join(f"canary {c.domain}: {c.verdict} ({c.reason})" for c in failed)
-
-
-async def _proxy_identity(policy: DnsPolicy, client_factory: ClientFactory) -> ProxyIdentity:
-    async with client_factory() as client:
-        return await policy.proxy.with_hostname_addresses(client)
 
 
 class Housekeeping:
@@ -150,22 +90,22 @@ class Housekeeping:
     def execute(self) -> HousekeepingRun:
         total = slot_names(self.run.slot, self.run.slots).count()
         self.threshold = breaker_threshold(total, self.policy)
-        self.proxy = run_dns(_proxy_identity(self.policy, self.client_factory))
+        self.proxy = run_dns(proxy_identity(self.policy, self.client_factory))
         if self.policy.canaries:
-            failure = run_dns(_check_canaries(self.policy, self.client_factory, self.proxy))
+            failure = run_dns(check_canaries(self.policy, self.client_factory, self.proxy))
             if failure:
                 return self._finish(HousekeepingRun.Status.ABORTED, failure, alert=True)
         targets = TargetCache(self.proxy)
         for rows in slot_rows(self.run.slot, self.run.slots, self.policy.chunk_size):
             seen = run_dns(
-                _observe_chunk(
+                observe_chunk(
                     rows, client_factory=self.client_factory, targets=targets, policy=self.policy
                 )
             )
             self._record_chunk(rows, seen)
         if self.held_changes > self.threshold:
             message = (
-                f"{self.held_changes} of {total} domains would have turned negative "
+                f"{self.held_changes} of {total} names would have turned negative "
                 f"(limit {self.threshold}): nothing was changed. Check the resolver, "
                 "SERWEB_PROXY_HOSTNAMES and SERWEB_PROXY_ADDRESSES."
             )
@@ -177,62 +117,130 @@ class Housekeeping:
         # One transaction per chunk: a burst of changes costs one reload (domains_changed
         # coalesces per transaction), and observations, counters and states land together.
         # The domains are locked first, in id order, as by every writer of their checks
-        # (domain_delete cascades to them): a deletion during the run waits or is waited
-        # for, and what it deleted is skipped.
+        # and names (domain_delete and domain_name_remove cascade to them): a deletion
+        # during the run waits or is waited for, and what it deleted is skipped.
         with transaction.atomic():
             domains = domains_lock(row.domain_id for row in rows)
             checks = checks_of(list(domains))
-            positive_moves: list[tuple[Domain, Observation, str | None]] = []
-            for row, observation in zip(rows, seen, strict=True):
-                domain = domains.get(row.domain_id)
+            name_checks = name_checks_of(domains, defer=NOT_READ)
+            moves: list[tuple[Domain, Observation, str | None]] = []
+            name_moves: list[tuple[Domain, Row, NameCheck, Observation]] = []
+            touched: list[NameCheck] = []
+            recorded: list[DomainCheck] = []
+            for domain_id, pairs in by_domain(rows, seen):
+                domain = domains.get(domain_id)
                 if domain is None or not checks[domain.pk].managed:
                     continue  # deleted, or left to the operator, during the run
-                # The state as it is now, not as it was before the DNS work.
-                row = replace(row, state=domain.state, state_changed_at=domain.state_changed_at)
-                check = checks[domain.pk]
-                outcome = observation.outcome(self.policy)
-                self._count(row, observation, outcome, check)
-                record_observation(check, observation, outcome, self.now)
-                decision = decide(
-                    state=row.state,
-                    state_changed_at=row.state_changed_at,
-                    counters=Counters.of(check),
-                    outcome=outcome,
-                    now=self.now,
-                    policy=self.policy,
+                # Names deleted, exempted or removed during the run are left out.
+                pairs = [
+                    (row, observation)
+                    for row, observation in pairs
+                    if row.name_id in name_checks and still_checked(name_checks[row.name_id])
+                ]
+                if not pairs:
+                    continue
+                held_before = self.held_changes
+                pointing = tuple(
+                    row.name for row, seen in pairs if seen.outcome(self.policy) == Outcome.POSITIVE
                 )
-                if outcome == Outcome.POSITIVE:
-                    apply_counters(check, decision.counters)
-                    published = observation.config and observation.config.status == Status.ANSWER
-                    if decision.to_state or published:
-                        positive_moves.append((domain, observation, decision.to_state))
-                elif outcome == Outcome.NEGATIVE:
-                    self._hold(row, decision.counters, decision, observation, check)
-            save_checks(checks.values(), [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
-            for domain, observation, to_state in positive_moves:
+                for row, observation in pairs:
+                    check = name_checks[row.name_id]
+                    touched.append(check)
+                    if self._record_name(domain, row, observation, check, pointing):
+                        name_moves.append((domain, row, check, observation))
+                recorded.append(checks[domain.pk])
+                move = self._record_domain(domain, pairs, checks[domain.pk], held_before)
+                if move is not None:
+                    moves.append(move)
+            # Only the rows recorded: the others' evidence was not read.
+            save_checks(recorded, [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
+            save_checks(touched, [*OBSERVATION_FIELDS, *COUNTER_FIELDS], model=NameCheck)
+            for domain, row, check, observation in name_moves:
+                self._move_name(domain, row, check, NameState.ACTIVE, observation)
+            for domain, observation, to_state in moves:
                 self._apply_positive(domain, observation, to_state)
 
-    def _count(self, row: Row, observation: Observation, outcome: Outcome, check) -> None:
-        tally = self.tally
-        tally.checked += 1
-        tally.queries += observation.queries
-        tally.count(tally.verdicts, str(observation.sip.verdict))
-        tally.count(tally.outcomes, str(outcome))
-        if outcome == Outcome.UNKNOWN and check.unknowns + 1 >= self.policy.unknown_alert:
-            tally.unknown_alert_count += 1
-            if len(tally.unknown_alerts) < 50:
-                tally.unknown_alerts.append(row.name)
+    def _record_name(
+        self, domain: Domain, row: Row, observation: Observation, check, pointing: tuple
+    ) -> bool:
+        """One host name's observation and lifecycle; whether it moves back to active."""
+        outcome = observation.outcome(self.policy)
+        self.tally.count_name(observation, outcome)
+        record_observation(check, observation, outcome, self.now)
+        decision = decide_name(
+            domain_state=domain.state,
+            state=check.state,
+            state_changed_at=check.state_changed_at,
+            counters=Counters.of(check),
+            outcome=outcome,
+            now=self.now,
+            policy=self.policy,
+        )
+        if outcome == Outcome.POSITIVE:
+            apply_counters(check, decision.counters)
+            return decision.to_state is not None
+        if outcome == Outcome.NEGATIVE:
+            self._hold(row, decision, observation, check, name_id=row.name_id, pointing=pointing)
+        return False
 
-    def _hold(self, row, counters, decision, observation, check) -> None:
+    def _record_domain(
+        self, domain: Domain, pairs: list[tuple[Row, Observation]], check, held_before: int
+    ) -> tuple[Domain, Observation, str | None] | None:
+        """The domain's own lifecycle, by the best of its names' observations (the
+        canonical name's first); a positive move to apply, if any."""
+        self.tally.domains += 1
+        pairs = sorted(pairs, key=lambda pair: not pair[0].canonical)
+        observation = deciding_observation([seen for _row, seen in pairs], self.policy)
+        row = next(row for row, seen in pairs if seen is observation)
+        # The state as it is now, not as it was before the DNS work.
+        row = replace(row, state=domain.state, state_changed_at=domain.state_changed_at)
+        outcome = observation.outcome(self.policy)
+        if outcome == Outcome.UNKNOWN and check.unknowns + 1 >= self.policy.unknown_alert:
+            self.tally.alert_unknown(row.name)
+        record_observation(check, observation, outcome, self.now)
+        decision = decide(
+            state=row.state,
+            state_changed_at=row.state_changed_at,
+            counters=Counters.of(check),
+            outcome=outcome,
+            now=self.now,
+            policy=self.policy,
+        )
+        if outcome == Outcome.POSITIVE:
+            apply_counters(check, decision.counters)
+            published = observation.config and observation.config.status == Status.ANSWER
+            if decision.to_state or published:
+                return domain, observation, decision.to_state
+        elif outcome == Outcome.NEGATIVE:
+            # The breaker counts names: a domain moving with none of its names counts one.
+            self._hold(row, decision, observation, check, counted=self.held_changes > held_before)
+        return None
+
+    def _hold(
+        self, row, decision, observation, check, *, name_id=None, counted=False, pointing=()
+    ) -> None:
+        counters = decision.counters
         if counters == Counters.of(check) and not decision.to_state:
             return  # nothing would change (a negative inside the spacing interval)
-        if decision.to_state:
+        if decision.to_state and not counted:
             self.held_changes += 1
         # Past the breaker's limit only the count matters: keep memory flat.
         if self.held_changes > self.threshold:
             return
         keep = observation if decision.to_state else None
-        self.held.append(Held(row, counters, decision.to_state, decision.needs_authority, keep))
+        from_state = check.state if name_id is not None else row.state
+        self.held.append(
+            Held(
+                row,
+                counters,
+                decision.to_state,
+                decision.needs_authority,
+                keep,
+                from_state,
+                name_id,
+                pointing,
+            )
+        )
 
     def _apply_positive(
         self, domain: Domain, observation: Observation, to_state: str | None
@@ -244,6 +252,31 @@ class Housekeeping:
                 actor=self.actor, domain=domain, config=observation.config
             )
             self.tally.count(self.tally.attributes, result.status)
+
+    def _move_name(
+        self,
+        domain: Domain,
+        row: Row,
+        check,
+        to_state: str,
+        observation: Observation,
+        pointing: tuple[str, ...] = (),
+    ) -> None:
+        self.tally.count(self.tally.name_transitions, f"{check.state}->{to_state}")
+        name_transition(
+            actor=self.actor,
+            domain=domain,
+            check=check,
+            name=row.name,
+            canonical=row.canonical,
+            to_state=to_state,
+            verdict=str(observation.sip.verdict),
+            reason=observation.reason,
+            evidence=observation.to_evidence(),
+            run=self.run,
+            now=self.now,
+            pointing=pointing,
+        )
 
     def _move(self, domain: Domain, to_state: str, observation: Observation) -> None:
         self.tally.count(self.tally.transitions, f"{domain.state}->{to_state}")
@@ -270,49 +303,56 @@ class Housekeeping:
         # The domains first, in id order, then their checks: the order of every writer.
         with transaction.atomic():
             domains = domains_lock(held.row.domain_id for held in batch)
-            checks = DomainCheck.objects.in_bulk(list(domains))
+            checks = DomainCheck.objects.defer(*NOT_READ).in_bulk(list(domains))
+            name_checks = NameCheck.objects.defer(*NOT_READ).in_bulk(
+                [held.name_id for held in batch if held.name_id is not None]
+            )
             for held in batch:
                 domain = domains.get(held.row.domain_id)
-                check = checks.get(held.row.domain_id)
+                if held.name_id is None:
+                    check = checks.get(held.row.domain_id)
+                    state = domain.state if domain is not None else None
+                else:
+                    check = name_checks.get(held.name_id)
+                    if check is not None and check.exempt:
+                        continue  # exempted during the run: left alone from now on
+                    state = check.state if check is not None else None
                 if domain is None or check is None or check.checked_at != self.now:
                     continue  # deleted, or checked again since (that check decided)
                 apply_counters(check, held.counters)
                 if held.to_state is None or held.observation is None:
                     continue
-                if domain.state != held.row.state:
+                if state != held.from_state:
                     continue  # changed by someone else during the run
                 observation = held.observation
                 if held.needs_authority:
-                    confirmed, authority = confirmations[held.row.domain_id]
+                    confirmed, authority = confirmations[(held.row.name, held.row.token)]
                     observation = replace(observation, authority=authority)
                     if not confirmed:
-                        self.tally.count(self.tally.transitions, "disable-not-confirmed")
+                        bucket = "transitions" if held.name_id is None else "name_transitions"
+                        self.tally.count(getattr(self.tally, bucket), "disable-not-confirmed")
                         continue
-                self._move(domain, held.to_state, observation)
+                if held.name_id is None:
+                    self._move(domain, held.to_state, observation)
+                else:
+                    self._move_name(
+                        domain, held.row, check, held.to_state, observation, held.pointing
+                    )
             save_checks(checks.values(), COUNTER_FIELDS)
+            save_checks(name_checks.values(), COUNTER_FIELDS, model=NameCheck)
 
-    def _confirm(self, candidates: list[Held]) -> dict[int, tuple[bool, dict[str, Any]]]:
-        if not candidates:
+    def _confirm(self, candidates: list[Held]) -> dict[tuple, tuple[bool, dict[str, Any]]]:
+        """The authoritative servers' answer for each name (and token) to be disabled: a
+        domain and its canonical name turning disabled together ask once."""
+        asked = list(dict.fromkeys((h.row.name, h.row.token) for h in candidates))
+        if not asked:
             return {}
-
-        async def confirm_all() -> list[tuple[bool, dict[str, Any]]]:
-            limit = asyncio.Semaphore(self.policy.concurrency)
-            async with self.client_factory() as client:
-
-                async def one(held: Held) -> tuple[bool, dict[str, Any]]:
-                    async with limit:
-                        return await confirm_with_authority(
-                            held.row.name,
-                            client=client,
-                            proxy=self.proxy,
-                            policy=self.policy,
-                            token=held.row.token,
-                        )
-
-                return list(await asyncio.gather(*(one(h) for h in candidates)))
-
-        results = run_dns(confirm_all())
-        return {h.row.domain_id: r for h, r in zip(candidates, results, strict=True)}
+        results = run_dns(
+            confirm_names(
+                asked, client_factory=self.client_factory, proxy=self.proxy, policy=self.policy
+            )
+        )
+        return dict(zip(asked, results, strict=True))
 
     def _finish(self, status: str, message: str, *, alert: bool = False) -> HousekeepingRun:
         run = self.run

@@ -6,18 +6,23 @@ ACTIVE -> SUSPECT on the first negative; SUSPECT -> DISABLED after enough negati
 spacing apart, the first one old enough (and the authoritative servers agreeing, which the
 caller asks); DISABLED -> REMOVED after a second, longer grace; any positive -> ACTIVE with
 the counters reset; UNKNOWN (and NEUTRAL) changes nothing.
+
+Every host name of a domain goes through the same lifecycle (``decide_name``), and the
+domain's own goes by the best of its names' observations (``deciding_observation``): one
+name pointing at us keeps the domain, and a name that no longer does is disabled alone.
 """
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from domains.dns.observation import Outcome
+from domains.dns.observation import Observation, Outcome
 from domains.dns.policy import DnsPolicy
 from domains.models import DomainState
 
 if TYPE_CHECKING:
-    from domains.models import DomainCheck
+    from domains.models import DnsCheck
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,7 @@ class Counters:
     last_negative_at: datetime | None = None
 
     @classmethod
-    def of(cls, check: "DomainCheck") -> "Counters":
+    def of(cls, check: "DnsCheck") -> "Counters":
         return cls(check.negatives, check.first_negative_at, check.last_negative_at)
 
     def counted(self, now: datetime, spacing: timedelta) -> "Counters":
@@ -80,6 +85,20 @@ def decide(
     return Decision(None, counted)
 
 
+def unless_unconfirmed(decision: Decision, confirmed: bool | None, what: str) -> Decision:
+    """``decision``, but a disable its authoritative servers did not confirm (``confirmed``
+    False: they disagree; None: they were not asked, as ``what`` changed during the check)
+    does not happen."""
+    if not decision.needs_authority or confirmed:
+        return decision
+    note = (
+        "not disabled: the authoritative servers disagree"
+        if confirmed is False
+        else f"not disabled yet: the {what} changed during the check"
+    )
+    return replace(decision, to_state=None, note=note)
+
+
 def disable_earliest_at(counters: Counters, policy: DnsPolicy, now: datetime) -> datetime | None:
     """For a suspect domain: the first moment from ``now`` on when a negative check could
     disable it under ``decide`` (the negatives still missing counted a spacing apart, the
@@ -93,3 +112,42 @@ def disable_earliest_at(counters: Counters, policy: DnsPolicy, now: datetime) ->
         next_counted = max(counters.last_negative_at + policy.negative_spacing, now)
         enough_at = next_counted + (missing - 1) * policy.negative_spacing
     return max(enough_at, counters.first_negative_at + policy.disable_grace)
+
+
+# How well an outcome of one name speaks for its domain: the first kind found decides.
+_SPEAKS_FOR_DOMAIN = {Outcome.POSITIVE: 0, Outcome.UNKNOWN: 1, Outcome.NEUTRAL: 2}
+
+
+def deciding_observation(observations: Sequence[Observation], policy: DnsPolicy) -> Observation:
+    """Of the observations of a domain's host names (the canonical name's first), the one
+    the domain's lifecycle goes by: the first that points at us; else one without an
+    answer (nothing can be concluded while a name may still point at us); else one that
+    points partly at us; only when every name is negative, the first of them.
+
+    So a domain stays served while any of its names points at us, and its did never
+    depends on which one does."""
+    return min(observations, key=lambda seen: _SPEAKS_FOR_DOMAIN.get(seen.outcome(policy), 3))
+
+
+def decide_name(
+    *,
+    domain_state: str,
+    state: str,
+    state_changed_at: datetime,
+    counters: Counters,
+    outcome: Outcome,
+    now: datetime,
+    policy: DnsPolicy,
+) -> Decision:
+    """The lifecycle of one host name: ``decide``'s, except that the names of a domain
+    still pending (never served, waiting for DNS to point at us) count no negatives."""
+    if domain_state == DomainState.PENDING and outcome == Outcome.NEGATIVE:
+        return Decision(None, counters, note="not counted: the domain is pending")
+    return decide(
+        state=state,
+        state_changed_at=state_changed_at,
+        counters=counters,
+        outcome=outcome,
+        now=now,
+        policy=policy,
+    )

@@ -39,7 +39,7 @@ from django.views.decorators.http import require_GET
 from domains.dns.observation import Outcome
 from domains.dns.policy import DnsPolicy
 from domains.dns.verification import domain_learn
-from domains.models import SERVED_STATES, DomainName
+from domains.models import SERVED_NAME_STATES, SERVED_STATES, DomainName
 from domains.names import normalize_host
 from serweb.clients import address_allowed, client_ip
 from serweb.metrics import LOOKUPS
@@ -82,15 +82,23 @@ def _from_database(host: str) -> LookupAnswer | None:
     row = (
         DomainName.objects.filter(name=host)
         .annotate(canonical=Subquery(canonical))
-        .values_list("domain__did", "domain__state", "domain__enabled", "canonical")
+        .values_list(
+            "domain__did", "domain__state", "domain__enabled", "canonical", "dns_check__state"
+        )
         .first()
     )
     if row is None:
         return None
-    did, state, enabled, canonical_name = row
-    if enabled and state in SERVED_STATES:
+    did, state, enabled, canonical_name, name_state = row
+    name_served = name_state is None or name_state in SERVED_NAME_STATES
+    if enabled and state in SERVED_STATES and name_served:
         return LookupAnswer(host, True, did, canonical_name, state, source="database", status=200)
-    reason = "disabled by the operator" if not enabled else f"not served ({state})"
+    if not enabled:
+        reason = "disabled by the operator"
+    elif state not in SERVED_STATES:
+        reason = f"not served ({state})"
+    else:
+        reason = f"this name is not served ({name_state})"
     return LookupAnswer(host, False, did, canonical_name, state, "database", reason, status=404)
 
 

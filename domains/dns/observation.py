@@ -144,6 +144,31 @@ async def observe_fresh(
         ), proxy
 
 
+async def observe_names_fresh(
+    names: list[tuple[str, bool]], policy: DnsPolicy, token: str | None, client: Client | None
+) -> tuple[list[Observation], ProxyIdentity]:
+    """``observe_fresh`` of every host name of one domain, given as (name, canonical): the
+    targets resolved once for all; the owner's token and the config TXT are looked for at
+    the canonical name only (attributes come from one place: the domain's own name)."""
+    async with client or policy.client() as asking:
+        proxy = await policy.proxy.with_hostname_addresses(asking)
+        targets = TargetCache(proxy)
+        seen = await asyncio.gather(
+            *(
+                observe(
+                    name,
+                    client=asking,
+                    targets=targets,
+                    policy=policy,
+                    token=token if canonical else None,
+                    want_config=canonical,
+                )
+                for name, canonical in names
+            )
+        )
+        return list(seen), proxy
+
+
 async def observe_within(
     name: str, policy: DnsPolicy, client: Client | None, within: float | None
 ) -> tuple[Observation, ProxyIdentity]:

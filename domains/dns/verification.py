@@ -8,7 +8,7 @@ adds the DNS observations (domains.dns.observation), the lifecycle decisions
 """
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,14 +17,22 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from domains.dns.attributes import AttributeImport, import_dns_attributes
+from domains.dns.check_rows import check_save
 from domains.dns.client import Client
-from domains.dns.lifecycle import Counters, decide
+from domains.dns.lifecycle import Counters, decide, deciding_observation, unless_unconfirmed
 from domains.dns.name_policy import claimable_host
+from domains.dns.names import (
+    NameVerification,
+    checked_host_names,
+    names_conclude,
+    names_restore_removed,
+)
 from domains.dns.observation import (
     Observation,
     Outcome,
     confirm_fresh,
     observe_fresh,
+    observe_names_fresh,
     observe_within,
 )
 from domains.dns.policy import DnsPolicy
@@ -34,12 +42,13 @@ from domains.models import (
     Domain,
     DomainCheck,
     DomainClaim,
+    DomainName,
     DomainOrigin,
     DomainState,
     DomainTransition,
     HousekeepingRun,
 )
-from domains.names import NameKind, normalize_host
+from domains.names import normalize_host
 from domains.selectors import DomainNotFound
 from domains.services import (
     Actor,
@@ -48,46 +57,6 @@ from domains.services import (
     domain_set_state,
 )
 from serweb.metrics import VERIFICATION_SECONDS, VERIFICATIONS
-
-# What record_observation writes on a DomainCheck.
-OBSERVATION_FIELDS = (
-    "verdict",
-    "outcome",
-    "reason",
-    "evidence",
-    "checked_at",
-    "expires_at",
-    "unknowns",
-    "last_positive_at",
-)
-
-
-def record_observation(
-    check: DomainCheck, seen: Observation, outcome: Outcome, now: datetime
-) -> list[str]:
-    """Put one observation on the domain's check row; the fields changed."""
-    check.verdict = str(seen.sip.verdict)
-    check.outcome = str(outcome)
-    check.reason = seen.reason[:255]
-    check.evidence = seen.to_evidence()
-    check.checked_at = now
-    check.expires_at = now + timedelta(seconds=seen.sip.ttl)
-    if outcome == Outcome.UNKNOWN:
-        check.unknowns += 1
-    else:
-        check.unknowns = 0
-    if outcome == Outcome.POSITIVE:
-        check.last_positive_at = now
-    return list(OBSERVATION_FIELDS)
-
-
-COUNTER_FIELDS = ["negatives", "first_negative_at", "last_negative_at"]
-
-
-def apply_counters(check: DomainCheck, counters: Counters) -> None:
-    check.negatives = counters.negatives
-    check.first_negative_at = counters.first_negative_at
-    check.last_negative_at = counters.last_negative_at
 
 
 @transaction.atomic
@@ -132,17 +101,20 @@ class Verification:
     to_state: str
     note: str = ""
     attributes: AttributeImport | None = None
+    # What the check did to each host name, when it looked at all of them.
+    names: tuple[NameVerification, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
         return self.observation.sip.verdict
 
 
-def checked_name(domain: Domain) -> str:
-    """The name DNS verification looks at: the canonical name (a host name)."""
-    for name in domain.names.all():
-        if name.is_canonical and name.kind == NameKind.HOSTNAME:
-            return name.name
+def checked_names(domain: Domain) -> list[DomainName]:
+    """The names DNS verification looks at, the canonical one first: the host names of
+    the domain, but those exempt from housekeeping or removed by it."""
+    names = checked_host_names(domain)
+    if names:
+        return names
     if not Domain.objects.filter(pk=domain.pk).exists():
         raise DomainNotFound(f"domain {domain.did} does not exist any more")
     raise ValidationError(f"domain {domain.did} has no host name to look up in DNS")
@@ -168,16 +140,36 @@ def domain_verify(
     policy: DnsPolicy | None = None,
     client: Client | None = None,
 ) -> Verification:
-    """Check the domain in DNS now (no cache), record what was seen and apply the lifecycle."""
+    """Check every host name of the domain in DNS now (no cache), record what was seen
+    and apply the lifecycle: each name's, and the domain's by the best of them."""
     policy = policy or DnsPolicy.from_settings()
     now = now or timezone.now()
-    name = checked_name(domain)
+    names = checked_names(domain)
     token = ownership_token(domain)
     with VERIFICATION_SECONDS.time():
-        seen, proxy = run_dns(observe_fresh(name, policy, token, client))
-    return conclude(
-        actor=actor, domain=domain, seen=seen, proxy=proxy, now=now, policy=policy, client=client
+        seen, proxy = run_dns(
+            observe_names_fresh([(n.name, n.is_canonical) for n in names], policy, token, client)
+        )
+    result = conclude(
+        actor=actor,
+        domain=domain,
+        seen=deciding_observation(seen, policy),
+        proxy=proxy,
+        now=now,
+        policy=policy,
+        client=client,
     )
+    moved = names_conclude(
+        actor=actor,
+        domain=domain,
+        seen=list(zip(names, seen, strict=True)),
+        proxy=proxy,
+        now=now,
+        policy=policy,
+        token=token,
+        client=client,
+    )
+    return replace(result, names=tuple(moved))
 
 
 def conclude(
@@ -230,17 +222,9 @@ def conclude(
             now=now,
             policy=policy,
         )
-        if decision.needs_authority and not confirmed:
-            note = (
-                "not disabled: the authoritative servers disagree"
-                if confirmed is False
-                else "not disabled yet: the domain changed during the check"
-            )
-            decision = replace(decision, to_state=None, note=note)
+        decision = unless_unconfirmed(decision, confirmed, "domain")
         from_state = domain.state
-        fields = record_observation(check, seen, outcome, now)
-        apply_counters(check, decision.counters)
-        check.save(update_fields=fields + COUNTER_FIELDS)
+        check_save(check, seen, outcome, now, decision.counters)
         if decision.to_state and decision.to_state != from_state:
             domain_transition(
                 actor=actor,
@@ -292,10 +276,13 @@ def name_check(
 
 
 def domain_restore(*, actor: Actor, domain: Domain, **options: Any) -> Verification:
-    """Bring a removed domain back for verification: active again if DNS points at us."""
+    """Bring a removed domain back for verification, with the names housekeeping removed:
+    active again if DNS points at us."""
     if domain.state != DomainState.REMOVED:
         raise ValidationError(f"domain {domain.did} is {domain.state}, not removed")
-    domain_set_state(actor=actor, domain=domain, state=DomainState.PENDING)
+    with transaction.atomic():
+        domain_set_state(actor=actor, domain=domain, state=DomainState.PENDING)
+        names_restore_removed(actor=actor, domain=domain)
     return domain_verify(actor=actor, domain=domain, **options)
 
 

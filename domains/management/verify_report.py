@@ -44,6 +44,14 @@ def verification_lines(domain: Domain, result: Verification) -> list[tuple[str, 
     lines = [("domain", f"{domain.did} ({result.name}), state {move}")]
     if result.note:
         lines.append(("note", result.note))
+    for name in result.names:
+        moved = (
+            f"{name.from_state} -> {name.to_state}"
+            if name.from_state != name.to_state
+            else name.to_state
+        )
+        text = f"{name.name} {moved}: {name.observation.sip.verdict}"
+        lines.append(("name", text + (f" ({name.note})" if name.note else "")))
     if result.attributes is not None:
         attributes = result.attributes
         shown = ", ".join(f"{k}={v}" for k, v in attributes.values.items())

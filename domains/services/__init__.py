@@ -17,6 +17,7 @@ One module per concern; import from here, which is the services' public face:
 from audit.services import Actor
 from domains.locks import domain_lock, domains_lock
 from domains.services.attributes import domain_attribute_set, domain_attribute_unset
+from domains.services.changes import domain_served_names_changed
 from domains.services.domain import (
     DeletionSummary,
     domain_create,
@@ -39,6 +40,7 @@ from domains.services.tenants import (
 )
 
 __all__ = [
+    "domain_served_names_changed",
     "Actor",
     "DeletionSummary",
     "domain_attribute_set",

@@ -53,3 +53,10 @@ def domain_touch(domain: Domain) -> None:
 
 def domain_changed(domain: Domain) -> None:
     domains_changed.send(sender=Domain, dids=[domain.did])
+
+
+def domain_served_names_changed(domain: Domain) -> None:
+    """What follows a change of which of its names the proxy serves, made by the DNS
+    lifecycle of one name (domains.dns.names): the domain is touched and proxies reload."""
+    domain_touch(domain)
+    domain_changed(domain)

@@ -7,11 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from domains.models import AttributeType, Domain, DomainState
-from domains.names import HostName
+from domains.management.show_report import domain_details, history_lines, names_lines
+from domains.models import DomainState
 from domains.selectors import (
     DomainNotFound,
-    domain_effective_attributes,
     domain_get_by_name,
     domain_list,
     tenant_get_by_name,
@@ -54,35 +53,6 @@ def realm_consent_hint() -> Iterator[None]:
         raise CommandError(f"{error_line(exc)} (--accept-password-reset)") from None
 
 
-def domain_details(domain: Domain) -> dict[str, Any]:
-    """What `domain show` tells, for people and for --json alike."""
-    names = list(domain.names.order_by("-is_canonical", "name"))
-    attributes = domain_effective_attributes(domain)
-    return {
-        "did": domain.did,
-        "state": domain.state,
-        "enabled": domain.enabled,
-        "served": domain.is_served,
-        "origin": domain.origin,
-        "tenant": domain.tenant.name if domain.tenant_id else None,
-        "canonical": next((n.name for n in names if n.is_canonical), None),
-        "names": [{"name": n.name, "kind": n.kind, "canonical": n.is_canonical} for n in names],
-        "attributes": [
-            {
-                "name": a.name,
-                "value": a.value,
-                "type": AttributeType(a.type).label,
-                "source": a.source,
-                # Default values are kept as rows but never shown to the proxy.
-                "default": a.is_default,
-            }
-            for a in attributes.values()
-        ],
-        "subscribers": domain.subscribers.count(),
-        "user_aliases": domain.user_aliases.count(),
-    }
-
-
 class Command(SubcommandCommand):
     help = "Manage SIP domains: their names, attributes, and whether the proxy serves them."
     option_names = {"aliases": "alias", "attributes": "attr"}
@@ -118,10 +88,25 @@ class Command(SubcommandCommand):
         for action, handler, text in [
             ("add", self.handle_alias_add, "add a name (alias or IP literal) to a domain"),
             ("rm", self.handle_alias_rm, "remove a name from a domain"),
+            (
+                "exempt",
+                self.handle_alias_exempt,
+                "serve a host name whatever DNS says (DNS housekeeping leaves it alone)",
+            ),
+            (
+                "restore",
+                self.handle_alias_restore,
+                "bring back a host name DNS housekeeping removed: checked in DNS now, "
+                "served again if it points at us",
+            ),
         ]:
             parser = self.subcommand(alias_actions, action, handler, text)
             parser.add_argument("name", help="any name of the domain, or its did")
-            parser.add_argument("alias", help="the name to add or remove")
+            parser.add_argument("alias", help=f"the name to {action}")
+            if action == "exempt":
+                parser.add_argument(
+                    "--off", action="store_true", help="put the name back under housekeeping"
+                )
 
         canonical = self.subcommand(
             subcommands, "canonical", self.handle_canonical, "make a name the canonical one"
@@ -226,11 +211,7 @@ class Command(SubcommandCommand):
             ("tenant", details["tenant"] or "-"),
             ("canonical", details["canonical"]),
         ]
-        for i, name in enumerate(details["names"]):
-            shown = HostName(name["name"], name["kind"]).display
-            text = name["name"] if shown == name["name"] else f"{name['name']} ({shown})"
-            flags = name["kind"] + (", canonical" if name["canonical"] else "")
-            lines.append(("names" if i == 0 else "", f"{text} [{flags}]"))
+        lines.extend(names_lines(details["names"]))
         if not details["attributes"]:
             lines.append(("attributes", "none"))
         for i, attribute in enumerate(details["attributes"]):
@@ -245,6 +226,7 @@ class Command(SubcommandCommand):
             )
         lines.append(("subscribers", str(details["subscribers"])))
         lines.append(("user aliases", str(details["user_aliases"])))
+        lines.extend(history_lines(details["dns_history"]))
         for label, value in lines:
             self.stdout.write(f"{label + ':' if label else '':<14}{value}")
 
@@ -280,6 +262,38 @@ class Command(SubcommandCommand):
         self.stdout.write(f"removed {options['alias']} from domain {domain.did}")
         if promoted is not None:
             self.stdout.write(f"{promoted.name} is now the canonical name")
+
+    def handle_alias_exempt(self, options: dict[str, Any]) -> None:
+        from domains.dns.names import name_exempt_set
+
+        domain = domain_get_by_name(options["name"])
+        exempt = not options["off"]
+        check = name_exempt_set(actor=None, domain=domain, name=options["alias"], exempt=exempt)
+        name = check.name.name
+        if exempt:
+            self.stdout.write(
+                f"{name} of domain {domain.did} is exempt from DNS housekeeping: "
+                "served whatever DNS says"
+            )
+        else:
+            self.stdout.write(f"{name} of domain {domain.did} is under DNS housekeeping again")
+
+    def handle_alias_restore(self, options: dict[str, Any]) -> None:
+        from domains.dns.names import name_restore
+        from domains.dns.verification import domain_verify
+        from domains.management.verify_report import verification_lines, write_check
+
+        domain = domain_get_by_name(options["name"])
+        check = name_restore(actor=None, domain=domain, name=options["alias"])
+        name = check.name.name
+        # Restored means "back under housekeeping, not served yet": DNS decides, now.
+        result = domain_verify(actor=None, domain=domain)
+        moved = next((n for n in result.names if n.name == name), None)
+        state = moved.to_state if moved is not None else check.state
+        lines = [("restored", f"{name} of {domain.did}: removed -> {state}")]
+        lines.extend(verification_lines(domain, result))
+        seen = moved.observation if moved is not None else result.observation
+        write_check(self, lines, seen, moved.outcome if moved is not None else result.outcome)
 
     def handle_canonical(self, options: dict[str, Any]) -> None:
         domain = domain_get_by_name(options["name"])

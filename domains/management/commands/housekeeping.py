@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.services import audit_channel
 from domains.dns.housekeeping import housekeeping_run
 from domains.models import HousekeepingRun
+from serweb.text import plural
 from subscribers.services import subscriber_clear_passwords_forget
 
 
@@ -23,8 +24,9 @@ def queue_every_slot(slots: int | None) -> int:
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
     help = (
-        "Re-verify domains in DNS: the current slot of the schedule by default, every "
-        "domain with --all, or every domain by the workers with --queue. Exits 1 when a "
+        "Re-verify domains in DNS, every host name of each: the current slot of the "
+        "schedule by default, every domain with --all, or every domain by the workers "
+        "with --queue. Exits 1 when a "
         "canary or the circuit breaker stopped the run. Also forgets clear passwords kept "
         "while SERWEB_STORE_CLEAR_PASSWORDS was on."
     )
@@ -102,15 +104,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2))
             return
         summary = run.summary
+        # Every host name of a domain is checked: a run counts names.
         self.stdout.write(
             f"housekeeping run {run.pk}, slot {run.slot}/{run.slots}: {run.status}, "
-            f"{run.checked} domains checked with {run.queries} queries"
+            f"{plural(summary.get('domains', 0), 'domain')} checked "
+            f"({plural(run.checked, 'name')}) "
+            f"with {run.queries} queries"
         )
-        for title in ("verdicts", "outcomes", "transitions", "attributes"):
+        for title, label in (
+            ("verdicts", "verdicts of names"),
+            ("outcomes", "outcomes of names"),
+            ("transitions", "transitions"),
+            ("name_transitions", "name transitions"),
+            ("attributes", "attributes"),
+        ):
             counts = summary.get(title) or {}
             if counts:
                 shown = ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
-                self.stdout.write(f"  {title}: {shown}")
+                self.stdout.write(f"  {label}: {shown}")
         alerts = summary.get("unknown_alerts") or []
         if alerts:
             self.stdout.write(f"  no answer for many checks in a row: {', '.join(alerts)}")

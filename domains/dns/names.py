@@ -1,0 +1,346 @@
+"""The DNS lifecycle of each host name of a domain: the names a check looks at, their check
+rows, a name's move through the lifecycle (audited, in the domain's DNS history, and a
+reload when whether the proxy serves it changes), the verification of a domain's names
+now, and the operators' exemption and restore of a name.
+
+A name follows the lifecycle of DNS.md (domains.dns.lifecycle.decide_name): suspect on
+the first negative, disabled after the negatives and grace periods with the authoritative
+servers agreeing, removed after the second grace, active again as soon as it points at
+us. A disabled or removed name leaves the proxy's ``domain`` relation; its domain and its
+other names stay served. IP literals are no DNS names: they have no lifecycle.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from domains.dns.check_rows import check_save
+from domains.dns.client import Client
+from domains.dns.lifecycle import Counters, decide_name, unless_unconfirmed
+from domains.dns.observation import Observation, Outcome, confirm_fresh
+from domains.dns.policy import DnsPolicy
+from domains.dns.resolution import run_dns
+from domains.dns.sip import ProxyIdentity
+from domains.models import (
+    Domain,
+    DomainName,
+    DomainTransition,
+    HousekeepingRun,
+    NameCheck,
+    NameState,
+)
+from domains.names import NameKind, normalize_host
+from domains.policies import name_housekeeping_check
+from domains.services import Actor, domain_lock, domain_served_names_changed
+
+logger = logging.getLogger(__name__)
+
+
+def checked_host_names(domain: Domain) -> list[DomainName]:
+    """The names of the domain a DNS check looks at, the canonical one first: its host
+    names, but those exempt from housekeeping or removed by it (restoring a removed name
+    is an operator's decision)."""
+    names = (
+        domain.names.filter(kind=NameKind.HOSTNAME)
+        .exclude(dns_check__exempt=True)
+        .exclude(dns_check__state=NameState.REMOVED)
+        .order_by("-is_canonical", "name")
+    )
+    return list(names)
+
+
+def name_checks_of(domain_ids: Iterable[int], *, defer: Sequence[str] = ()) -> dict[int, NameCheck]:
+    """The check rows of these (locked) domains' host names, by name id, created where
+    missing, without the fields in ``defer``. Names deleted meanwhile have none."""
+    ids = list(domain_ids)
+    names = list(
+        DomainName.objects.filter(domain_id__in=ids, kind=NameKind.HOSTNAME).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = NameCheck.objects.filter(name__domain_id__in=ids).defer(*defer)
+    checks = {check.pk: check for check in rows}
+    missing = [NameCheck(name_id=pk) for pk in names if pk not in checks]
+    NameCheck.objects.bulk_create(missing)
+    checks.update((check.pk, check) for check in missing)
+    return checks
+
+
+@transaction.atomic
+def name_transition(
+    *,
+    actor: Actor,
+    domain: Domain,
+    check: NameCheck,
+    name: str,
+    canonical: bool,
+    to_state: str,
+    verdict: str,
+    reason: str,
+    evidence: dict[str, Any],
+    run: HousekeepingRun | None = None,
+    now: datetime | None = None,
+    pointing: Sequence[str] = (),
+) -> DomainTransition:
+    """Move one host name of a domain (locked by the caller) through the lifecycle, keeping
+    the evidence in the domain's DNS history and an entry in its audit trail, which the
+    domain's tenant reads. The canonical name going negative while other names of the
+    domain point at us (``pointing``, as the same check saw them) says so, and that the
+    domain stays served under them: its did does not change."""
+    when = now or timezone.now()
+    from_state = check.state
+    was_served = check.is_served
+    check.state = to_state
+    check.state_changed_at = when
+    check.save(update_fields=["state", "state_changed_at"])
+    note = ""
+    others = [other for other in pointing if other != name]
+    if canonical and to_state != NameState.ACTIVE and others:
+        note = (
+            f"the canonical name {name} does not point at us ({verdict}): {domain.did} "
+            f"stays served under {', '.join(others)}"
+        )
+        logger.warning("DNS: %s", note)
+    transition = DomainTransition.objects.create(
+        domain=domain,
+        name=name,
+        from_state=from_state,
+        to_state=to_state,
+        verdict=verdict,
+        reason=(f"{reason}; {note}" if note else reason)[:255],
+        evidence=evidence,
+        run=run,
+        created_at=when,
+    )
+    after: dict[str, Any] = {"name": name, "state": to_state, "verdict": verdict, "reason": reason}
+    if note:
+        after["note"] = note
+    audit_record(
+        actor=actor,
+        action=f"domain.name_{to_state}",
+        object_type="domain",
+        object_repr=domain.did,
+        domain=domain,
+        before={"name": name, "state": from_state},
+        after=after,
+    )
+    if check.is_served != was_served:
+        domain_served_names_changed(domain)
+    return transition
+
+
+# --- verifying a domain's names now -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NameVerification:
+    """What one check did to one host name, for commands, pages and the API."""
+
+    name: str
+    canonical: bool
+    observation: Observation
+    outcome: Outcome
+    from_state: str
+    to_state: str
+    note: str = ""
+
+
+def names_conclude(
+    *,
+    actor: Actor,
+    domain: Domain,
+    seen: list[tuple[DomainName, Observation]],
+    proxy: ProxyIdentity,
+    now: datetime,
+    policy: DnsPolicy,
+    token: str | None = None,
+    client: Client | None = None,
+) -> list[NameVerification]:
+    """Record the observation of each host name and apply the transition it calls for;
+    ``token``: the owner's, looked for at the canonical name."""
+    known = NameCheck.objects.in_bulk([name.pk for name, _seen in seen])
+    # A first look without a lock, to know which names' authoritative servers must be
+    # asked: no DNS question is asked under a lock.
+    confirmed: dict[str, tuple[bool, dict[str, Any]]] = {}
+    for name, observation in seen:
+        check = known.get(name.pk) or NameCheck()
+        first = _decide(domain, check, observation.outcome(policy), now, policy)
+        if first.needs_authority:
+            confirmed[name.name] = run_dns(
+                confirm_fresh(
+                    name.name,
+                    policy=policy,
+                    proxy=proxy,
+                    token=token if name.is_canonical else None,
+                    client=client,
+                )
+            )
+    pointing = [n.name for n, o in seen if o.outcome(policy) == Outcome.POSITIVE]
+    results = []
+    with transaction.atomic():
+        domain_lock(domain)  # the domain first, then its names' checks
+        checks = name_checks_of([domain.pk])
+        for name, observation in seen:
+            check = checks.get(name.pk)
+            if check is None or check.exempt or check.state == NameState.REMOVED:
+                continue  # deleted, exempted or removed meanwhile
+            outcome = observation.outcome(policy)
+            decision = _decide(domain, check, outcome, now, policy)
+            if decision.needs_authority:
+                agreed, authority = confirmed.get(name.name, (None, None))
+                if authority is not None:
+                    observation = replace(observation, authority=authority)
+                decision = unless_unconfirmed(decision, agreed, "name")
+            from_state = check.state
+            check_save(check, observation, outcome, now, decision.counters)
+            if decision.to_state and decision.to_state != from_state:
+                name_transition(
+                    actor=actor,
+                    domain=domain,
+                    check=check,
+                    name=name.name,
+                    canonical=name.is_canonical,
+                    to_state=decision.to_state,
+                    verdict=str(observation.sip.verdict),
+                    reason=observation.reason,
+                    evidence=observation.to_evidence(),
+                    now=now,
+                    pointing=pointing,
+                )
+            results.append(
+                NameVerification(
+                    name=name.name,
+                    canonical=name.is_canonical,
+                    observation=observation,
+                    outcome=outcome,
+                    from_state=from_state,
+                    to_state=check.state,
+                    note=decision.note,
+                )
+            )
+    return results
+
+
+def _decide(domain: Domain, check: NameCheck, outcome: Outcome, now: datetime, policy: DnsPolicy):
+    return decide_name(
+        domain_state=domain.state,
+        state=check.state,
+        state_changed_at=check.state_changed_at,
+        counters=Counters.of(check),
+        outcome=outcome,
+        now=now,
+        policy=policy,
+    )
+
+
+# --- the operators' decisions -------------------------------------------------------------
+
+
+def _host_name_of(domain: Domain, name: str) -> DomainName:
+    try:
+        host = normalize_host(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    found = domain.names.filter(name=host.value).first()
+    if found is None:
+        raise ValidationError({"name": f"{host.value} is not a name of domain {domain.did}"})
+    if found.kind != NameKind.HOSTNAME:
+        raise ValidationError(
+            {"name": f"{found.name}: an IP address is no DNS name; housekeeping leaves it alone"}
+        )
+    return found
+
+
+@transaction.atomic
+def name_exempt_set(*, actor: Actor, domain: Domain, name: str, exempt: bool) -> NameCheck:
+    """Exempt a host name from DNS housekeeping (served whatever DNS says: a name kept
+    for a legacy device), or put it back under housekeeping. An exempted name is active
+    at once, its counters cleared; one put back is checked again by the next run."""
+    name_housekeeping_check(actor=actor, field="exempt")
+    domain_lock(domain)
+    host = _host_name_of(domain, name)
+    check, _created = NameCheck.objects.get_or_create(name=host)
+    if check.exempt == exempt:
+        return check
+    before = {"name": host.name, "exempt": check.exempt, "state": check.state}
+    was_served = check.is_served
+    check.exempt = exempt
+    fields = ["exempt"]
+    if exempt and check.state != NameState.ACTIVE:
+        check.state = NameState.ACTIVE
+        check.state_changed_at = timezone.now()
+        fields += ["state", "state_changed_at"]
+    if exempt:
+        check.negatives, check.first_negative_at, check.last_negative_at = 0, None, None
+        fields += ["negatives", "first_negative_at", "last_negative_at"]
+    check.save(update_fields=fields)
+    audit_record(
+        actor=actor,
+        action="domain.name_exempt" if exempt else "domain.name_managed",
+        object_type="domain",
+        object_repr=domain.did,
+        domain=domain,
+        before=before,
+        after={"name": host.name, "exempt": exempt, "state": check.state},
+    )
+    if check.is_served != was_served:
+        domain_served_names_changed(domain)
+    return check
+
+
+@transaction.atomic
+def name_restore(*, actor: Actor, domain: Domain, name: str) -> NameCheck:
+    """Bring a host name housekeeping removed back under housekeeping: disabled (not
+    served) until DNS points it at us again, which the next check of the domain sees."""
+    name_housekeeping_check(actor=actor, field="name")
+    domain_lock(domain)
+    host = _host_name_of(domain, name)
+    check = NameCheck.objects.filter(name=host).first()
+    state = check.state if check is not None else NameState.ACTIVE
+    if check is None or state != NameState.REMOVED:
+        raise ValidationError({"name": f"{host.name} is {state}, not removed"})
+    _restore(actor, domain, host.name, check)
+    return check
+
+
+def names_restore_removed(*, actor: Actor, domain: Domain) -> list[str]:
+    """Restore every host name of a domain (locked by the caller) that housekeeping
+    removed, as a restore of the domain does; the names restored."""
+    restored = []
+    for check in NameCheck.objects.filter(
+        name__domain=domain, state=NameState.REMOVED
+    ).select_related("name"):
+        _restore(actor, domain, check.name.name, check)
+        restored.append(check.name.name)
+    return restored
+
+
+def _restore(actor: Actor, domain: Domain, name: str, check: NameCheck) -> None:
+    check.state = NameState.DISABLED
+    check.state_changed_at = timezone.now()
+    check.negatives, check.first_negative_at, check.last_negative_at = 0, None, None
+    check.save(
+        update_fields=[
+            "state",
+            "state_changed_at",
+            "negatives",
+            "first_negative_at",
+            "last_negative_at",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="domain.name_restore",
+        object_type="domain",
+        object_repr=domain.did,
+        domain=domain,
+        before={"name": name, "state": NameState.REMOVED},
+        after={"name": name, "state": NameState.DISABLED},
+    )
