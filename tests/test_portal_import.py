@@ -490,3 +490,20 @@ def test_progress_is_seen_while_the_import_transaction_is_open(
         assert seen() == (10, 10)
     finally:
         onlooker.close()
+
+
+def test_the_domain_export_takes_the_lists_filters(client, alice):
+    from domains.services import domain_create, domain_disable
+
+    domain_create(actor=alice, name="kept.example.com")
+    domain_disable(actor=alice, domain=domain_create(actor=alice, name="off.example.com"))
+    client.force_login(alice)
+    everything = b"".join(client.get("/export/domains.csv").streaming_content).decode()
+    switched_off = b"".join(
+        client.get("/export/domains.csv?enabled=false").streaming_content
+    ).decode()
+    assert "kept.example.com" in everything and "off.example.com" in everything
+    assert "off.example.com" in switched_off and "kept.example.com" not in switched_off
+    assert client.get("/export/domains.csv?enabled=maybe").status_code == 400
+    listing = client.get("/domains/?enabled=false").content.decode()
+    assert "/export/domains.csv?enabled=false" in listing

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,8 +13,9 @@ from api import imports
 from api.jobs import job_start
 from api.models import Job
 from domains.bulk import domains_export_csv
-from domains.selectors import domains_visible_to
+from domains.models import Domain
 from portal.access import operator_required
+from portal.domain_selectors import domain_filters
 from portal.downloads import csv_download
 from portal.forms.imports import ImportForm
 from proxies.status import reload_waiting_note
@@ -115,7 +116,13 @@ def import_bad_rows(request, job_id: int):
 
 @operator_required
 def export_domains(request):
-    lines = domains_export_csv(queryset=domains_visible_to(request.user))
+    """The domains the list's filters (the same query parameters) find, or all of them."""
+    filters = domain_filters(request.user, request.GET)
+    if not filters.is_valid():
+        return HttpResponseBadRequest(
+            "the list's filters are not valid: " + filters.errors.as_text()
+        )
+    lines = domains_export_csv(queryset=Domain.objects.filter(pk__in=filters.qs.values("pk")))
     return csv_download("domains.csv", lines)
 
 
