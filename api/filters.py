@@ -4,9 +4,7 @@ one, the cursor pagination follows."""
 
 from django_filters.rest_framework import DjangoFilterBackend
 
-from serweb.filters import FLAG_ERROR, BooleanFilter, FilterSet, OrderingFilter, parse_flag
-
-__all__ = ["FLAG_ERROR", "BooleanFilter", "FilterBackend", "FilterSet", "parse_flag"]
+from serweb.filters import FilterSet, OrderingFilter
 
 
 class FilterBackend(DjangoFilterBackend):

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from api import inputs
 from api.exceptions import django_validation_error
-from api.filters import FLAG_ERROR, parse_flag
 from api.idempotency import idempotent
 from api.inputs import column_length
 from api.models import ApiToken
@@ -27,6 +26,7 @@ from audit.selectors import audit_entries_visible_to
 from audit.services import audit_channel, audit_group
 from domains.models import Domain
 from domains.selectors import domains_visible_to
+from serweb.filters import FLAG_ERROR, parse_flag
 
 NUL_MESSAGE = "Null characters are not allowed."
 
