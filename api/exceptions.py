@@ -47,6 +47,14 @@ class PayloadTooLarge(exceptions.APIException):
         )
 
 
+class CheckTooSoon(Exception):
+    """A "check now" asked for again within the cooldown of the claim or domain."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"checked a moment ago: check again in {retry_after} s")
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "a concurrent change conflicts with this request; try it again"
@@ -88,6 +96,8 @@ def api_exception(exc: Exception) -> exceptions.APIException | None:
     """The API error for an exception DRF does not know, or None for a server error."""
     if isinstance(exc, exceptions.APIException):
         return exc
+    if isinstance(exc, CheckTooSoon):
+        return exceptions.Throttled(wait=exc.retry_after, detail=str(exc))
     if isinstance(exc, DjangoValidationError):
         return django_validation_error(exc)
     if isinstance(exc, Http404):

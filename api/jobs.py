@@ -2,22 +2,29 @@
 
 import json
 import logging
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions
 
-from api.exceptions import django_validation_error, exception_handler
+from api.exceptions import CheckTooSoon, django_validation_error, exception_handler
 from api.imports import import_job_run
 from api.models import Job
 from audit.services import audit_channel
 from domains.dns.claims import domain_claim_verify
-from domains.dns.verification import Verification, domain_verify
+from domains.dns.policy import DnsPolicy
+from domains.dns.publish import domain_records
+from domains.dns.records import RecordsReport, records_check
+from domains.dns.verification import Verification, checked_names, domain_verify, ownership_token
 from domains.models import Domain, DomainClaim
 from domains.selectors import DomainNotFound
+from domains.services import domain_lock
 from proxies.models import Proxy
 from proxies.outcome import outcome_text
 from proxies.reload import proxy_reload
@@ -34,6 +41,46 @@ def job_start(*, actor: AbstractBaseUser, kind: str, target_id: int, target: str
     job = Job.objects.create(user=actor, kind=kind, target_id=target_id, target=target)
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job
+
+
+def check_cooldown() -> timedelta:
+    return timedelta(seconds=settings.SERWEB_CHECK_COOLDOWN_SECONDS)
+
+
+def latest_check(kind: str, target_id: int) -> Job | None:
+    return Job.objects.filter(kind=kind, target_id=target_id).order_by("-id").first()
+
+
+def check_wait(job: Job | None, now: datetime | None = None) -> int:
+    """Whole seconds until the target of ``job`` (its latest check) may be checked again."""
+    if job is None:
+        return 0
+    left = job.created_at + check_cooldown() - (now or timezone.now())
+    return max(0, math.ceil(left.total_seconds()))
+
+
+@transaction.atomic
+def dns_check_start(
+    *, actor: AbstractBaseUser, claim: DomainClaim | None = None, domain: Domain | None = None
+) -> Job:
+    """Check a claim (its token, then its domain) or a domain in DNS now, as a job whose
+    result says what each record looks like: at most once per SERWEB_CHECK_COOLDOWN_SECONDS
+    for each, however many ask at once (the claim's or domain's row is locked while its
+    latest check is looked at). Raises CheckTooSoon with the seconds left."""
+    if claim is not None:
+        locked = DomainClaim.objects.select_for_update().filter(pk=claim.pk).first()
+        if locked is None:
+            raise DomainClaim.DoesNotExist(f"the claim of {claim.name} does not exist any more")
+        kind, target_id, target = Job.Kind.VERIFY_CLAIM, claim.pk, claim.name
+    elif domain is not None:
+        domain_lock(domain)
+        kind, target_id, target = Job.Kind.VERIFY_DOMAIN, domain.pk, domain.did
+    else:
+        raise TypeError("a claim or a domain to check")
+    wait = check_wait(latest_check(kind, target_id))
+    if wait:
+        raise CheckTooSoon(wait)
+    return job_start(actor=actor, kind=kind, target_id=target_id, target=target)
 
 
 def _enqueue(job_id: int) -> None:
@@ -106,11 +153,30 @@ def verification_summary(result: Verification | None) -> dict[str, Any]:
     }
 
 
+def _records(job: Job, name: str, token: str | None) -> dict[str, Any]:
+    """Each record the domain must publish, through the resolver and from its zone's
+    servers; what is done so far is on the job for whoever polls it."""
+    policy = DnsPolicy.from_settings()
+    records = domain_records(name, token=token, policy=policy)
+
+    def progress(report: RecordsReport, total: int) -> None:
+        Job.objects.filter(pk=job.pk).update(
+            result={"records": report.to_json()},
+            progress_done=len(report.checks),
+            progress_total=total,
+        )
+
+    return records_check(name, records, policy=policy, progress=progress).to_json()
+
+
 def _verify_domain(job: Job) -> dict[str, Any]:
     domain = Domain.objects.filter(pk=job.target_id).first()
     if domain is None:
         raise DomainNotFound(f"domain {job.target} does not exist any more")
-    return verification_summary(domain_verify(actor=job.user, domain=domain))
+    # The records of the name a check looks at first (the canonical one, unless exempt).
+    records = _records(job, checked_names(domain)[0].name, ownership_token(domain))
+    summary = verification_summary(domain_verify(actor=job.user, domain=domain))
+    return {**summary, "records": records}
 
 
 def _verify_claim(job: Job) -> dict[str, Any]:
@@ -118,9 +184,10 @@ def _verify_claim(job: Job) -> dict[str, Any]:
     claim = claims.filter(pk=job.target_id).first()
     if claim is None:
         raise DomainClaim.DoesNotExist(f"the claim of {job.target} does not exist any more")
+    records = _records(job, claim.name, claim.token)
     summary = verification_summary(domain_claim_verify(actor=job.user, claim=claim))
     claim.refresh_from_db()
-    return {**summary, "claim_result": claim.result}
+    return {**summary, "claim_result": claim.result, "records": records}
 
 
 def _reload_proxy(job: Job) -> dict[str, Any]:

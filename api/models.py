@@ -89,6 +89,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The latest job of a claim or domain (the cooldown of "check now", its panel).
+        indexes = [models.Index(fields=["kind", "target_id", "-id"], name="job_kind_target")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target} ({self.state})"

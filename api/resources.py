@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api import inputs
 from api.exceptions import django_validation_error
 from api.inputs import column_length
-from api.jobs import job_start
+from api.jobs import dns_check_start
 from api.models import Job
 from api.permissions import IsOperator
 from api.schema import ErrorSerializer
@@ -70,10 +70,7 @@ class DomainVerify(ApiView):
     @extend_schema(request=None, responses={200: JobOutput, 202: JobOutput})
     def post(self, request, did: str):
         domain = self.visible_domain(did)
-        job = job_start(
-            actor=request.user, kind=Job.Kind.VERIFY_DOMAIN, target_id=domain.pk, target=did
-        )
-        return _answer_job(job)
+        return _answer_job(self.call(dns_check_start, domain=domain))
 
 
 class DomainCheckOutput(serializers.ModelSerializer):
@@ -119,6 +116,7 @@ class ClaimOutput(serializers.ModelSerializer):
             "record",
             "domain",
             "created_at",
+            "expires_at",
             "checked_at",
             "verified_at",
             "result",
@@ -170,10 +168,7 @@ class ClaimVerify(ApiView):
     @extend_schema(request=None, responses={200: JobOutput, 202: JobOutput})
     def post(self, request, pk: int):
         claim = get_object_or_404(claims_visible_to(request.user), pk=pk)
-        job = job_start(
-            actor=request.user, kind=Job.Kind.VERIFY_CLAIM, target_id=claim.pk, target=claim.name
-        )
-        return _answer_job(job)
+        return _answer_job(self.call(dns_check_start, claim=claim))
 
 
 class LookupOutput(serializers.Serializer):

@@ -7,6 +7,14 @@ from django.utils import timezone
 from domains.names import MAX_NAME_LENGTH, NameKind
 
 
+def default_domain_quota() -> int:
+    return settings.SERWEB_TENANT_DOMAIN_QUOTA
+
+
+def default_pending_claim_limit() -> int:
+    return settings.SERWEB_TENANT_PENDING_CLAIMS
+
+
 class Tenant(models.Model):
     """A customer who may own domains; its owner logs in to the tenant pages."""
 
@@ -19,6 +27,10 @@ class Tenant(models.Model):
     # has not (it can sign in, and do nothing else yet). Tenants operators create start
     # confirmed.
     confirmed_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    # How many domains it may hold, counting its claims still waiting for DNS proof; and
+    # how many of those claims may wait at once (domain_claim_start).
+    domain_quota = models.PositiveIntegerField(default=default_domain_quota)
+    pending_claim_limit = models.PositiveIntegerField(default=default_pending_claim_limit)
 
     class Meta:
         ordering = ["name"]
@@ -230,6 +242,9 @@ class DomainCheck(DnsCheck):
     # without a row is managed. (A flag here, not on Domain: on SQLite a new NOT NULL
     # column rebuilds domains_domain and breaks the proxy-facing views over it.)
     managed = models.BooleanField(default=True)
+    # When the tenant was told that housekeeping may soon disable the suspect domain; once
+    # per suspect spell (cleared when the domain is active again).
+    warned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["verdict"])]
@@ -354,6 +369,8 @@ class DomainClaim(models.Model):
         Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="claims"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # A claim still waiting then is dropped (claims_purge_expired); None for one proven.
+    expires_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
     result = models.CharField(max_length=255, blank=True, default="")
@@ -361,8 +378,24 @@ class DomainClaim(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="domainclaim_one_per_tenant")
+            models.UniqueConstraint(fields=["tenant", "name"], name="domainclaim_one_per_tenant"),
+            # One tenant at a time waits for a name: another is told it is not available,
+            # however many ask at once.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(verified_at__isnull=True),
+                name="domainclaim_one_waiting_per_name",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} claimed by {self.tenant_id}"
+
+    @property
+    def waiting(self) -> bool:
+        return self.verified_at is None
+
+    @property
+    def expired(self) -> bool:
+        """Waited past its expiry: dropped by the next purge, or by claiming the name again."""
+        return self.waiting and self.expires_at is not None and self.expires_at <= timezone.now()

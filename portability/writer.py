@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db.models import Model
 
+from domains.dns.claims import claim_expiry
 from domains.models import (
     Domain,
     DomainAttribute,
@@ -267,6 +268,7 @@ def _write_subscribers(
 
 
 def _write_claims(document: Document, tenant_ids, domain_ids) -> None:
+    keep_for = claim_expiry()
     claims: Iterable[DomainClaim] = (
         DomainClaim(
             tenant_id=tenant_ids[t.name],
@@ -274,6 +276,7 @@ def _write_claims(document: Document, tenant_ids, domain_ids) -> None:
             token=c.token,
             domain_id=domain_ids[c.domain] if c.domain is not None else None,
             created_at=c.created_at,
+            expires_at=c.created_at + keep_for if c.verified_at is None else None,
             verified_at=c.verified_at,
             checked_at=c.checked_at,
             result=c.result,

@@ -1,15 +1,46 @@
 from django.urls import path
 
+from portal.access import operator_required, tenant_required
+from portal.views import subscribers
 from portal.views.home import home
-from portal.views.operator import domain, domains, imports, proxies, subscribers, tenants
+from portal.views.operator import domain, domains, imports, proxies, tenants
 from portal.views.operator.audit import audit_log
 from portal.views.operator.dashboard import dashboard
+from portal.views.tenant import claims, history, tokens
+from portal.views.tenant import domains as my_domains
 from portal.views.tenant.account import resend_confirmation
-from portal.views.tenant.domains import domain_list
 
 app_name = "portal"
 
 DOMAIN = "domain/<str:did>/"
+
+# The subscriber pages serve operators under subscribers/ and tenants, for their own
+# domains, under my/subscribers/ (URL names with "my-" in front).
+SUBSCRIBER_PAGES = [
+    ("", subscribers.subscriber_list, "subscribers"),
+    ("add/", subscribers.subscriber_add, "subscriber-add"),
+    ("<int:pk>/", subscribers.subscriber_detail, "subscriber"),
+    ("<int:pk>/password/", subscribers.subscriber_password, "subscriber-password"),
+    ("<int:pk>/enabled/", subscribers.subscriber_enabled, "subscriber-enabled"),
+    ("<int:pk>/valid-from/", subscribers.valid_from_add, "subscriber-valid-from-add"),
+    (
+        "<int:pk>/valid-from/remove/",
+        subscribers.valid_from_remove,
+        "subscriber-valid-from-remove",
+    ),
+    ("<int:pk>/aliases/", subscribers.alias_add, "subscriber-alias-add"),
+    (
+        "<int:pk>/aliases/<int:alias_pk>/remove/",
+        subscribers.alias_remove,
+        "subscriber-alias-remove",
+    ),
+    ("<int:pk>/delete/", subscribers.subscriber_delete, "subscriber-delete"),
+    (
+        "<int:pk>/registrations/",
+        subscribers.subscriber_registrations,
+        "subscriber-registrations",
+    ),
+]
 
 urlpatterns = [
     path("", home, name="home"),
@@ -53,41 +84,41 @@ urlpatterns = [
     path("imports/<int:job_id>/bad-rows.csv", imports.import_bad_rows, name="import-bad-rows"),
     path("export/domains.csv", imports.export_domains, name="export-domains"),
     path("export/subscribers.csv", imports.export_subscribers, name="export-subscribers"),
-    path("subscribers/", subscribers.subscriber_list, name="subscribers"),
-    path("subscribers/add/", subscribers.subscriber_add, name="subscriber-add"),
-    path("subscribers/<int:pk>/", subscribers.subscriber_detail, name="subscriber"),
-    path(
-        "subscribers/<int:pk>/password/",
-        subscribers.subscriber_password,
-        name="subscriber-password",
-    ),
-    path(
-        "subscribers/<int:pk>/enabled/", subscribers.subscriber_enabled, name="subscriber-enabled"
-    ),
-    path(
-        "subscribers/<int:pk>/valid-from/",
-        subscribers.valid_from_add,
-        name="subscriber-valid-from-add",
-    ),
-    path(
-        "subscribers/<int:pk>/valid-from/remove/",
-        subscribers.valid_from_remove,
-        name="subscriber-valid-from-remove",
-    ),
-    path("subscribers/<int:pk>/aliases/", subscribers.alias_add, name="subscriber-alias-add"),
-    path(
-        "subscribers/<int:pk>/aliases/<int:alias_pk>/remove/",
-        subscribers.alias_remove,
-        name="subscriber-alias-remove",
-    ),
-    path("subscribers/<int:pk>/delete/", subscribers.subscriber_delete, name="subscriber-delete"),
-    path(
-        "subscribers/<int:pk>/registrations/",
-        subscribers.subscriber_registrations,
-        name="subscriber-registrations",
-    ),
     path("audit/", audit_log, name="audit"),
     # A tenant's own pages.
-    path("my/domains/", domain_list, name="tenant-domains"),
-    path("my/confirm/again/", resend_confirmation, name="tenant-resend-confirmation"),
+    path("my/domains/", my_domains.domain_list, name="my-domains"),
+    path("my/domains/<str:did>/", my_domains.domain_detail, name="my-domain"),
+    path("my/domains/<str:did>/zone.txt", my_domains.domain_zone, name="my-domain-zone"),
+    path("my/domains/<str:did>/check/", my_domains.domain_check, name="my-domain-check"),
+    path("my/domains/<str:did>/status/", my_domains.domain_status, name="my-domain-status"),
+    path("my/domains/<str:did>/proxies/", my_domains.domain_proxies, name="my-domain-proxies"),
+    path(
+        "my/domains/<str:did>/attributes/",
+        my_domains.attribute_set,
+        name="my-domain-attribute-set",
+    ),
+    path(
+        "my/domains/<str:did>/attributes/<str:name>/remove/",
+        my_domains.attribute_unset,
+        name="my-domain-attribute-unset",
+    ),
+    path("my/domains/<str:did>/release/", my_domains.release, name="my-domain-release"),
+    path("my/claims/add/", claims.claim_add, name="my-claim-add"),
+    path("my/claims/<int:pk>/", claims.claim_detail, name="my-claim"),
+    path("my/claims/<int:pk>/zone.txt", claims.claim_zone, name="my-claim-zone"),
+    path("my/claims/<int:pk>/check/", claims.claim_check, name="my-claim-check"),
+    path("my/claims/<int:pk>/status/", claims.claim_status, name="my-claim-status"),
+    path("my/claims/<int:pk>/withdraw/", claims.claim_withdraw, name="my-claim-withdraw"),
+    path("my/tokens/", tokens.token_list, name="my-tokens"),
+    path("my/tokens/<int:pk>/revoke/", tokens.revoke, name="my-token-revoke"),
+    path("my/history/", history.history, name="my-history"),
+    path("my/confirm/again/", resend_confirmation, name="my-resend-confirmation"),
+    *[
+        path(f"subscribers/{route}", operator_required(view), name=name)
+        for route, view, name in SUBSCRIBER_PAGES
+    ],
+    *[
+        path(f"my/subscribers/{route}", tenant_required(view), name=f"my-{name}")
+        for route, view, name in SUBSCRIBER_PAGES
+    ],
 ]

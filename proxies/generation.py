@@ -43,3 +43,11 @@ def applied_forget(proxy_id: int, detail: str | None = None) -> None:
     Proxy.objects.filter(pk=proxy_id).update(
         applied_generation=0, applied_changed_at=None, full_reload_due=True, **error
     )
+
+
+def generation_touch() -> None:
+    """A later change inside the transaction that bumped the generation: the data that
+    generation stands for is as new as this change (so a proxy that loads it is not
+    taken for one that has not, proxies.status), and the quiet a reload waits for starts
+    again."""
+    ReloadState.objects.filter(pk=STATE_PK).update(changed_at=timezone.now())

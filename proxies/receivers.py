@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from domains.signals import domains_changed
 from proxies import index_log, reload
 from proxies.config import index_in_htable
-from proxies.generation import generation_bump
+from proxies.generation import generation_bump, generation_touch
 
 
 def _after_commit() -> None:
@@ -30,7 +30,9 @@ def on_domains_changed(sender, dids=None, **kwargs) -> None:
         with transaction.atomic():
             on_domains_changed(sender, dids=dids, **kwargs)
         return
-    if not _already_scheduled():
+    if _already_scheduled():
+        generation_touch()
+    else:
         generation_bump()
         transaction.on_commit(_after_commit)
     if index_in_htable():

@@ -201,3 +201,25 @@ def reload_waiting_note() -> str | None:
     if not parts:
         return None
     return "not live yet on proxy " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ProxyServing:
+    """Whether one enabled proxy serves a domain's latest change, and if not, where the
+    reload that will bring it stands (live, pending, reloading, failing, no room)."""
+
+    name: str
+    serves: bool
+    state: str
+
+
+def domain_serving(domain: Domain) -> list[ProxyServing]:
+    """Each enabled proxy, by name: does it serve the domain as it is now? Two queries."""
+    generation, _changed_at = desired_state()
+    found = []
+    for proxy in Proxy.objects.filter(enabled=True).order_by("name"):
+        status = _status_of(proxy, generation, pending_count=0, pending_dids=[])
+        loaded = proxy.applied_changed_at
+        serves = loaded is not None and loaded >= domain.updated_at
+        found.append(ProxyServing(proxy.name, serves, status.state))
+    return found

@@ -199,6 +199,30 @@ ACCOUNT_RATE_LIMITS = {
     # A client address signs up at most this often (a burst of 5, then one every 12 minutes).
     "signup": env_str("SERWEB_SIGNUP_RATE", "5/h/ip"),
 }
+# --- Tenant self-service (domains/dns/claims.py, the tenant's pages) ------------------------
+# What a new tenant may hold (operators change it per tenant): domains and claims waiting
+# for DNS proof together, and of those, claims waiting at once.
+SERWEB_TENANT_DOMAIN_QUOTA = env_int("SERWEB_TENANT_DOMAIN_QUOTA", 20, minimum=0)
+SERWEB_TENANT_PENDING_CLAIMS = env_int("SERWEB_TENANT_PENDING_CLAIMS", 5, minimum=0)
+# A claim whose TXT record is not seen this long is dropped (purged by beat, or by
+# `serweb housekeeping`); waiting ones are checked again every CLAIM_RETRY minutes.
+SERWEB_CLAIM_EXPIRY_HOURS = env_int("SERWEB_CLAIM_EXPIRY_HOURS", 24, minimum=1)
+SERWEB_CLAIM_RETRY_MINUTES = env_int("SERWEB_CLAIM_RETRY_MINUTES", 10, minimum=1)
+# "Check now" of one claim or domain at most once per this many seconds (pages and API).
+SERWEB_CHECK_COOLDOWN_SECONDS = env_int("SERWEB_CHECK_COOLDOWN_SECONDS", 30, minimum=0)
+# The transports the proxies offer, as TRANSPORT:PORT (udp, tcp, tls): a tenant is told to
+# publish one SRV record per transport and proxy host name.
+SERWEB_SIP_TRANSPORTS = env_list("SERWEB_SIP_TRANSPORTS", "udp:5060,tcp:5060,tls:5061")
+for _transport in SERWEB_SIP_TRANSPORTS:
+    _match = re.fullmatch(r"(udp|tcp|tls):(\d{1,5})", _transport)
+    if not _match or not 0 < int(_match.group(2)) < 65536:
+        raise ImproperlyConfigured(
+            f"SERWEB_SIP_TRANSPORTS: {_transport!r} is not udp:PORT, tcp:PORT or tls:PORT"
+        )
+# A suspect domain's tenant is warned by e-mail once housekeeping could disable the domain
+# within this many hours.
+SERWEB_DISABLE_WARNING_HOURS = env_int("SERWEB_DISABLE_WARNING_HOURS", 24, minimum=0)
+
 # Optional authenticator-app codes (TOTP) and recovery codes; the previous and the next
 # 30-second step are accepted too, for clocks that drift (RFC 6238, section 5.2).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -468,6 +492,12 @@ CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["dns-housekeeping"] = {
     "task": "domains.dns.tasks.housekeeping",
     "schedule": SERWEB_DNS_HOUSEKEEPING_EVERY_MINUTES * 60.0,
+}
+
+# Expired claims are dropped and the waiting ones checked again (domains/dns/claims.py).
+CELERY_BEAT_SCHEDULE["dns-claims"] = {
+    "task": "domains.dns.tasks.claims_retry",
+    "schedule": SERWEB_CLAIM_RETRY_MINUTES * 60.0,
 }
 
 # Clear passwords kept while SERWEB_STORE_CLEAR_PASSWORDS was on are forgotten once it is

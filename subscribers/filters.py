@@ -25,22 +25,33 @@ class SubscriberFilter(FilterSet):
         fields = ["enabled"]
 
 
-def _domain_id(name: str) -> int:
+def _domain_id(name: str, domains: QuerySet | None = None) -> int:
+    """The id of the domain ``name`` names; among ``domains`` only, when given (a tenant's):
+    another's domain is one that does not exist."""
     ref = domain_refs_by_names([name])[name]
-    if ref is None:
+    if ref is None or (domains is not None and not domains.filter(pk=ref[0]).exists()):
         raise ValidationError(f"no domain is named {name}")
     return ref[0]
 
 
 class DomainRefField(forms.CharField):
-    """Any name of a domain (canonical, alias, IP literal) or its did, as the domain's id."""
+    """Any name of a domain (canonical, alias, IP literal) or its did, as the domain's id;
+    ``domains``: the domains it may name (all of them when None)."""
 
     def __init__(self, *, required: bool = False, **kwargs):
         super().__init__(max_length=MAX_NAME_LENGTH, required=required, **kwargs)
+        self.domains: QuerySet | None = None
 
     def clean(self, value) -> int | None:
         text = super().clean(value)
-        return _domain_id(text) if text else None
+        return _domain_id(text, self.domains) if text else None
+
+
+def limit_domains(form: forms.BaseForm, domains: QuerySet | None) -> None:
+    """Let the form's domain fields name only ``domains``."""
+    for field in form.fields.values():
+        if isinstance(field, (DomainRefField, SubscriberQueryField)):
+            field.domains = domains
 
 
 class DomainRefFilter(django_filters.Filter):
@@ -63,6 +74,7 @@ class SubscriberQueryField(forms.CharField):
 
     def __init__(self, *, required: bool = False, **kwargs):
         super().__init__(max_length=MAX_QUERY_LENGTH, required=required, **kwargs)
+        self.domains: QuerySet | None = None
 
     def clean(self, value) -> SubscriberQuery | None:
         text = super().clean(value)
@@ -75,7 +87,7 @@ class SubscriberQueryField(forms.CharField):
             return SubscriberQuery(username=text, exact=False, domain_id=None)
         if not host:
             raise ValidationError("give a domain after the @")
-        return SubscriberQuery(username=user, exact=True, domain_id=_domain_id(host))
+        return SubscriberQuery(username=user, exact=True, domain_id=_domain_id(host, self.domains))
 
 
 class SubscriberQueryFilter(django_filters.Filter):
@@ -94,7 +106,18 @@ class SubscriberQueryFilter(django_filters.Filter):
 
 
 class SubscriberSearch(SubscriberFilter):
-    """Subscribers of every domain, for operators."""
+    """Subscribers across domains: of every domain for operators, of ``domains`` (a
+    tenant's) when given."""
+
+    def __init__(self, *args, domains: QuerySet | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.domains = domains
+
+    @property
+    def form(self):
+        form = super().form
+        limit_domains(form, self.domains)
+        return form
 
     q = SubscriberQueryFilter(
         label="Search",

@@ -96,8 +96,10 @@ def subscriber_aor(subscriber: Subscriber) -> str:
     return f"{subscriber.username}@{subscriber.domain.did}"
 
 
-def subscriber_get(pk: int) -> Subscriber:
-    return Subscriber.objects.select_related("domain").defer(*SECRET_COLUMNS).get(pk=pk)
+def subscriber_get(pk: int, *, among: QuerySet[Subscriber] | None = None) -> Subscriber:
+    """The subscriber ``pk``, of ``among`` only when given (what the reader may see)."""
+    rows = Subscriber.objects.all() if among is None else among
+    return rows.select_related("domain").defer(*SECRET_COLUMNS).get(pk=pk)
 
 
 def subscriber_detail(subscriber: Subscriber) -> SubscriberDetail:

@@ -79,16 +79,22 @@ class SilentPort:
 
 
 class KnotServer:
-    def __init__(self, workdir: Path, *, extra_zone_text: str = "") -> None:
+    """``address`` and ``port``: where it listens (a free loopback port by default); a
+    second server for one zone listens on another loopback address, same port."""
+
+    def __init__(
+        self, workdir: Path, *, extra_zone_text: str = "", address: str = LOOPBACK, port: int = 0
+    ) -> None:
         self.workdir = workdir
         self.extra_zone_text = extra_zone_text
-        self.port = 0
+        self.address = address
+        self.port = port
         self.process: subprocess.Popen | None = None
         self._names = itertools.count(1)
 
     @property
     def nameserver(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
+        return f"{self.address}:{self.port}"
 
     def _write_config(self) -> Path:
         zones = self.workdir / "zones"
@@ -99,7 +105,7 @@ class KnotServer:
             f"""\
 server:
     rundir: "{self.workdir}"
-    listen: {LOOPBACK}@{self.port}
+    listen: {self.address}@{self.port}
     udp-workers: 2
     tcp-workers: 1
     background-workers: 1
@@ -145,7 +151,7 @@ zone:
             raise RuntimeError(
                 "knotd is not installed: the DNS tests need it (apt-get install knot knot-dnsutils)"
             )
-        self.port = free_loopback_port()
+        self.port = self.port or free_loopback_port()
         config = self._write_config()
         log = open(self.workdir / "knotd.log", "wb")  # noqa: SIM115 - kept open while it runs
         self.process = subprocess.Popen(
@@ -169,7 +175,7 @@ zone:
     def _answers(self) -> bool:
         query = dns.message.make_query(f"{ZONE}.", "SOA")
         try:
-            response = dns.query.udp(query, LOOPBACK, port=self.port, timeout=0.2)
+            response = dns.query.udp(query, self.address, port=self.port, timeout=0.2)
         except (OSError, dns.exception.Timeout):
             return False
         return response.rcode() == dns.rcode.NOERROR and bool(response.answer)
@@ -206,7 +212,7 @@ zone:
                 message.delete(_absolute(name), rdtype)
         for name, rdtype, rdata in add:
             message.add(_absolute(name), ttl, rdtype, rdata)
-        response = dns.query.tcp(message, LOOPBACK, port=self.port, timeout=5)
+        response = dns.query.tcp(message, self.address, port=self.port, timeout=5)
         if response.rcode() != dns.rcode.NOERROR:
             raise RuntimeError(f"update refused: {dns.rcode.to_text(response.rcode())}")
 

@@ -68,6 +68,8 @@ def totp_code(secret: str, *, at: float | None = None, step: int = 30) -> str:
 def add_world(operator, tenant: Tenant, fifo_dir: Path, size: int) -> None:
     """``size`` of everything the dashboard shows."""
     now = timezone.now()
+    # As many claims as the world needs, whatever a new tenant may hold.
+    Tenant.objects.filter(pk=tenant.pk).update(domain_quota=10**6, pending_claim_limit=10**6)
     start = Proxy.objects.count()  # names go on from what a previous call added
     for i in range(start, start + size):
         domain_create(actor=operator, name=f"op{i}.example.com")

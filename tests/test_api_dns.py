@@ -31,20 +31,33 @@ def published(knot, dns_settings):
     return name
 
 
-def test_a_tenant_claims_a_domain_with_a_txt_record(bob, charlie, knot, published):
+def test_a_tenant_claims_a_domain_with_a_txt_record(bob, charlie, knot, published, settings):
     client = client_for(bob)
     started = client.post("/api/v1/claims/", {"name": published}, format="json")
     assert started.status_code == 201, started.content
     claim = started.json()
     assert claim["token"] in claim["record"] and claim["domain"] is None
+    assert claim["expires_at"]
 
-    # Not published yet: the job is done, and says so.
+    # Not published yet: the job is done, and says so, record by record.
     early = client.post(f"/api/v1/claims/{claim['id']}/verify/").json()
     assert early["state"] == "done"
     assert early["result"]["verified"] is False
     assert "token" in early["result"]["claim_result"]
+    checks = early["result"]["records"]["checks"]
+    seen = {(c["record"]["name"], c["record"]["data"]): c["seen"] for c in checks}
+    assert seen[(f"_serweb-challenge.{published}", f'"{claim["token"]}"')] == "missing"
+    assert seen[(f"_sip._udp.{published}", f"10 10 5060 {PROXY_HOSTNAMES[0]}.")] == "found"
+    assert seen[(f"_sip._udp.{published}", f"10 10 5060 {PROXY_HOSTNAMES[1]}.")] == "missing"
 
+    # Checked a moment ago: not again before the cooldown ends.
     knot.add(f"_serweb-challenge.{published}", "TXT", f'"{claim["token"]}"')
+    again = client.post(f"/api/v1/claims/{claim['id']}/verify/")
+    assert again.status_code == 429
+    assert 0 < int(again["Retry-After"]) <= settings.SERWEB_CHECK_COOLDOWN_SECONDS
+    assert "check again in" in again.json()["detail"]
+
+    settings.SERWEB_CHECK_COOLDOWN_SECONDS = 0
     job = client.post(f"/api/v1/claims/{claim['id']}/verify/").json()
     assert job["result"]["verified"] is True, job
     assert job["result"]["to_state"] == DomainState.ACTIVE

@@ -1,7 +1,6 @@
 """domains.dns (the client, resolution and the SIP checks) against a real authoritative
 server (Knot on a loopback port)."""
 
-import asyncio
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from domains.dns.resolution import (
     authoritative_servers,
     find_zone,
     parse_nameserver,
+    run_dns,
     stock_resolver,
     txt_values,
 )
@@ -52,7 +52,7 @@ def check(client_factory, nameserver: str, name: str) -> SipCheck:
         async with client_factory(nameserver) as client:
             return await check_sip_domain(name, client=client, targets=TargetCache(PROXY))
 
-    return asyncio.run(run())
+    return run_dns(run())
 
 
 def ask(client_factory, nameserver: str, name: str, rdtype: str) -> Answer:
@@ -60,7 +60,7 @@ def ask(client_factory, nameserver: str, name: str, rdtype: str) -> Answer:
         async with client_factory(nameserver) as client:
             return await client.query(name, rdtype)
 
-    return asyncio.run(run())
+    return run_dns(run())
 
 
 # --- "points at us" -----------------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_a_second_nameserver_answers_when_the_first_is_silent(knot, silent_port)
         async with UdpClient(servers, timeout=0.1, lifetime=1.0) as client:
             return await check_sip_domain(domain, client=client, targets=TargetCache(PROXY))
 
-    assert asyncio.run(run()).verdict == Verdict.OURS
+    assert run_dns(run()).verdict == Verdict.OURS
 
 
 def test_a_target_that_fails_makes_the_whole_verdict_unknown(knot, make_client):
@@ -398,7 +398,7 @@ def test_the_zone_and_its_servers_are_found(knot):
             servers, _error = await authoritative_servers(zone, client, port=knot.port)
             return zone, servers
 
-    assert asyncio.run(run()) == ("test", [("127.0.0.1", knot.port)])
+    assert run_dns(run()) == ("test", [("127.0.0.1", knot.port)])
 
 
 # --- pieces -------------------------------------------------------------------------------

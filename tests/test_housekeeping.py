@@ -331,7 +331,16 @@ def test_every_dns_task_is_run_by_something():
     queued = {"domains.dns.tasks.reverify_all"}  # by `housekeeping --queue`
     forwarded = {"domains.dns_tasks.housekeeping"}  # queued under the name of before
     assert registered - scheduled - queued - forwarded == set()
-    assert registered & scheduled == {"domains.dns.tasks.housekeeping"}
+    assert registered & scheduled == {
+        "domains.dns.tasks.housekeeping",
+        "domains.dns.tasks.claims_retry",
+    }
+
+
+def test_the_beat_schedule_retries_waiting_claims():
+    entry = settings.CELERY_BEAT_SCHEDULE["dns-claims"]
+    assert entry["task"] == "domains.dns.tasks.claims_retry"
+    assert entry["schedule"] == settings.SERWEB_CLAIM_RETRY_MINUTES * 60
 
 
 def test_the_beat_schedule_runs_housekeeping():

@@ -138,6 +138,17 @@ def did(p: Params) -> dict[str, str]:
 
 # An upload's token as the import's addresses take it.
 UPLOAD = "A" * 22
+# The addresses under a subscriber's, for operators and tenants alike.
+SUBSCRIBER_PAGES = (
+    "",
+    "aliases/",
+    "delete/",
+    "enabled/",
+    "password/",
+    "registrations/",
+    "valid-from/",
+    "valid-from/remove/",
+)
 
 ROUTES: dict[str, Route] = {
     # Pages.
@@ -184,22 +195,40 @@ ROUTES: dict[str, Route] = {
     "subscribers/add/": (OPERATOR, none),
     **{
         f"subscribers/<int:pk>/{tail}": (OPERATOR, lambda p: {"pk": p["subscriber_pk"]})
-        for tail in (
-            "",
-            "aliases/",
-            "delete/",
-            "enabled/",
-            "password/",
-            "registrations/",
-            "valid-from/",
-            "valid-from/remove/",
-        )
+        for tail in SUBSCRIBER_PAGES
     },
     "subscribers/<int:pk>/aliases/<int:alias_pk>/remove/": (
         OPERATOR,
         lambda p: {"pk": p["subscriber_pk"], "alias_pk": p["alias_pk"]},
     ),
+    # A tenant's own pages.
     "my/domains/": (LIST, none),
+    **{
+        f"my/domains/<str:did>/{tail}": (OWN, did)
+        for tail in ("", "zone.txt", "check/", "status/", "proxies/", "attributes/", "release/")
+    },
+    "my/domains/<str:did>/attributes/<str:name>/remove/": (
+        OWN,
+        lambda p: {"did": p["did"], "name": p["attribute"]},
+    ),
+    "my/claims/add/": (LIST, none),
+    **{
+        f"my/claims/<int:pk>/{tail}": (OWN, lambda p: {"pk": p["claim"]})
+        for tail in ("", "zone.txt", "check/", "status/", "withdraw/")
+    },
+    "my/subscribers/": (LIST, none),
+    "my/subscribers/add/": (LIST, none),
+    **{
+        f"my/subscribers/<int:pk>/{tail}": (OWN, lambda p: {"pk": p["subscriber_pk"]})
+        for tail in SUBSCRIBER_PAGES
+    },
+    "my/subscribers/<int:pk>/aliases/<int:alias_pk>/remove/": (
+        OWN,
+        lambda p: {"pk": p["subscriber_pk"], "alias_pk": p["alias_pk"]},
+    ),
+    "my/tokens/": (LIST, none),
+    "my/tokens/<int:pk>/revoke/": (OWN, lambda p: {"pk": p["token"]}),
+    "my/history/": (LIST, none),
     "my/confirm/again/": (LIST, none),
     # API.
     "api/v1/tokens/": (LIST, none),

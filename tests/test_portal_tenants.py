@@ -441,3 +441,25 @@ def test_every_form_has_a_token_and_needs_it(operator, bob_corp):
     assert f"/tenants/{bob_corp.pk}/disable/" in actions and "/tenants/transfer/" in actions
     for action in actions:
         assert refused_without_token(operator, action), action
+
+
+def test_an_operator_changes_what_a_tenant_may_hold(client, alice, bob):
+    tenant = Tenant.objects.get(owner=bob)
+    client.force_login(alice)
+    data = {"name": tenant.name, "email": bob.email, "domain_quota": "3"}
+    bad = client.post(f"/tenants/{tenant.pk}/edit/", {**data, "pending_claim_limit": "-1"})
+    assert "greater than or equal to 0" in field_errors(bad)["pending_claim_limit"]
+
+    page = client.post(
+        f"/tenants/{tenant.pk}/edit/", {**data, "pending_claim_limit": "1"}, follow=True
+    )
+
+    tenant.refresh_from_db()
+    assert (tenant.domain_quota, tenant.pending_claim_limit) == (3, 1)
+    assert "It may hold 3 domains and claims together, of which 1 claims waiting" in page.text
+    entry = AuditEntry.objects.get(action="tenant.update")
+    assert entry.after == {"domain_quota": 3, "pending_claim_limit": 1}
+    # Left empty, the limits stay as they are.
+    client.post(f"/tenants/{tenant.pk}/edit/", {"name": "renamed", "email": bob.email})
+    tenant.refresh_from_db()
+    assert (tenant.name, tenant.domain_quota) == ("renamed", 3)

@@ -31,6 +31,7 @@ from domains.dns.check_rows import (
 from domains.dns.client import Status
 from domains.dns.lifecycle import Counters, decide, decide_name, deciding_observation
 from domains.dns.names import name_checks_of, name_transition
+from domains.dns.notices import disable_warning, warning_after
 from domains.dns.observation import Observation, Outcome
 from domains.dns.policy import DnsPolicy
 from domains.dns.resolution import run_dns
@@ -153,7 +154,7 @@ class Housekeeping:
                 if move is not None:
                     moves.append(move)
             # Only the rows recorded: the others' evidence was not read.
-            save_checks(recorded, [*OBSERVATION_FIELDS, *COUNTER_FIELDS])
+            save_checks(recorded, [*OBSERVATION_FIELDS, *COUNTER_FIELDS, "warned_at"])
             save_checks(touched, [*OBSERVATION_FIELDS, *COUNTER_FIELDS], model=NameCheck)
             for domain, row, check, observation in name_moves:
                 self._move_name(domain, row, check, NameState.ACTIVE, observation)
@@ -208,6 +209,8 @@ class Housekeeping:
         )
         if outcome == Outcome.POSITIVE:
             apply_counters(check, decision.counters)
+            if decision.to_state:
+                warning_after(check, decision.to_state, self.policy, self.now)
             published = observation.config and observation.config.status == Status.ANSWER
             if decision.to_state or published:
                 return domain, observation, decision.to_state
@@ -289,6 +292,7 @@ class Housekeeping:
             evidence=observation.to_evidence(),
             run=self.run,
             now=self.now,
+            policy=self.policy,
         )
 
     def _apply_held(self) -> None:
@@ -320,6 +324,14 @@ class Housekeeping:
                 if domain is None or check is None or check.checked_at != self.now:
                     continue  # deleted, or checked again since (that check decided)
                 apply_counters(check, held.counters)
+                if held.to_state is None and held.name_id is None:
+                    disable_warning(
+                        domain=domain,
+                        check=check,
+                        token=held.row.token,
+                        policy=self.policy,
+                        now=self.now,
+                    )
                 if held.to_state is None or held.observation is None:
                     continue
                 if state != held.from_state:
@@ -333,12 +345,13 @@ class Housekeeping:
                         self.tally.count(getattr(self.tally, bucket), "disable-not-confirmed")
                         continue
                 if held.name_id is None:
+                    warning_after(check, held.to_state, self.policy, self.now)
                     self._move(domain, held.to_state, observation)
                 else:
                     self._move_name(
                         domain, held.row, check, held.to_state, observation, held.pointing
                     )
-            save_checks(checks.values(), COUNTER_FIELDS)
+            save_checks(checks.values(), [*COUNTER_FIELDS, "warned_at"])
             save_checks(name_checks.values(), COUNTER_FIELDS, model=NameCheck)
 
     def _confirm(self, candidates: list[Held]) -> dict[tuple, tuple[bool, dict[str, Any]]]:

@@ -38,6 +38,10 @@ class DnsPolicy:
     breaker_percent: float
     breaker_minimum: int
     chunk_size: int
+    # What the proxies offer, TRANSPORT:PORT: the SRV records tenants are told to publish.
+    transports: tuple[str, ...] = ("udp:5060", "tcp:5060", "tls:5061")
+    # A suspect domain's tenant is warned once its disable could come this soon.
+    disable_warning: timedelta = timedelta(hours=24)
 
     @classmethod
     def from_settings(cls) -> "DnsPolicy":
@@ -71,6 +75,8 @@ class DnsPolicy:
             breaker_percent=settings.SERWEB_DNS_BREAKER_PERCENT,
             breaker_minimum=settings.SERWEB_DNS_BREAKER_MINIMUM,
             chunk_size=settings.SERWEB_DNS_CHUNK_SIZE,
+            transports=tuple(settings.SERWEB_SIP_TRANSPORTS),
+            disable_warning=timedelta(hours=settings.SERWEB_DISABLE_WARNING_HOURS),
         )
 
     @property

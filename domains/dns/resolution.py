@@ -14,11 +14,15 @@ domain and must never change its state.
 import asyncio
 import ipaddress
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
+import dns.message
 import dns.name
+import dns.rdatatype
 import dns.resolver
 
 from domains.dns.client import (
@@ -181,23 +185,51 @@ async def find_zone(name: str, client: Client) -> tuple[str | None, str]:
     return None, f"no zone found for {name}"
 
 
-async def authoritative_servers(
+async def zone_nameservers(
     zone: str, client: Client, *, port: int = DEFAULT_PORT
-) -> tuple[list[tuple[str, int]], str]:
-    """The addresses of a zone's NS hosts, each with ``port``."""
+) -> tuple[list[tuple[str, str, int]], str]:
+    """A zone's NS hosts, each address of theirs as (host, address, ``port``)."""
     ns = await client.query(zone, "NS")
     if ns.status != Status.ANSWER:
         return [], f"NS {zone}: {ns.error or ns.status}"
-    servers: list[tuple[str, int]] = []
+    servers: list[tuple[str, str, int]] = []
     for host in sorted(str(r).rstrip(".").lower() for r in ns.records):
         for rdtype in ("A", "AAAA"):
             answer = await client.query(host, rdtype)
-            servers.extend((address, port) for address in answer.records)
+            servers.extend((host, address, port) for address in answer.records)
     if not servers:
         return [], f"the NS hosts of {zone} have no addresses"
     return list(dict.fromkeys(servers)), ""
 
 
+async def authoritative_servers(
+    zone: str, client: Client, *, port: int = DEFAULT_PORT
+) -> tuple[list[tuple[str, int]], str]:
+    """The addresses of a zone's NS hosts, each with ``port``."""
+    servers, error = await zone_nameservers(zone, client, port=port)
+    return list(dict.fromkeys((address, at) for _host, address, at in servers)), error
+
+
+async def zone_serial(zone: str, address: str, port: int, *, timeout: float) -> int | None:
+    """The SOA serial one server has for ``zone``; None when it gives none."""
+    query = dns.message.make_query(dns.name.from_text(zone), "SOA")
+    try:
+        response = await dns.asyncquery.udp(query, address, port=port, timeout=timeout)
+    except (dns.exception.DNSException, OSError, ValueError):
+        return None
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            return rrset[0].serial
+    return None
+
+
 def run_dns(coroutine: Any) -> Any:
-    """Run DNS work from synchronous code (services, commands, views)."""
-    return asyncio.run(coroutine)
+    """Run DNS work from synchronous code (services, commands, views). Under an event loop
+    that already runs in this thread (an async server's, a test's browser driver), in a
+    thread of its own: asyncio runs one loop per thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -10,6 +10,7 @@ import logging
 from django.db import OperationalError
 
 from audit.services import audit_channel
+from domains.dns import claims
 from domains.dns.housekeeping import housekeeping_run
 from domains.dns.policy import DnsPolicy
 from serweb.celery import app
@@ -32,6 +33,13 @@ def housekeeping(slot: int | None = None, slots: int | None = None) -> int | Non
         logger.info("housekeeping slot %s/%s is running already", slot, slots)
         return None
     return run.pk
+
+
+@app.task(ignore_result=True, acks_late=True, **RETRY)
+def claims_retry() -> int:
+    """Drop the claims left unproven past their expiry, check the waiting ones again."""
+    with audit_channel("task"):
+        return claims.claims_retry()
 
 
 @app.task(ignore_result=True)

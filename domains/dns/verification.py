@@ -27,6 +27,7 @@ from domains.dns.names import (
     names_conclude,
     names_restore_removed,
 )
+from domains.dns.notices import disable_warning, transition_notify, warning_after
 from domains.dns.observation import (
     Observation,
     Outcome,
@@ -70,10 +71,22 @@ def domain_transition(
     evidence: dict[str, Any],
     run: HousekeepingRun | None = None,
     now: datetime | None = None,
+    policy: DnsPolicy | None = None,
 ) -> DomainTransition:
-    """Move a domain through the lifecycle, keeping the evidence that made it move."""
+    """Move a domain through the lifecycle, keeping the evidence that made it move; its
+    tenant is told (after the commit) when that is news to it."""
+    now = now or timezone.now()
     from_state = domain.state
     domain_set_state(actor=actor, domain=domain, state=to_state)
+    transition_notify(
+        domain=domain,
+        from_state=from_state,
+        to_state=to_state,
+        evidence=evidence,
+        token=ownership_token(domain),
+        policy=policy or DnsPolicy.from_settings(),
+        now=now,
+    )
     return DomainTransition.objects.create(
         domain=domain,
         from_state=from_state,
@@ -82,7 +95,7 @@ def domain_transition(
         reason=reason[:255],
         evidence=evidence,
         run=run,
-        created_at=now or timezone.now(),
+        created_at=now,
     )
 
 
@@ -225,6 +238,15 @@ def conclude(
         decision = unless_unconfirmed(decision, confirmed, "domain")
         from_state = domain.state
         check_save(check, seen, outcome, now, decision.counters)
+        warned_at = check.warned_at
+        if outcome == Outcome.NEGATIVE and not decision.to_state:
+            disable_warning(
+                domain=domain, check=check, token=ownership_token(domain), policy=policy, now=now
+            )
+        if decision.to_state and decision.to_state != from_state:
+            warning_after(check, decision.to_state, policy, now)
+        if check.warned_at != warned_at:
+            check.save(update_fields=["warned_at"])
         if decision.to_state and decision.to_state != from_state:
             domain_transition(
                 actor=actor,
@@ -235,6 +257,7 @@ def conclude(
                 evidence=seen.to_evidence(),
                 run=run,
                 now=now,
+                policy=policy,
             )
     attributes = None
     if outcome == Outcome.POSITIVE and seen.config is not None:

@@ -94,9 +94,18 @@ def _check_tenant_name_free(name: str, *, other_than: int) -> None:
 
 
 @transaction.atomic
-def tenant_update(*, actor: Actor, tenant: Tenant, name: str, email: str) -> Tenant:
-    """Rename the tenant (unique ignoring case) or change its owner's e-mail address (where
-    a password reset is sent). The owner's login stays: it is who signs in."""
+def tenant_update(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    name: str,
+    email: str,
+    domain_quota: int | None = None,
+    pending_claim_limit: int | None = None,
+) -> Tenant:
+    """Rename the tenant (unique ignoring case), change its owner's e-mail address (where
+    a password reset is sent), or what it may hold (None: as it is). The owner's login
+    stays: it is who signs in."""
     clean_name = _tenant_name_clean(name)
     clean_email = (email or "").strip()
     if clean_email:
@@ -120,6 +129,15 @@ def tenant_update(*, actor: Actor, tenant: Tenant, name: str, email: str) -> Ten
         before["email"], after["email"] = owner.email, clean_email
         owner.email = clean_email
         owner.save(update_fields=["email"])
+    limits = {"domain_quota": domain_quota, "pending_claim_limit": pending_claim_limit}
+    for field, value in limits.items():
+        if value is None or value == getattr(current, field):
+            continue
+        if not 0 <= value <= 1_000_000:
+            raise ValidationError({field: "between 0 and 1000000"})
+        before[field], after[field] = getattr(current, field), value
+        setattr(current, field, value)
+        current.save(update_fields=[field])
     if after:
         audit_record(
             actor=actor,

@@ -3,7 +3,7 @@ the services they feed, so a service's error lands next to its field (serweb/err
 
 from django import forms
 
-from subscribers.filters import DomainRefField
+from subscribers.filters import DomainRefField, limit_domains
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from subscribers.services import MAX_PASSWORD_LENGTH
 
@@ -22,7 +22,15 @@ def password_field(**kwargs) -> forms.CharField:
     )
 
 
-class SubscriberAddForm(forms.Form):
+class DomainsForm(forms.Form):
+    """A form whose domain fields name only ``domains`` (those of the page's scope)."""
+
+    def __init__(self, *args, domains=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_domains(self, domains)
+
+
+class SubscriberAddForm(DomainsForm):
     domain = DomainRefField(required=True, help_text="Any of the domain's names, or its id")
     username = forms.CharField(label="User name", max_length=USERNAME_LENGTH)
     password = password_field()
@@ -52,7 +60,7 @@ class ValidFromForm(forms.Form):
     )
 
 
-class UserAliasForm(forms.Form):
+class UserAliasForm(DomainsForm):
     username = forms.CharField(
         label="Alias user name",
         max_length=UserAlias._meta.get_field("username").max_length,

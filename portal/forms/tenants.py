@@ -21,6 +21,24 @@ class TenantForm(forms.Form):
     )
 
 
+class TenantEditForm(TenantForm):
+    domain_quota = forms.IntegerField(
+        label="Domains it may hold",
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        help_text="Its domains and its claims still waiting for DNS proof, together; "
+        "empty: as it is.",
+    )
+    pending_claim_limit = forms.IntegerField(
+        label="Claims waiting at once",
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        help_text="Claims of names whose TXT record serweb has not seen yet; empty: as it is.",
+    )
+
+
 def password_field(**options) -> forms.CharField:
     """A new password, typed as it is (Django's validators judge it in the service)."""
     widget = forms.PasswordInput(attrs={"autocomplete": "new-password"})

@@ -11,7 +11,7 @@ def home(request):
     if actor_is_operator(request.user):
         return redirect("portal:dashboard")
     if actor_tenant(request.user) is not None:
-        return redirect("portal:tenant-domains")
+        return redirect("portal:my-domains")
     return render(request, "portal/no_access.html", status=403)
 
 

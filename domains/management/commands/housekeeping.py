@@ -1,5 +1,6 @@
 """housekeeping: re-verify domains in DNS and apply the lifecycle, as the beat task does;
-forget clear passwords no longer kept, as another beat task does."""
+forget clear passwords no longer kept, drop expired claims and check the waiting ones
+again, as other beat tasks do."""
 
 import json
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.services import audit_channel
+from domains.dns.claims import claims_retry
 from domains.dns.housekeeping import housekeeping_run
 from domains.models import HousekeepingRun
 from serweb.text import plural
@@ -28,7 +30,8 @@ class Command(BaseCommand):
         "schedule by default, every domain with --all, or every domain by the workers "
         "with --queue. Exits 1 when a "
         "canary or the circuit breaker stopped the run. Also forgets clear passwords kept "
-        "while SERWEB_STORE_CLEAR_PASSWORDS was on."
+        "while SERWEB_STORE_CLEAR_PASSWORDS was on, drops claims left unproven past their "
+        "expiry and checks the waiting ones again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -59,25 +62,35 @@ class Command(BaseCommand):
                     run = housekeeping_run(slot=slot, slots=slots)
                 except ValueError as exc:
                     raise CommandError(str(exc)) from None
-            # What beat does hourly with a broker; cron runs this command without one.
+            # What beat does with a broker; cron runs this command without one.
             forgotten = subscriber_clear_passwords_forget(actor=None)
+            claims = claims_retry()
+        if claims and not options["json"]:
+            self.stdout.write(f"checked {claims} waiting claim(s) again")
         if forgotten and not options["json"]:
             self.stdout.write(
                 f"forgot the clear passwords of {forgotten} subscriber(s), kept while "
                 "SERWEB_STORE_CLEAR_PASSWORDS was on"
             )
         if options["queue"]:
-            self.report_queued(queued, as_json=options["json"], forgotten=forgotten)
+            self.report_queued(queued, as_json=options["json"], forgotten=forgotten, claims=claims)
             return
         if run is None:
             raise CommandError("that slot is being run already", returncode=1)
-        self.report(run, as_json=options["json"], forgotten=forgotten)
+        self.report(run, as_json=options["json"], forgotten=forgotten, claims=claims)
         if run.status != HousekeepingRun.Status.COMPLETED:
             raise CommandError(f"{run.get_status_display()}: {run.message}", returncode=1)
 
-    def report_queued(self, queued: int, *, as_json: bool, forgotten: int = 0) -> None:
+    def report_queued(
+        self, queued: int, *, as_json: bool, forgotten: int = 0, claims: int = 0
+    ) -> None:
         if as_json:
-            data = {"queued": queued, "slots": queued, "clear_passwords_forgotten": forgotten}
+            data = {
+                "queued": queued,
+                "slots": queued,
+                "clear_passwords_forgotten": forgotten,
+                "claims_checked": claims,
+            }
             self.stdout.write(json.dumps(data, indent=2))
             return
         # Without a broker the runs have taken place already, here, one after the other.
@@ -86,7 +99,9 @@ class Command(BaseCommand):
             "every domain is re-verified by the workers"
         )
 
-    def report(self, run: HousekeepingRun, *, as_json: bool, forgotten: int = 0) -> None:
+    def report(
+        self, run: HousekeepingRun, *, as_json: bool, forgotten: int = 0, claims: int = 0
+    ) -> None:
         seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
         if as_json:
             data = {
@@ -100,6 +115,7 @@ class Command(BaseCommand):
                 "message": run.message,
                 **run.summary,
                 "clear_passwords_forgotten": forgotten,
+                "claims_checked": claims,
             }
             self.stdout.write(json.dumps(data, indent=2))
             return

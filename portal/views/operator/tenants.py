@@ -28,7 +28,7 @@ from portal.forms.tenants import (
     DomainTransferForm,
     TenantActiveForm,
     TenantCreateForm,
-    TenantForm,
+    TenantEditForm,
     TenantPasswordForm,
     TenantSearchForm,
 )
@@ -97,8 +97,13 @@ def tenant_detail(request, pk: int):
 @operator_required
 def tenant_edit(request, pk: int):
     tenant = _tenant(pk)
-    initial = {"name": tenant.name, "email": tenant.owner.email}
-    form = TenantForm(posted(request), initial=initial)
+    initial = {
+        "name": tenant.name,
+        "email": tenant.owner.email,
+        "domain_quota": tenant.domain_quota,
+        "pending_claim_limit": tenant.pending_claim_limit,
+    }
+    form = TenantEditForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         saved, updated = perform(request, form, tenant_update, tenant=tenant, **form.cleaned_data)
         if saved:
