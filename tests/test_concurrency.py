@@ -421,6 +421,52 @@ def test_parallel_verifications_of_a_proven_claim_grant_one_domain(knot, dns_set
         assert Domain.objects.filter(did=name, tenant=bob.tenant).count() == 1
 
 
+def test_two_tenants_claiming_one_name_at_once_get_it_once(bob, charlie):
+    for round_ in range(ROUNDS):
+        name = f"wanted{round_}.example.org"
+        DomainClaim.objects.all().delete()  # the tenants' limits of waiting claims aside
+        outcomes = in_parallel(
+            *(
+                lambda who=who, name=name: domain_claim_start(
+                    actor=who, tenant=who.tenant, name=name
+                )
+                for who in (bob, charlie)
+            )
+        )
+        # The loser is told what a serial request is told, and not whose the name is.
+        assert assert_clean(outcomes, serial_error="not available") == 1
+        assert DomainClaim.objects.filter(name=name).count() == 1
+
+
+def test_claims_made_at_once_do_not_pass_the_pending_limit_together(bob):
+    Tenant.objects.filter(pk=bob.tenant.pk).update(pending_claim_limit=1)
+    for round_ in range(ROUNDS):
+        DomainClaim.objects.filter(tenant=bob.tenant).delete()
+        outcomes = in_parallel(
+            *(
+                lambda name=f"p{round_}-{n}.example.org": domain_claim_start(
+                    actor=bob, tenant=bob.tenant, name=name
+                )
+                for n in range(3)
+            )
+        )
+        assert assert_clean(outcomes, serial_error="as many as may wait at once") == 1
+        assert DomainClaim.objects.filter(tenant=bob.tenant).count() == 1
+
+
+def test_claims_made_at_once_through_the_api_do_not_pass_the_quota(live_server, alice, bob):
+    Tenant.objects.filter(pk=bob.tenant.pk).update(domain_quota=2)
+    domains.domain_create(actor=alice, name="held.example.org", tenant=bob.tenant)
+    tenant_http = Http(live_server, bob)
+    answers = tenant_http.race(
+        *(("POST", "/claims/", {"name": f"q{n}.example.org"}) for n in range(4))
+    )
+    assert assert_answers(answers, ok=201, field="name") == 1
+    refused = [body for status, body in answers if status == 400]
+    assert all("as many as your quota allows" in body["fields"]["name"][0] for body in refused)
+    assert DomainClaim.objects.filter(tenant=bob.tenant).count() == 1
+
+
 # --- one write, one audit entry -----------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 domains: another's domain is one that does not exist), its API tokens (the key shown
 once), and its history (its own entries, other people named by role)."""
 
-
 import pytest
 from django.test import Client
 
