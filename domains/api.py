@@ -11,7 +11,7 @@ from api.views import ApiView
 from domains import policies, services
 from domains import serializers as io
 from domains.bulk import ImportRejected, import_domain_items
-from domains.dns.names import name_exempt_set, name_restore
+from domains.dns.name_controls import name_exempt_set, name_restore
 from domains.filters import DomainFilter
 from domains.models import AttributeSource, Domain, Tenant
 from domains.selectors import domains_visible_to, names_with_checks

@@ -18,7 +18,7 @@ from domains.models import (
     NameState,
     Tenant,
 )
-from domains.names import HostName, NameKind
+from domains.names import HostName
 from domains.policies import proxies_shown_to
 from domains.selectors import (
     TenantNotFound,
@@ -40,14 +40,17 @@ class NameCheckOutput(serializers.ModelSerializer):
 class NameOutput(serializers.ModelSerializer):
     display = serializers.SerializerMethodField(help_text="Unicode form of an IDN")
     state = serializers.SerializerMethodField(
-        help_text="Where a host name stands in DNS housekeeping (disabled and removed ones "
-        "are not served); null for an IP literal, which is no DNS name"
+        help_text="Where the name stands in DNS housekeeping (disabled and removed ones "
+        "are not served); an IP literal is disabled while it is not one of the proxy "
+        "addresses"
     )
     exempt = serializers.SerializerMethodField(
-        help_text="Left alone by DNS housekeeping and served whatever DNS says (operators decide)"
+        help_text="Left alone by DNS housekeeping and served whatever DNS (or, for an IP "
+        "literal, the proxy addresses) says; operators decide"
     )
     last_check = serializers.SerializerMethodField(
-        help_text="What the latest DNS check of the name saw; null before the first"
+        help_text="What the latest check of the name saw (in DNS, or an IP literal against "
+        "the proxy addresses); null before the first"
     )
 
     class Meta:
@@ -57,11 +60,9 @@ class NameOutput(serializers.ModelSerializer):
     def get_display(self, obj: DomainName) -> str:
         return HostName(obj.name, obj.kind).display
 
-    @extend_schema_field(
-        serializers.ChoiceField(choices=NameState.choices, allow_null=True, read_only=True)
-    )
-    def get_state(self, obj: DomainName) -> str | None:
-        return obj.dns_state if obj.kind == NameKind.HOSTNAME else None
+    @extend_schema_field(serializers.ChoiceField(choices=NameState.choices, read_only=True))
+    def get_state(self, obj: DomainName) -> str:
+        return obj.dns_state
 
     def get_exempt(self, obj: DomainName) -> bool:
         check = getattr(obj, "dns_check", None)

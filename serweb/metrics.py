@@ -65,12 +65,13 @@ class DatabaseCollector(Collector):
 
         names = GaugeMetricFamily(
             "serweb_dns_names",
-            "Host names DNS housekeeping has checked, by the state of their own lifecycle "
-            "(disabled and removed ones are not served)",
-            labels=["state"],
+            "Names DNS housekeeping has checked, by the state of their own lifecycle "
+            "(disabled and removed ones are not served) and kind (an IP literal is disabled "
+            "while it is not one of the proxy addresses)",
+            labels=["state", "kind"],
         )
-        for row in NameCheck.objects.values("state").annotate(n=Count("pk")):
-            names.add_metric([row["state"]], row["n"])
+        for row in NameCheck.objects.values("state", "name__kind").annotate(n=Count("pk")):
+            names.add_metric([row["state"], row["name__kind"]], row["n"])
         yield names
 
         yield GaugeMetricFamily(

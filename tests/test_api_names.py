@@ -7,9 +7,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from domains.dns.literals import literals_conclude
+from domains.dns.policy import DnsPolicy
 from domains.models import DomainName, NameCheck, NameState
 from domains.services import domain_create
 from tests.api_helpers import client_for, world  # noqa: F401
+from tests.helpers import proxy_rows
 
 NAMES = "/api/v1/domains/bob.example/names/"
 
@@ -59,15 +62,24 @@ def test_names_show_their_state_exemption_and_last_check(bob, world):  # noqa: F
     assert client_for(None).get(NAMES).status_code in (401, 403)
 
 
-def test_an_ip_literal_has_no_dns_state(alice):
-    domain_create(actor=None, name="ip.example", aliases=["192.0.2.8"])
+def test_an_ip_literal_no_longer_ours_is_reported_disabled(alice, settings):
+    settings.SERWEB_PROXY_ADDRESSES = ["192.0.2.10"]
+    domain = domain_create(actor=None, name="ip.example", aliases=["192.0.2.8", "192.0.2.10"])
+    literals_conclude(
+        actor=None, domain=domain, policy=DnsPolicy.from_settings(), now=timezone.now()
+    )
 
     names = client_for(alice).get("/api/v1/domains/ip.example/names/").json()
 
-    assert [(n["name"], n["state"], n["exempt"]) for n in names] == [
+    shown = [(n["name"], n["state"], n["exempt"], (n["last_check"] or {})) for n in names]
+    assert [row[:3] for row in shown] == [
         ("ip.example", "active", False),
-        ("192.0.2.8", None, False),
+        ("192.0.2.10", "active", False),
+        ("192.0.2.8", "disabled", False),
     ]
+    assert shown[2][3]["verdict"] == "foreign"
+    assert shown[2][3]["reason"] == "192.0.2.8 is not one of the proxy addresses"
+    assert shown[0][3] == {}  # the host name was not looked up in DNS
 
 
 def test_an_operator_exempts_a_name_and_puts_it_back(alice, world):  # noqa: F811
@@ -109,21 +121,33 @@ def test_bad_exemptions_are_refused_by_field(alice, world, body, field):  # noqa
     assert not NameCheck.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("name", "message"),
-    [("192.0.2.9", "no DNS name"), ("nothere.example", "is not a name of domain")],
-)
-def test_only_host_names_of_the_domain_are_exempted(alice, world, name, message):  # noqa: F811
-    domain_create(actor=None, name="other.example", aliases=["192.0.2.9"])
-    if name.startswith("192"):
-        path = f"/api/v1/domains/other.example/names/{name}/"
-    else:
-        path = f"{NAMES}{name}/"
-
-    answer = client_for(alice).patch(path, {"exempt": True}, format="json")
+def test_only_names_of_the_domain_are_exempted(alice, world):  # noqa: F811
+    answer = client_for(alice).patch(f"{NAMES}nothere.example/", {"exempt": True}, format="json")
 
     assert answer.status_code == 400
-    assert message in answer.json()["fields"]["name"][0]
+    assert "is not a name of domain" in answer.json()["fields"]["name"][0]
+
+
+def test_an_exempt_ip_literal_is_served_whatever_the_addresses(alice, settings):
+    settings.SERWEB_PROXY_ADDRESSES = ["192.0.2.10"]
+    domain_create(actor=None, name="other.example", aliases=["192.0.2.9"])
+    check_row("192.0.2.9", state=NameState.DISABLED, verdict="foreign")
+    path = "/api/v1/domains/other.example/names/192.0.2.9/"
+    client = client_for(alice)
+
+    answer = client.patch(path, {"exempt": True}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert (answer.json()["state"], answer.json()["exempt"]) == ("active", True)
+    assert proxy_rows("domain", "domain") == [("192.0.2.9",), ("other.example",)]
+
+    # Put back under housekeeping, it is checked at once: no DNS question is needed.
+    answer = client.patch(path, {"exempt": False}, format="json")
+    assert (answer.json()["state"], answer.json()["exempt"]) == ("disabled", False)
+    assert answer.json()["last_check"]["verdict"] == "foreign"
+    assert proxy_rows("domain", "domain") == [("other.example",)]
+    restore = client.post(f"{path}restore/")
+    assert restore.status_code == 400
+    assert "is disabled, not removed" in restore.json()["fields"]["name"][0]
 
 
 def test_tenants_may_not_exempt_or_restore_even_their_own_names(bob, charlie, world):  # noqa: F811

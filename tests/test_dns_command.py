@@ -197,11 +197,16 @@ def test_show_gives_each_names_state_last_check_and_the_history(two_names, capsy
     at = lines.index(f"names:        {did} [hostname, canonical] active")
     assert lines[at + 1].startswith("                checked ")
     assert lines[at + 1].endswith(f": ours, points at us: {PROXY_HOSTNAMES[0]}")
-    assert lines[at + 2] == "              192.0.2.77 [ipv4] not checked in DNS (an IP address)"
-    assert lines[at + 3].startswith(f"              sip.{did} [hostname] suspect since ")
-    assert lines[at + 4].endswith(": absent, the domain does not exist (NXDOMAIN)")
-    history = [line for line in lines if f"sip.{did}: active -> suspect (absent)" in line]
-    assert history and history[0].startswith("dns history:  ")
+    # An IP literal no longer among the proxy addresses is reported, and not served.
+    assert lines[at + 2].startswith("              192.0.2.77 [ipv4] disabled since ")
+    assert lines[at + 2].endswith(": not one of the proxy addresses, not served")
+    assert lines[at + 3].endswith(": foreign, 192.0.2.77 is not one of the proxy addresses")
+    assert lines[at + 4].startswith(f"              sip.{did} [hostname] suspect since ")
+    assert lines[at + 5].endswith(": absent, the domain does not exist (NXDOMAIN)")
+    at = next(i for i, line in enumerate(lines) if line.startswith("dns history:  "))
+    history = lines[at : at + 2]
+    assert history[0].endswith("192.0.2.77: active -> disabled (foreign)")
+    assert history[1].endswith(f"sip.{did}: active -> suspect (absent)")
 
 
 def test_an_operator_exempts_a_name_and_puts_it_back(two_names, capsys):
@@ -228,12 +233,11 @@ def test_an_operator_exempts_a_name_and_puts_it_back(two_names, capsys):
 @pytest.mark.parametrize(
     ("alias", "message"),
     [
-        ("192.0.2.77", "an IP address is no DNS name"),
         ("other.example.org", "is not a name of domain"),
         ("bad..name", "name:"),
     ],
 )
-def test_exempting_refuses_what_is_no_host_name_of_the_domain(two_names, capsys, alias, message):
+def test_exempting_refuses_what_is_no_name_of_the_domain(two_names, capsys, alias, message):
     code, _out, error = run_domain(capsys, "alias", "exempt", two_names.did, alias)
 
     assert code == 1

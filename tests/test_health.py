@@ -167,8 +167,8 @@ def test_metrics_say_what_the_database_holds(monitor, alice, bob, tmp_path):
     assert metric(body, "serweb_proxy_failures", proxy="edge") == 2
     assert metric(body, "serweb_proxy_last_reload_seconds", proxy="edge") == 0.25
     assert metric(body, "serweb_claims_waiting") == 0
-    assert metric(body, "serweb_dns_names", state="disabled") == 1
-    assert metric(body, "serweb_dns_names", state="active") == 1
+    assert metric(body, "serweb_dns_names", state="disabled", kind="hostname") == 1
+    assert metric(body, "serweb_dns_names", state="active", kind="hostname") == 1
     assert "serweb_task_queue_depth" not in body  # no broker
 
 

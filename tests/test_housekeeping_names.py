@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from domains import services
 from domains.dns.housekeeping import housekeeping_run
-from domains.dns.names import name_exempt_set, name_restore
+from domains.dns.name_controls import name_exempt_set, name_restore
 from domains.dns.verification import domain_restore, domain_verify
 from domains.models import (
     DomainCheck,
@@ -354,6 +354,7 @@ def test_the_names_of_a_pending_domain_count_no_negatives(make_domain, knot):
 def test_verify_now_checks_every_name(make_domain, knot, alice):
     domain = make_domain("sip", "voip", pointing=("voip",))
     services.domain_name_add(actor=alice, domain=domain, name="192.0.2.55")
+    services.domain_name_add(actor=alice, domain=domain, name="[2001:db8::10]")
 
     result = domain_verify(actor=alice, domain=domain)
 
@@ -365,9 +366,10 @@ def test_verify_now_checks_every_name(make_domain, knot, alice):
         domain.did: ("active", "active", "ours"),
         f"sip.{domain.did}": ("active", "suspect", "absent"),
         f"voip.{domain.did}": ("active", "active", "ours"),
+        # IP literals against the proxy addresses: no grace, since no DNS is behind them.
+        "192.0.2.55": ("active", "disabled", "foreign"),
+        "[2001:db8::10]": ("active", "active", "ours"),
     }
-    # An IP literal is no DNS name: it has no lifecycle.
-    assert not NameCheck.objects.filter(name__name="192.0.2.55").exists()
 
 
 def test_the_command_reports_domains_and_names(make_domain, knot, capsys):

@@ -4,10 +4,12 @@ and each domain, through the lifecycle.
 A run takes one slot of the domains (domains.dns.slots), so the beat schedule spreads
 every domain once over the check interval. Canary domains go first: if one does not
 verify, our resolver or host list is broken and the run stops. Each host name (the
-canonical one and every alias; IP literals are no DNS names) is checked with the same
-RFC 3263 procedure, the targets resolved once for the whole run; it moves through its own
-lifecycle (domains.dns.names), and its domain through the domain's, by the best of its
-names (domains.dns.lifecycle.deciding_observation). Positive changes apply as they come;
+canonical one and every alias) is checked with the same RFC 3263 procedure, the targets
+resolved once for the whole run; it moves through its own lifecycle (domains.dns.names),
+and its domain through the domain's, by the best of its names
+(domains.dns.lifecycle.deciding_observation). Each IP literal is checked against the
+configured proxy addresses, without a DNS question, and has a lifecycle of its own
+(decide_literal) that leaves the domain's alone. Positive changes apply as they come;
 negative ones wait for the end of the run, and if more names than a small share of the
 slice's would turn negative they are all held (circuit breaker).
 """
@@ -29,14 +31,21 @@ from domains.dns.check_rows import (
     record_observation,
 )
 from domains.dns.client import Status
-from domains.dns.lifecycle import Counters, decide, decide_name, deciding_observation
+from domains.dns.lifecycle import (
+    Counters,
+    decide,
+    decide_literal,
+    decide_name,
+    deciding_observation,
+)
 from domains.dns.names import name_checks_of, name_transition
 from domains.dns.notices import disable_warning, warning_after
-from domains.dns.observation import Observation, Outcome
+from domains.dns.observation import Observation, Outcome, observe_literal
 from domains.dns.policy import DnsPolicy
 from domains.dns.resolution import run_dns
 from domains.dns.sip import TargetCache
 from domains.dns.slots import (
+    LITERAL_KINDS,
     NOT_READ,
     Held,
     Row,
@@ -87,9 +96,12 @@ class Housekeeping:
         self.held_changes = 0
         self.threshold = 0
         self.proxy = policy.proxy
+        # IP literals are ours by the configured addresses alone (observe_literal).
+        self.literal_proxy = policy.proxy
 
     def execute(self) -> HousekeepingRun:
-        total = slot_names(self.run.slot, self.run.slots).count()
+        slot, slots = self.run.slot, self.run.slots
+        total = slot_names(slot, slots).count() + slot_names(slot, slots, literals=True).count()
         self.threshold = breaker_threshold(total, self.policy)
         self.proxy = run_dns(proxy_identity(self.policy, self.client_factory))
         if self.policy.canaries:
@@ -104,6 +116,8 @@ class Housekeeping:
                 )
             )
             self._record_chunk(rows, seen)
+        for rows in slot_rows(slot, slots, self.policy.chunk_size, literals=True):
+            self._record_literals(rows)
         if self.held_changes > self.threshold:
             message = (
                 f"{self.held_changes} of {total} names would have turned negative "
@@ -160,6 +174,38 @@ class Housekeeping:
                 self._move_name(domain, row, check, NameState.ACTIVE, observation)
             for domain, observation, to_state in moves:
                 self._apply_positive(domain, observation, to_state)
+
+    def _record_literals(self, rows: list[Row]) -> None:
+        """The IP literals of a chunk against the configured proxy addresses (no DNS
+        question): one that is ours again is active at once; one no longer ours waits,
+        like every negative change, for the end of the run and the circuit breaker."""
+        with transaction.atomic():
+            domains = domains_lock(row.domain_id for row in rows)
+            checks = name_checks_of(domains, defer=NOT_READ, kinds=LITERAL_KINDS)
+            unmanaged = set(
+                DomainCheck.objects.filter(domain_id__in=list(domains), managed=False).values_list(
+                    "domain_id", flat=True
+                )
+            )
+            touched: list[NameCheck] = []
+            back: list[tuple[Domain, Row, NameCheck, Observation]] = []
+            for row in rows:
+                domain, check = domains.get(row.domain_id), checks.get(row.name_id)
+                if domain is None or check is None or check.exempt or domain.pk in unmanaged:
+                    continue  # deleted, exempted or left to the operator during the run
+                observation = observe_literal(row.name, self.literal_proxy)
+                outcome = observation.outcome(self.policy)
+                self.tally.count_name(observation, outcome)
+                record_observation(check, observation, outcome, self.now)
+                touched.append(check)
+                decision = decide_literal(state=check.state, outcome=outcome)
+                if decision.to_state == NameState.ACTIVE:
+                    back.append((domain, row, check, observation))
+                elif decision.to_state is not None:
+                    self._hold(row, decision, observation, check, name_id=row.name_id)
+            save_checks(touched, list(OBSERVATION_FIELDS), model=NameCheck)
+            for domain, row, check, observation in back:
+                self._move_name(domain, row, check, NameState.ACTIVE, observation)
 
     def _record_name(
         self, domain: Domain, row: Row, observation: Observation, check, pointing: tuple
@@ -279,6 +325,8 @@ class Housekeeping:
             run=self.run,
             now=self.now,
             pointing=pointing,
+            token=row.token,
+            policy=self.policy,
         )
 
     def _move(self, domain: Domain, to_state: str, observation: Observation) -> None:

@@ -10,6 +10,8 @@ the counters reset; UNKNOWN (and NEUTRAL) changes nothing.
 Every host name of a domain goes through the same lifecycle (``decide_name``), and the
 domain's own goes by the best of its names' observations (``deciding_observation``): one
 name pointing at us keeps the domain, and a name that no longer does is disabled alone.
+An IP literal has a shorter one (``decide_literal``): whether it is one of our addresses
+is the operator's configuration, not DNS, so there is nothing to wait for.
 """
 
 from collections.abc import Sequence
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from domains.dns.observation import Observation, Outcome
 from domains.dns.policy import DnsPolicy
-from domains.models import DomainState
+from domains.models import DomainState, NameState
 
 if TYPE_CHECKING:
     from domains.models import DnsCheck
@@ -151,3 +153,16 @@ def decide_name(
         now=now,
         policy=policy,
     )
+
+
+def decide_literal(*, state: str, outcome: Outcome) -> Decision:
+    """The lifecycle of an IP literal name: disabled as soon as it is not one of the proxy
+    addresses, active again as soon as it is. No grace, no authoritative servers to ask
+    and no removal: nothing transient stands behind the verdict (a wrong address list at
+    once for many literals is the circuit breaker's), and deleting a literal is the
+    operator's."""
+    if outcome == Outcome.POSITIVE and state != NameState.ACTIVE:
+        return Decision(NameState.ACTIVE, Counters())
+    if outcome == Outcome.NEGATIVE and state != NameState.DISABLED:
+        return Decision(NameState.DISABLED, Counters())
+    return Decision(None, Counters())

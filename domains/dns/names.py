@@ -1,13 +1,15 @@
 """The DNS lifecycle of each host name of a domain: the names a check looks at, their check
-rows, a name's move through the lifecycle (audited, in the domain's DNS history, and a
-reload when whether the proxy serves it changes), the verification of a domain's names
-now, and the operators' exemption and restore of a name.
+rows, a name's move through the lifecycle (audited, in the domain's DNS history, told to
+the tenant, and a reload when whether the proxy serves it changes) and the verification
+of a domain's names now. The operators' exemption and restore of a name are in
+domains.dns.name_controls, IP literals in domains.dns.literals.
 
 A name follows the lifecycle of DNS.md (domains.dns.lifecycle.decide_name): suspect on
 the first negative, disabled after the negatives and grace periods with the authoritative
 servers agreeing, removed after the second grace, active again as soon as it points at
 us. A disabled or removed name leaves the proxy's ``domain`` relation; its domain and its
-other names stay served. IP literals are no DNS names: they have no lifecycle.
+other names stay served. IP literals are no DNS names: theirs is shorter
+(domains.dns.lifecycle.decide_literal) and moves them through ``name_transition`` too.
 """
 
 import logging
@@ -16,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from audit.services import audit_record
 from domains.dns.check_rows import check_save
 from domains.dns.client import Client
 from domains.dns.lifecycle import Counters, decide_name, unless_unconfirmed
+from domains.dns.notices import name_transition_notify
 from domains.dns.observation import Observation, Outcome, confirm_fresh
 from domains.dns.policy import DnsPolicy
 from domains.dns.resolution import run_dns
@@ -36,8 +38,7 @@ from domains.models import (
     NameCheck,
     NameState,
 )
-from domains.names import NameKind, normalize_host
-from domains.policies import name_housekeeping_check
+from domains.names import NameKind
 from domains.services import Actor, domain_lock, domain_served_names_changed
 
 logger = logging.getLogger(__name__)
@@ -56,16 +57,20 @@ def checked_host_names(domain: Domain) -> list[DomainName]:
     return list(names)
 
 
-def name_checks_of(domain_ids: Iterable[int], *, defer: Sequence[str] = ()) -> dict[int, NameCheck]:
-    """The check rows of these (locked) domains' host names, by name id, created where
-    missing, without the fields in ``defer``. Names deleted meanwhile have none."""
+def name_checks_of(
+    domain_ids: Iterable[int],
+    *,
+    defer: Sequence[str] = (),
+    kinds: Sequence[str] = (NameKind.HOSTNAME,),
+) -> dict[int, NameCheck]:
+    """The check rows of these (locked) domains' names of ``kinds`` (host names), by name
+    id, created where missing, without the fields in ``defer``. Names deleted meanwhile
+    have none."""
     ids = list(domain_ids)
     names = list(
-        DomainName.objects.filter(domain_id__in=ids, kind=NameKind.HOSTNAME).values_list(
-            "pk", flat=True
-        )
+        DomainName.objects.filter(domain_id__in=ids, kind__in=kinds).values_list("pk", flat=True)
     )
-    rows = NameCheck.objects.filter(name__domain_id__in=ids).defer(*defer)
+    rows = NameCheck.objects.filter(name__domain_id__in=ids, name__kind__in=kinds).defer(*defer)
     checks = {check.pk: check for check in rows}
     missing = [NameCheck(name_id=pk) for pk in names if pk not in checks]
     NameCheck.objects.bulk_create(missing)
@@ -88,12 +93,17 @@ def name_transition(
     run: HousekeepingRun | None = None,
     now: datetime | None = None,
     pointing: Sequence[str] = (),
+    token: str | None = None,
+    policy: DnsPolicy | None = None,
 ) -> DomainTransition:
-    """Move one host name of a domain (locked by the caller) through the lifecycle, keeping
-    the evidence in the domain's DNS history and an entry in its audit trail, which the
+    """Move one name of a domain (locked by the caller) through the lifecycle, keeping the
+    evidence in the domain's DNS history and an entry in its audit trail, which the
     domain's tenant reads. The canonical name going negative while other names of the
     domain point at us (``pointing``, as the same check saw them) says so, and that the
-    domain stays served under them: its did does not change."""
+    domain stays served under them: its did does not change. A host name going negative
+    while the domain stays served under others is mailed to the tenant (``token``: the
+    owner's, for the records expected at the canonical name); when no name is left, the
+    domain's own transition tells."""
     when = now or timezone.now()
     from_state = check.state
     was_served = check.is_served
@@ -131,6 +141,17 @@ def name_transition(
         before={"name": name, "state": from_state},
         after=after,
     )
+    if others and to_state != NameState.ACTIVE and domain.is_served:
+        name_transition_notify(
+            domain=domain,
+            from_state=from_state,
+            to_state=to_state,
+            evidence=evidence,
+            token=token if canonical else None,
+            policy=policy or DnsPolicy.from_settings(),
+            now=when,
+            served_under=others,
+        )
     if check.is_served != was_served:
         domain_served_names_changed(domain)
     return transition
@@ -213,6 +234,8 @@ def names_conclude(
                     evidence=observation.to_evidence(),
                     now=now,
                     pointing=pointing,
+                    token=token,
+                    policy=policy,
                 )
             results.append(
                 NameVerification(
@@ -237,110 +260,4 @@ def _decide(domain: Domain, check: NameCheck, outcome: Outcome, now: datetime, p
         outcome=outcome,
         now=now,
         policy=policy,
-    )
-
-
-# --- the operators' decisions -------------------------------------------------------------
-
-
-def _host_name_of(domain: Domain, name: str) -> DomainName:
-    try:
-        host = normalize_host(name)
-    except ValidationError as exc:
-        raise ValidationError({"name": exc.messages}) from None
-    found = domain.names.filter(name=host.value).first()
-    if found is None:
-        raise ValidationError({"name": f"{host.value} is not a name of domain {domain.did}"})
-    if found.kind != NameKind.HOSTNAME:
-        raise ValidationError(
-            {"name": f"{found.name}: an IP address is no DNS name; housekeeping leaves it alone"}
-        )
-    return found
-
-
-@transaction.atomic
-def name_exempt_set(*, actor: Actor, domain: Domain, name: str, exempt: bool) -> NameCheck:
-    """Exempt a host name from DNS housekeeping (served whatever DNS says: a name kept
-    for a legacy device), or put it back under housekeeping. An exempted name is active
-    at once, its counters cleared; one put back is checked again by the next run."""
-    name_housekeeping_check(actor=actor, field="exempt")
-    domain_lock(domain)
-    host = _host_name_of(domain, name)
-    check, _created = NameCheck.objects.get_or_create(name=host)
-    if check.exempt == exempt:
-        return check
-    before = {"name": host.name, "exempt": check.exempt, "state": check.state}
-    was_served = check.is_served
-    check.exempt = exempt
-    fields = ["exempt"]
-    if exempt and check.state != NameState.ACTIVE:
-        check.state = NameState.ACTIVE
-        check.state_changed_at = timezone.now()
-        fields += ["state", "state_changed_at"]
-    if exempt:
-        check.negatives, check.first_negative_at, check.last_negative_at = 0, None, None
-        fields += ["negatives", "first_negative_at", "last_negative_at"]
-    check.save(update_fields=fields)
-    audit_record(
-        actor=actor,
-        action="domain.name_exempt" if exempt else "domain.name_managed",
-        object_type="domain",
-        object_repr=domain.did,
-        domain=domain,
-        before=before,
-        after={"name": host.name, "exempt": exempt, "state": check.state},
-    )
-    if check.is_served != was_served:
-        domain_served_names_changed(domain)
-    return check
-
-
-@transaction.atomic
-def name_restore(*, actor: Actor, domain: Domain, name: str) -> NameCheck:
-    """Bring a host name housekeeping removed back under housekeeping: disabled (not
-    served) until DNS points it at us again, which the next check of the domain sees."""
-    name_housekeeping_check(actor=actor, field="name")
-    domain_lock(domain)
-    host = _host_name_of(domain, name)
-    check = NameCheck.objects.filter(name=host).first()
-    state = check.state if check is not None else NameState.ACTIVE
-    if check is None or state != NameState.REMOVED:
-        raise ValidationError({"name": f"{host.name} is {state}, not removed"})
-    _restore(actor, domain, host.name, check)
-    return check
-
-
-def names_restore_removed(*, actor: Actor, domain: Domain) -> list[str]:
-    """Restore every host name of a domain (locked by the caller) that housekeeping
-    removed, as a restore of the domain does; the names restored."""
-    restored = []
-    for check in NameCheck.objects.filter(
-        name__domain=domain, state=NameState.REMOVED
-    ).select_related("name"):
-        _restore(actor, domain, check.name.name, check)
-        restored.append(check.name.name)
-    return restored
-
-
-def _restore(actor: Actor, domain: Domain, name: str, check: NameCheck) -> None:
-    check.state = NameState.DISABLED
-    check.state_changed_at = timezone.now()
-    check.negatives, check.first_negative_at, check.last_negative_at = 0, None, None
-    check.save(
-        update_fields=[
-            "state",
-            "state_changed_at",
-            "negatives",
-            "first_negative_at",
-            "last_negative_at",
-        ]
-    )
-    audit_record(
-        actor=actor,
-        action="domain.name_restore",
-        object_type="domain",
-        object_repr=domain.did,
-        domain=domain,
-        before={"name": name, "state": NameState.REMOVED},
-        after={"name": name, "state": NameState.DISABLED},
     )

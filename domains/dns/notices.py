@@ -1,6 +1,7 @@
 """Mails to a tenant about the DNS of its domains: live, suspect (which records fail, and
 when housekeeping could switch the domain off), soon switched off, switched off, served
-again. Each is sent after the commit that made the change; a mail server that refuses
+again; and about one host name of a domain that stays served under its others: suspect,
+no longer served. Each is sent after the commit that made the change; a mail server that refuses
 costs the mail (logged), never the change."""
 
 import logging
@@ -26,6 +27,8 @@ SUBJECTS = {
     "disable_soon": "{name} may be switched off soon",
     "disabled": "{name} is switched off",
     "back": "{name} is served again",
+    "name_suspect": "{name}: its DNS records are not what serweb needs",
+    "name_disabled": "{name} is no longer served",
 }
 
 
@@ -47,8 +50,11 @@ def tenant_notify(
     token: str | None,
     policy: DnsPolicy,
     disable_at: datetime | None = None,
+    served_under: list[str] | None = None,
 ) -> None:
-    """Mail the domain's tenant, after the commit, about ``kind`` (a key of SUBJECTS)."""
+    """Mail the domain's tenant, after the commit, about ``kind`` (a key of SUBJECTS): the
+    name the evidence is of, and for a name's mail the names the domain is still served
+    under."""
     tenant = Tenant.objects.select_related("owner").filter(domains=domain).first()
     if tenant is None or not tenant.owner.email:
         return
@@ -61,6 +67,8 @@ def tenant_notify(
         "failures": failing_records(evidence, expected),
         "reason": evidence.get("reason", ""),
         "disable_at": disable_at,
+        "domain_name": name_for_people(domain.canonical_name),
+        "served_under": [name_for_people(other) for other in served_under or []],
     }
     subject = "[serweb] " + SUBJECTS[kind].format(name=name_for_people(name))
     body = render_to_string(f"domains/mail/{kind}.txt", context)
@@ -99,6 +107,37 @@ def transition_notify(
         token=token,
         policy=policy,
         disable_at=disable_at,
+    )
+
+
+def name_transition_notify(
+    *,
+    domain: Domain,
+    from_state: str,
+    to_state: str,
+    evidence: dict[str, Any],
+    token: str | None,
+    policy: DnsPolicy,
+    now: datetime,
+    served_under: list[str],
+) -> None:
+    """What one host name's transition tells the tenant while its domain stays served
+    under ``served_under``: the name's records that fail, and when it could stop being
+    served."""
+    kind = _kind(from_state, to_state)
+    if kind not in ("suspect", "disabled") or domain.tenant_id is None:
+        return
+    disable_at = None
+    if kind == "suspect":
+        disable_at = disable_earliest_at(Counters(1, now, now), policy, now)
+    tenant_notify(
+        domain=domain,
+        kind=f"name_{kind}",
+        evidence=evidence,
+        token=token,
+        policy=policy,
+        disable_at=disable_at,
+        served_under=served_under,
     )
 
 

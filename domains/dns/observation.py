@@ -4,6 +4,7 @@ servers before a disable. No ORM: the verification services store what is seen."
 
 import asyncio
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -92,6 +93,22 @@ def token_published(values: list[bytes], token: str) -> bool:
     for value in values:
         found |= hmac.compare_digest(value, expected)
     return found
+
+
+def observe_literal(name: str, proxy: ProxyIdentity) -> Observation:
+    """An IP literal name against ``proxy``'s addresses: ours when it is one of them. No DNS
+    question; the caller passes the configured addresses only (SERWEB_PROXY_ADDRESSES),
+    not those the proxy host names resolve to, so a DNS outage cannot make a literal
+    foreign. Without any configured address nothing can be concluded."""
+    address = ipaddress.ip_address(name.strip("[]")).compressed
+    if not proxy.addresses:
+        reason = "no proxy address is configured (SERWEB_PROXY_ADDRESSES)"
+        sip = SipCheck(name, Verdict.UNKNOWN, reason)
+    elif address in proxy.addresses:
+        sip = SipCheck(name, Verdict.OURS, f"{address} is a proxy address")
+    else:
+        sip = SipCheck(name, Verdict.FOREIGN, f"{address} is not one of the proxy addresses")
+    return Observation(name, sip, proxy=proxy)
 
 
 async def observe(

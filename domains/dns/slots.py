@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -202,17 +202,29 @@ def next_check_at(domain_id: int, now: datetime, policy: DnsPolicy) -> datetime:
     return datetime.fromtimestamp((period + ahead) * every, tz=now.tzinfo)
 
 
-def slot_names(slot: int, slots: int):
-    """The host names of the slot's domains that housekeeping checks: every one of a
-    managed domain still checked, but those exempt from housekeeping or removed by it."""
+# IP literals: no DNS name, checked against the configured proxy addresses
+# (domains.dns.lifecycle.decide_literal).
+LITERAL_KINDS = (NameKind.IPV4, NameKind.IPV6)
+
+
+def slot_names(slot: int, slots: int, *, literals: bool = False):
+    """The names of the slot's domains that housekeeping checks: every host name (or, with
+    ``literals``, every IP literal) of a managed domain still checked, but those exempt
+    from housekeeping or removed by it. A disabled literal is checked by every run, whatever
+    its slot: no DNS question is needed, so it is served again within one run of its
+    address becoming ours again."""
+    kinds = LITERAL_KINDS if literals else (NameKind.HOSTNAME,)
     names = (
-        DomainName.objects.filter(kind=NameKind.HOSTNAME, domain__state__in=CHECKED_STATES)
+        DomainName.objects.filter(kind__in=kinds, domain__state__in=CHECKED_STATES)
         .exclude(domain__dns_check__managed=False)
         .exclude(dns_check__exempt=True)
         .exclude(dns_check__state=NameState.REMOVED)
     )
     if slots > 1:
-        names = names.annotate(slot=Mod(F("domain_id"), slots)).filter(slot=slot)
+        in_slot = Q(slot=slot)
+        if literals:
+            in_slot |= Q(dns_check__state=NameState.DISABLED)
+        names = names.annotate(slot=Mod(F("domain_id"), slots)).filter(in_slot)
     return names
 
 
@@ -227,12 +239,15 @@ ROW_FIELDS = (
 )
 
 
-def slot_rows(slot: int, slots: int, chunk_size: int) -> Iterator[list[Row]]:
-    """The slice in chunks of about ``chunk_size`` names, a domain's names always in one
-    chunk, by domain id (keyset pagination: memory stays flat)."""
+def slot_rows(
+    slot: int, slots: int, chunk_size: int, *, literals: bool = False
+) -> Iterator[list[Row]]:
+    """The slice in chunks of about ``chunk_size`` names (host names, or ``literals``), a
+    domain's names always in one chunk, by domain id (keyset pagination: memory stays
+    flat)."""
     last = 0
     while True:
-        names = slot_names(slot, slots).order_by("domain_id", "pk")
+        names = slot_names(slot, slots, literals=literals).order_by("domain_id", "pk")
         chunk = list(names.filter(domain_id__gt=last).values_list(*ROW_FIELDS)[:chunk_size])
         if not chunk:
             return
@@ -240,7 +255,8 @@ def slot_rows(slot: int, slots: int, chunk_size: int) -> Iterator[list[Row]]:
         if len(chunk) == chunk_size:
             # The last domain's other names, past the limit.
             chunk += names.filter(domain_id=last, pk__gt=chunk[-1][1]).values_list(*ROW_FIELDS)
-        with_tenant = {row[0] for row in chunk if row[6] is not None and row[3]}
+        # The owner's token is looked for at a canonical host name only.
+        with_tenant = {row[0] for row in chunk if row[6] is not None and row[3] and not literals}
         tokens = dict(
             DomainClaim.objects.filter(domain_id__in=with_tenant, tenant_id=F("domain__tenant_id"))
             .exclude(verified_at=None)

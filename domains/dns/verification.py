@@ -20,13 +20,10 @@ from domains.dns.attributes import AttributeImport, import_dns_attributes
 from domains.dns.check_rows import check_save
 from domains.dns.client import Client
 from domains.dns.lifecycle import Counters, decide, deciding_observation, unless_unconfirmed
+from domains.dns.literals import literals_conclude
+from domains.dns.name_controls import names_restore_removed
 from domains.dns.name_policy import claimable_host
-from domains.dns.names import (
-    NameVerification,
-    checked_host_names,
-    names_conclude,
-    names_restore_removed,
-)
+from domains.dns.names import NameVerification, checked_host_names, names_conclude
 from domains.dns.notices import disable_warning, transition_notify, warning_after
 from domains.dns.observation import (
     Observation,
@@ -154,7 +151,8 @@ def domain_verify(
     client: Client | None = None,
 ) -> Verification:
     """Check every host name of the domain in DNS now (no cache), record what was seen
-    and apply the lifecycle: each name's, and the domain's by the best of them."""
+    and apply the lifecycle: each name's, and the domain's by the best of them; and each
+    IP literal against the proxy addresses."""
     policy = policy or DnsPolicy.from_settings()
     now = now or timezone.now()
     names = checked_names(domain)
@@ -182,6 +180,7 @@ def domain_verify(
         token=token,
         client=client,
     )
+    moved += literals_conclude(actor=actor, domain=domain, policy=policy, now=now)
     return replace(result, names=tuple(moved))
 
 

@@ -27,21 +27,21 @@ def names_details(domain: Domain) -> list[dict[str, Any]]:
             "kind": name.kind,
             "canonical": name.is_canonical,
         }
-        if name.kind == NameKind.HOSTNAME:
-            shown["state"] = check.state if check is not None else NameState.ACTIVE
-            shown["state_changed_at"] = _when(check.state_changed_at) if check else None
-            shown["exempt"] = bool(check and check.exempt)
-            checked = check is not None and check.checked_at is not None
-            shown["last_check"] = (
-                {
-                    "checked_at": _when(check.checked_at),
-                    "verdict": check.verdict,
-                    "outcome": check.outcome,
-                    "reason": check.reason,
-                }
-                if checked
-                else None
-            )
+        # An IP literal's check is against the proxy addresses, a host name's in DNS.
+        shown["state"] = check.state if check is not None else NameState.ACTIVE
+        shown["state_changed_at"] = _when(check.state_changed_at) if check else None
+        shown["exempt"] = bool(check and check.exempt)
+        checked = check is not None and check.checked_at is not None
+        shown["last_check"] = (
+            {
+                "checked_at": _when(check.checked_at),
+                "verdict": check.verdict,
+                "outcome": check.outcome,
+                "reason": check.reason,
+            }
+            if checked
+            else None
+        )
         details.append(shown)
     return details
 
@@ -54,14 +54,13 @@ def names_lines(names: list[dict[str, Any]]) -> list[tuple[str, str]]:
         text = name["name"] if shown == name["name"] else f"{name['name']} ({shown})"
         flags = name["kind"] + (", canonical" if name["canonical"] else "")
         label = "names" if i == 0 else ""
-        if "state" not in name:
-            lines.append((label, f"{text} [{flags}] not checked in DNS (an IP address)"))
-            continue
         state = name["state"]
         if name["state_changed_at"] and state != NameState.ACTIVE:
             state += f" since {name['state_changed_at']}"
         if name["exempt"]:
             state += ", exempt from DNS housekeeping"
+        elif name["kind"] != NameKind.HOSTNAME and name["state"] == NameState.DISABLED:
+            state += ": not one of the proxy addresses, not served"
         check = name["last_check"]
         if check is None:
             lines.append((label, f"{text} [{flags}] {state}, not checked yet"))

@@ -264,7 +264,7 @@ class Command(SubcommandCommand):
             self.stdout.write(f"{promoted.name} is now the canonical name")
 
     def handle_alias_exempt(self, options: dict[str, Any]) -> None:
-        from domains.dns.names import name_exempt_set
+        from domains.dns.name_controls import name_exempt_set
 
         domain = domain_get_by_name(options["name"])
         exempt = not options["off"]
@@ -279,7 +279,7 @@ class Command(SubcommandCommand):
             self.stdout.write(f"{name} of domain {domain.did} is under DNS housekeeping again")
 
     def handle_alias_restore(self, options: dict[str, Any]) -> None:
-        from domains.dns.names import name_restore
+        from domains.dns.name_controls import name_restore
         from domains.dns.verification import domain_verify
         from domains.management.verify_report import verification_lines, write_check
 
