@@ -12,7 +12,7 @@ from api.models import Job
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.bulk_actions import BULK_LIMIT
 from domains.filters import DomainPageFilter
-from domains.models import Domain, DomainAttribute, DomainCheck, DomainName
+from domains.models import Domain, DomainAttribute, DomainCheck, DomainName, NameCheck, NameState
 from domains.selectors import domain_effective_attributes, domain_rows, domains_visible_to
 from portal.dns_panel import DnsPanel, dns_panel
 from portal.paging import Page, keyset_page, query_with
@@ -91,9 +91,33 @@ def bulk_targets(actor, *, query: str, every: bool, dids: list[str]) -> BulkTarg
 
 
 @dataclass(frozen=True)
+class NameRow:
+    """One name of a domain's page with where it stands in DNS housekeeping."""
+
+    name: DomainName
+    check: NameCheck | None
+
+    @property
+    def state(self) -> str:
+        return self.name.dns_state
+
+    @property
+    def exempt(self) -> bool:
+        return self.check is not None and self.check.exempt
+
+    @property
+    def checked(self) -> bool:
+        return self.check is not None and self.check.checked_at is not None
+
+    @property
+    def state_label(self) -> str:
+        return NameState(self.state).label
+
+
+@dataclass(frozen=True)
 class DomainPage:
     domain: Domain
-    names: list[DomainName]
+    names: list[NameRow]
     canonical: DomainName | None
     attributes: list[DomainAttribute]
     effective: set[int]  # the ids of the attribute rows in force
@@ -105,14 +129,15 @@ class DomainPage:
 
 
 def domain_page(domain: Domain, *, job: Job | None = None) -> DomainPage:
-    names = list(domain.names.order_by("-is_canonical", "name"))
+    # Each name with its check row in the one query: no query per name.
+    names = list(domain.names.select_related("dns_check").order_by("-is_canonical", "name"))
     attributes = list(domain.attributes.order_by("name", "source"))
     effective = domain_effective_attributes(domain)
     check = DomainCheck.objects.filter(domain=domain).first()
     canonical = next((name for name in names if name.is_canonical), None)
     return DomainPage(
         domain=domain,
-        names=names,
+        names=[NameRow(name, getattr(name, "dns_check", None)) for name in names],
         canonical=canonical,
         attributes=attributes,
         effective={attribute.pk for attribute in effective.values()},

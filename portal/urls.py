@@ -54,6 +54,8 @@ urlpatterns = [
     path(f"{DOMAIN}names/", domain.domain_name_add, name="domain-name-add"),
     path(f"{DOMAIN}names/canonical/", domain.domain_name_canonical, name="domain-name-canonical"),
     path(f"{DOMAIN}names/remove/", domain.domain_name_remove, name="domain-name-remove"),
+    path(f"{DOMAIN}names/exempt/", domain.domain_name_exempt, name="domain-name-exempt"),
+    path(f"{DOMAIN}names/restore/", domain.domain_name_restore, name="domain-name-restore"),
     path(f"{DOMAIN}attributes/", domain.domain_attribute_set, name="domain-attribute-set"),
     path(
         f"{DOMAIN}attributes/unset/", domain.domain_attribute_unset, name="domain-attribute-unset"

@@ -162,6 +162,8 @@ ROUTES: dict[str, Route] = {
     "domain/<str:did>/names/": (OPERATOR, did),
     "domain/<str:did>/names/canonical/": (OPERATOR, did),
     "domain/<str:did>/names/remove/": (OPERATOR, did),
+    "domain/<str:did>/names/exempt/": (OPERATOR, did),
+    "domain/<str:did>/names/restore/": (OPERATOR, did),
     "domain/<str:did>/attributes/": (OPERATOR, did),
     "domain/<str:did>/attributes/unset/": (OPERATOR, did),
     "domain/<str:did>/tenant/": (OPERATOR, did),

@@ -98,6 +98,8 @@ ACTIONS = [
     "/domain/xn--strae-oqa.example/names/",
     "/domain/xn--strae-oqa.example/names/canonical/",
     "/domain/xn--strae-oqa.example/names/remove/",
+    "/domain/xn--strae-oqa.example/names/exempt/",
+    "/domain/xn--strae-oqa.example/names/restore/",
     "/domain/xn--strae-oqa.example/attributes/",
     "/domain/xn--strae-oqa.example/attributes/unset/",
     "/domain/xn--strae-oqa.example/tenant/",

@@ -68,6 +68,12 @@ class NameChoiceForm(forms.Form):
     name = forms.CharField(max_length=NAME_INPUT_LENGTH)
 
 
+class NameExemptForm(NameChoiceForm):
+    """Exempt one of the domain's names from DNS housekeeping (true), or put it back."""
+
+    exempt = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
 AS_INT_CHOICES = [("", "as the attribute is known"), ("integer", "integer"), ("string", "string")]
 
 

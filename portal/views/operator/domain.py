@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 from api.jobs import job_start
 from api.models import Job
 from domains import services
+from domains.dns.name_controls import name_exempt_set, name_restore
+from domains.models import NameState
 from domains.names import HostName
 from domains.selectors import domains_visible_to
 from portal.access import operator_required
@@ -20,6 +22,7 @@ from portal.forms.domains import (
     AttributeUnsetForm,
     DeleteForm,
     NameChoiceForm,
+    NameExemptForm,
     NameForm,
     TenantForm,
 )
@@ -89,14 +92,14 @@ def domain_name_add(request, did: str):
     return _page(request, domain, name_form=form, status=400)
 
 
-def _name_change(request, did: str, service, told):
-    """One of the domain's names, given by the form, changed by ``service``; ``told`` says
-    what changed from the name and the service's answer."""
+def _name_change(request, did: str, service, told, form_class=NameChoiceForm):
+    """One of the domain's names, given by the form, changed by ``service`` (with the
+    form's other fields); ``told`` says what changed from the name and the answer."""
     domain = _domain(request, did)
-    form = NameChoiceForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         name = form.cleaned_data["name"]
-        done, answer = perform(request, form, service, domain=domain, name=name)
+        done, answer = perform(request, form, service, domain=domain, **form.cleaned_data)
         if done:
             changed(request, told(domain, name, answer))
             return _back(domain)
@@ -123,6 +126,33 @@ def _removed(domain, name: str, promoted) -> str:
 @require_POST
 def domain_name_remove(request, did: str):
     return _name_change(request, did, services.domain_name_remove, _removed)
+
+
+def _exempted(_domain, name: str, check) -> str:
+    if check.exempt:
+        return f"exempted {name} from DNS housekeeping: served whatever DNS says"
+    if check.state == NameState.DISABLED and check.verdict == "foreign":
+        return f"put {name} back under DNS housekeeping; it is disabled: {check.reason}"
+    return f"put {name} back under DNS housekeeping"
+
+
+@operator_required
+@require_POST
+def domain_name_exempt(request, did: str):
+    return _name_change(request, did, name_exempt_set, _exempted, NameExemptForm)
+
+
+@operator_required
+@require_POST
+def domain_name_restore(request, did: str):
+    return _name_change(
+        request,
+        did,
+        name_restore,
+        lambda domain, name, _check: (
+            f"restored {name}: not served until DNS points it at us again (Verify now checks it)"
+        ),
+    )
 
 
 @operator_required

@@ -18,7 +18,7 @@ from api.models import Job
 from domains.attributes import KNOWN_ATTRIBUTES
 from domains.dns.verification import ownership_token
 from domains.models import Domain, DomainClaim
-from domains.selectors import domain_effective_attributes
+from domains.selectors import domain_effective_attributes, names_with_checks
 from domains.services import domain_attribute_set, domain_attribute_unset
 from domains.tenancy import domain_release, domain_rows, tenant_domains
 from portal.access import tenant_required
@@ -40,7 +40,9 @@ def _no_nul(*parts: str) -> None:
 def _domain_or_404(request, did: str) -> Domain:
     _no_nul(did)
     return get_object_or_404(
-        Domain.objects.filter(tenant=request.tenant).prefetch_related("names", "attributes"),
+        Domain.objects.filter(tenant=request.tenant).prefetch_related(
+            names_with_checks(), "attributes"
+        ),
         did=did,
     )
 
