@@ -1,10 +1,11 @@
 """A tenant's own space: its domains as its pages list them (state, DNS status, the records
-that fail), the warnings of its suspect domains, and giving a domain up.
+that fail), the warnings of its suspect domains and of the failing host names of its
+domains still served, and giving a domain up.
 
 Reads in a fixed number of queries per page, whatever the tenant holds; the one write,
 ``domain_release``, goes through domains.services like every other."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
@@ -16,7 +17,16 @@ from domains.dns.lifecycle import Counters, disable_earliest_at
 from domains.dns.observation import Outcome
 from domains.dns.policy import DnsPolicy
 from domains.dns.publish import domain_records
-from domains.models import Domain, DomainCheck, DomainClaim, DomainState, Tenant
+from domains.models import (
+    Domain,
+    DomainCheck,
+    DomainClaim,
+    DomainState,
+    NameCheck,
+    NameState,
+    Tenant,
+)
+from domains.names import NameKind
 from domains.selectors import DomainNotFound
 from domains.services import Actor, DeletionSummary, domain_delete, domain_lock
 
@@ -85,18 +95,82 @@ def tenant_domains(tenant: Tenant) -> QuerySet[Domain]:
 
 
 @dataclass(frozen=True)
+class NameAlert:
+    """A host name of a served domain that no longer points at us: suspect (still served,
+    ``disable_at`` the first moment it could stop being) or disabled (not served)."""
+
+    check: NameCheck
+    failures: list[Failure]
+    disable_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.check.name.name
+
+    @property
+    def domain(self) -> Domain:
+        return self.check.name.domain
+
+
+@dataclass(frozen=True)
 class Alerts:
     shown: list[DomainRow]
     count: int
+    names: list[NameAlert] = field(default_factory=list)
+    names_count: int = 0
 
     @property
     def more(self) -> int:
         return self.count - len(self.shown)
 
+    @property
+    def names_more(self) -> int:
+        return self.names_count - len(self.names)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.count or self.names_count)
+
+
+def failing_names(tenant: Tenant, *, now: datetime | None = None) -> tuple[list[NameAlert], int]:
+    """The host names of the tenant's domains still served (active) that are suspect or
+    disabled, the nearest to being disabled first, and how many there are: what fails at
+    each. A domain none of whose names points at us is suspect itself, and its own alert
+    tells. Exempt names are the operator's; IP literals depend on the proxies' addresses,
+    not on the tenant's DNS. Two queries, three with more than can be shown."""
+    policy = DnsPolicy.from_settings()
+    now = now or timezone.now()
+    failing = NameCheck.objects.filter(
+        name__domain__tenant=tenant,
+        name__domain__state=DomainState.ACTIVE,
+        name__domain__enabled=True,
+        name__kind=NameKind.HOSTNAME,
+        state__in=(NameState.SUSPECT, NameState.DISABLED),
+        exempt=False,
+    )
+    shown = list(
+        failing.select_related("name__domain").order_by("state", "first_negative_at", "name__name")[
+            :ALERTS_SHOWN
+        ]
+    )
+    count = len(shown) if len(shown) < ALERTS_SHOWN else failing.count()
+    canonical = [c.name.domain_id for c in shown if c.name.is_canonical]
+    tokens = proven_tokens(canonical) if canonical else {}
+    alerts = []
+    for check in shown:
+        token = tokens.get(check.name.domain_id) if check.name.is_canonical else None
+        expected = domain_records(check.name.name, token=token, policy=policy)
+        disable_at = None
+        if check.state == NameState.SUSPECT:
+            disable_at = disable_earliest_at(Counters.of(check), policy, now)
+        alerts.append(NameAlert(check, failing_records(check.evidence, expected), disable_at))
+    return alerts, count
+
 
 def tenant_dns_alerts(tenant: Tenant) -> Alerts:
     """The tenant's suspect domains, the nearest to being disabled first: what fails in
-    each, and when it could be disabled. Three queries."""
+    each, and when it could be disabled; and the failing host names of its domains still
+    served. Five queries."""
     suspects = Domain.objects.filter(tenant=tenant, state=DomainState.SUSPECT)
     shown = list(
         suspects.select_related("dns_check")
@@ -104,7 +178,8 @@ def tenant_dns_alerts(tenant: Tenant) -> Alerts:
         .order_by("dns_check__first_negative_at", "did")[:ALERTS_SHOWN]
     )
     count = len(shown) if len(shown) < ALERTS_SHOWN else suspects.count()
-    return Alerts(domain_rows(shown), count)
+    names, names_count = failing_names(tenant)
+    return Alerts(domain_rows(shown), count, names, names_count)
 
 
 @transaction.atomic

@@ -11,10 +11,11 @@ from django.utils import timezone
 from domains.dns.claims import domain_claim_start, domain_claim_verify
 from domains.dns.housekeeping import housekeeping_run
 from domains.dns.verification import domain_verify
-from domains.models import DomainCheck, DomainState
-from domains.services import domain_create
+from domains.models import DomainCheck, DomainState, NameCheck, NameState
+from domains.services import domain_create, domain_name_add
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
+from tests.portal_helpers import elements, page_tree, text_of
 
 knot = dns_harness.knot
 dns_settings = dns_harness.dns_settings
@@ -129,3 +130,59 @@ def test_housekeeping_mails_at_the_first_negative_and_before_the_disable(
     subjects = [m.subject for m in mailoutbox]
     assert subjects[1:] == [f"[serweb] {live_domain.did} may be switched off soon"]
     assert DomainCheck.objects.get(domain=live_domain).warned_at == now + timedelta(hours=50)
+
+
+def test_a_failing_alias_is_named_in_a_mail_and_the_banner_while_the_domain_stays_served(
+    live_domain, knot, mailoutbox, alice, bob, client
+):
+    did = live_domain.did
+    alias = f"sip.{did}"
+    knot.srv(alias, PROXY_HOSTNAMES[0])
+    domain_name_add(actor=alice, domain=live_domain, name=alias)
+    domain_verify(domain=live_domain)
+    mailoutbox.clear()
+    knot.remove(f"_sip._udp.{alias}", "SRV")
+    now = timezone.now()
+
+    housekeeping_run(slots=1, now=now)
+
+    live_domain.refresh_from_db()
+    assert live_domain.state == DomainState.ACTIVE
+    [mail] = mailoutbox
+    assert mail.to == ["bob@tenant.test"]
+    assert mail.subject == f"[serweb] {alias}: its DNS records are not what serweb needs"
+    words = " ".join(mail.body.split())
+    assert f"the DNS of {alias}, a name of {did}, and did not find" in words
+    assert f"expected: _sip._udp.{alias} SRV 10 10 5060 {PROXY_HOSTNAMES[0]}." in mail.body
+    assert f"{alias} is still served, and {did} stays served under {did}." in words
+    assert "serweb may stop serving that name from" in words
+
+    client.force_login(bob)
+    page = client.get("/my/domains/")
+    [banner] = elements(page_tree(page), "section", class_="dns-alerts")
+    said = " ".join(text_of(banner).split())
+    assert f"{alias} , a name of {did} , is suspect" in said
+    assert f"SRV _sip._udp.{alias} : expected 10 10 5060 {PROXY_HOSTNAMES[0]}." in said
+    assert "stays served under its other names" in said
+    assert f"serweb may stop serving {alias} from" in said
+
+    # Disabled after the grace, the authoritative servers agreeing: mailed once more.
+    for hours in (7, 14, 75):
+        housekeeping_run(slots=1, now=now + timedelta(hours=hours))
+    assert NameCheck.objects.get(name__name=alias).state == NameState.DISABLED
+    assert [m.subject for m in mailoutbox][1:] == [f"[serweb] {alias} is no longer served"]
+    words = " ".join(mailoutbox[-1].body.split())
+    assert f"serweb no longer serves {alias}, a name of {did}" in words
+    assert f"{did} stays served under {did}, with its subscribers" in words
+    said = " ".join(
+        text_of(
+            next(elements(page_tree(client.get("/my/tokens/")), "section", class_="dns-alerts"))
+        ).split()
+    )
+    assert f"{alias} , a name of {did} , is no longer served" in said
+
+    # Its records back: served again, and the banner is gone.
+    knot.srv(alias, PROXY_HOSTNAMES[0])
+    domain_verify(domain=live_domain)
+    assert NameCheck.objects.get(name__name=alias).state == NameState.ACTIVE
+    assert "dns-alerts" not in client.get("/my/domains/").text
