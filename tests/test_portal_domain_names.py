@@ -117,7 +117,7 @@ def test_an_operator_exempts_a_disabled_literal_and_puts_it_back(operator, check
     assert answer.status_code == 302
     page = operator.get(answer.url)
     assert flash_messages(page) == [
-        "Exempted 192.0.2.7 from DNS housekeeping: served whatever DNS says."
+        "Exempted 192.0.2.7 from DNS housekeeping: served whatever the proxy addresses say."
     ]
     assert name_rows(page)["192.0.2.7"][2] == "active exempt"
     assert "192.0.2.7" in [name for (name,) in proxy_rows("domain", "domain")]

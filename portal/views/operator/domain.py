@@ -12,7 +12,7 @@ from api.models import Job
 from domains import services
 from domains.dns.name_controls import name_exempt_set, name_restore
 from domains.models import NameState
-from domains.names import HostName
+from domains.names import HostName, NameKind
 from domains.selectors import domains_visible_to
 from portal.access import operator_required
 from portal.actions import changed, perform
@@ -130,7 +130,8 @@ def domain_name_remove(request, did: str):
 
 def _exempted(_domain, name: str, check) -> str:
     if check.exempt:
-        return f"exempted {name} from DNS housekeeping: served whatever DNS says"
+        says = "DNS says" if check.name.kind == NameKind.HOSTNAME else "the proxy addresses say"
+        return f"exempted {name} from DNS housekeeping: served whatever {says}"
     if check.state == NameState.DISABLED and check.verdict == "foreign":
         return f"put {name} back under DNS housekeeping; it is disabled: {check.reason}"
     return f"put {name} back under DNS housekeeping"
