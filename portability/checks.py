@@ -158,8 +158,10 @@ def _check_domain(problems: Problems, path: str, domain: DomainRecord, tenants: 
         _check_host(problems, f"{path}.names[{j}].name", name.name, name.kind)
         if name.dns is not None:
             where = f"{path}.names[{j}].dns"
-            if name.kind != NameKind.HOSTNAME:
-                problems.add(where, "an IP literal has no DNS lifecycle")
+            # An IP literal is disabled while it is not a proxy address, never more.
+            literal_states = (NameState.ACTIVE, NameState.DISABLED)
+            if name.kind != NameKind.HOSTNAME and name.dns.state not in literal_states:
+                problems.add(f"{where}.state", "an IP literal is only active or disabled")
             if name.dns.state not in NameState.values:
                 problems.add(f"{where}.state", f"{name.dns.state!r} is not a name's state")
             _check_dns(problems, where, name.dns)

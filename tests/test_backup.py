@@ -93,6 +93,15 @@ def fill(settings) -> None:
         last_negative_at=timezone.now(),
     )
     NameCheck.objects.create(name=shop.names.get(name="xn--bcher-kva.example.com"), exempt=True)
+    # An IP literal no longer among the proxy addresses.
+    NameCheck.objects.create(
+        name=shop.names.get(name="192.0.2.7"),
+        state=NameState.DISABLED,
+        verdict="foreign",
+        outcome="negative",
+        reason="192.0.2.7 is not one of the proxy addresses",
+        checked_at=timezone.now(),
+    )
     corp = domain_create(
         actor=None, name="corp.example.org", did="corp_1", attributes={"realm": "corp.example.org"}
     )
@@ -156,8 +165,10 @@ def test_export_import_export_gives_the_same_bytes_and_the_same_proxy_view(db, t
     assert set(NameCheck.objects.values_list("name__name", "state", "exempt", "negatives")) == {
         ("sip.shop.example.com", "disabled", False, 4),
         ("xn--bcher-kva.example.com", "active", True, 0),
+        ("192.0.2.7", "disabled", False, 0),
     }
     assert ("sip.shop.example.com", "shop.example.com") not in proxy_view()["domain"]
+    assert ("192.0.2.7", "shop.example.com") not in proxy_view()["domain"]
     document = json.loads(first.read_text())
     assert (document["format"], document["version"]) == ("serweb-backup", 2)
     assert [d["did"] for d in document["domains"]] == [
@@ -297,13 +308,13 @@ def _names_of(document: dict, did: str) -> dict[str, dict]:
 def test_a_names_dns_lifecycle_is_checked_on_the_way_in(exported, tmp_path):
     names = _names_of(exported, "shop.example.com")
     names["sip.shop.example.com"]["dns"]["state"] = "pending"
-    names["192.0.2.7"]["dns"] = dict(names["sip.shop.example.com"]["dns"], state="active")
+    names["192.0.2.7"]["dns"] = dict(names["sip.shop.example.com"]["dns"], state="suspect")
 
     result = run("import", "backup", write_document(tmp_path, exported))
 
     assert result.code == 1, result.output
     assert ".dns.state: 'pending' is not a name's state" in result.err
-    assert ".dns: an IP literal has no DNS lifecycle" in result.err
+    assert ".dns.state: an IP literal is only active or disabled" in result.err
     assert not Domain.objects.exists()
 
 

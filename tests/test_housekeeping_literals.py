@@ -6,10 +6,12 @@ an exempt one is served whatever; the circuit breaker counts literals too."""
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from audit.models import AuditEntry
 from domains import services
+from domains.dns import lookup
 from domains.dns.housekeeping import housekeeping_run
 from domains.dns.lifecycle import decide_literal
 from domains.dns.name_controls import name_exempt_set
@@ -84,8 +86,15 @@ def state(name: str) -> str:
     return check.state if check is not None else NameState.ACTIVE
 
 
+def ask_lookup(client, host: str):
+    """The proxies' on-demand lookup, without the answers it keeps."""
+    lookup.forget_cached_answers()
+    cache.clear()
+    return client.get("/proxy/lookup", {"host": host})
+
+
 def test_a_literal_no_longer_ours_leaves_the_proxy_relations_and_comes_back(
-    literal_domain, dns_settings
+    literal_domain, dns_settings, client
 ):
     did = literal_domain.did
     first = run()
@@ -102,6 +111,11 @@ def test_a_literal_no_longer_ours_leaves_the_proxy_relations_and_comes_back(
     assert state("192.0.2.11") == NameState.DISABLED
     assert proxy_rows("domain", "domain, did") == [("[2001:db8::10]", did), (did, did)]
     assert proxy_rows("domain_names_htable", "key_name") == [("[2001:db8::10]",), (did,)]
+    answer = ask_lookup(client, "192.0.2.11")
+    assert (answer.status_code, answer.json()["reason"]) == (
+        404,
+        "this name is not served (disabled)",
+    )
     literal_domain.refresh_from_db()
     assert (literal_domain.state, literal_domain.is_served) == (DomainState.ACTIVE, True)
     check = NameCheck.objects.get(name__name="192.0.2.11")
@@ -128,6 +142,7 @@ def test_a_literal_no_longer_ours_leaves_the_proxy_relations_and_comes_back(
     assert back.summary["name_transitions"] == {"disabled->active": 1}
     assert state("192.0.2.11") == NameState.ACTIVE
     assert ("192.0.2.11", did) in proxy_rows("domain", "domain, did")
+    assert ask_lookup(client, "192.0.2.11").json()["did"] == did
 
 
 def test_a_disabled_literal_is_checked_by_every_run_whatever_its_slot(literal_domain, dns_settings):
