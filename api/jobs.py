@@ -138,7 +138,8 @@ def verification_summary(result: Verification | None) -> dict[str, Any]:
         "from_state": result.from_state,
         "to_state": result.to_state,
         "note": result.note,
-        # What the check did to each host name of the domain.
+        # What the check did to each name of the domain (an IP literal: against the proxy
+        # addresses).
         "names": [
             {
                 "name": name.name,

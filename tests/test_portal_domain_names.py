@@ -217,3 +217,19 @@ def test_the_tenant_page_shows_each_names_state_read_only(client, bob, checked):
     assert "192.0.2.7 (IP literal) disabled: not served" in shown
     assert "old.names.example (alias) removed: not served" in shown
     assert not list(elements(section, "form"))
+
+
+def test_the_tenant_page_costs_the_same_queries_with_every_name_checked(client, bob, domain):
+    client.force_login(bob)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert client.get(f"/my/domains/{DID}/").status_code == 200
+        return len(seen)
+
+    few = queries()
+    for i in range(10):
+        name = DomainName.objects.create(domain=domain, name=f"n{i}.names.example")
+        NameCheck.objects.create(name=name, state=NameState.SUSPECT, checked_at=timezone.now())
+    # The banner lists the suspect names: at most a page of them, in the same queries.
+    assert queries() == few + 1  # and, past a page, counts them
