@@ -181,6 +181,8 @@ class LookupOutput(serializers.Serializer):
     reason = serializers.CharField(required=False)
     learned = serializers.BooleanField(required=False)
     retry_after = serializers.IntegerField(required=False)
+    # Seconds a "not ours" answer may be remembered (the proxies' negative cache).
+    ttl = serializers.IntegerField(required=False)
 
 
 class Lookup(ApiView):
