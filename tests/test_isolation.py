@@ -189,6 +189,7 @@ ROUTES: dict[str, Route] = {
     "tenants/<int:pk>/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
     "tenants/<int:pk>/edit/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
     "tenants/<int:pk>/password/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "tenants/<int:pk>/invite/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
     "tenants/<int:pk>/disable/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
     "tenants/<int:pk>/enable/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
     "subscribers/": (OPERATOR, none),
