@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from api.filters import OrderingFilterSetBackend
 from api.permissions import IsOperator
+from api.schema import keyed_schema
 from api.views import ApiView
 from domains import policies, services
 from domains import serializers as io
@@ -44,7 +45,7 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=io.DomainCreateInput, responses={201: io.DomainOutput})
+    @keyed_schema(request=io.DomainCreateInput, responses={201: io.DomainOutput})
     def post(self, request):
         return self.idempotent(self._create)
 
@@ -71,7 +72,7 @@ class DomainBulkCreate(ApiView):
     permission_classes = [IsOperator]
     serializer_class = io.DomainBulkSummary
 
-    @extend_schema(request=io.DomainBulkItem(many=True), responses={201: io.DomainBulkSummary})
+    @keyed_schema(request=io.DomainBulkItem(many=True), responses={201: io.DomainBulkSummary})
     def post(self, request):
         return self.idempotent(self._create)
 
@@ -138,7 +139,7 @@ class DomainNameListCreate(ApiView):
         names = self.visible_domain(did).names.select_related("dns_check")
         return Response(io.NameOutput(names, many=True).data)
 
-    @extend_schema(request=io.NameInput, responses={201: io.NameOutput})
+    @keyed_schema(request=io.NameInput, responses={201: io.NameOutput})
     def post(self, request, did: str):
         def add():
             domain = self.visible_domain(did)
@@ -259,7 +260,7 @@ class TenantListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=io.TenantCreateInput, responses={201: io.TenantOutput})
+    @keyed_schema(request=io.TenantCreateInput, responses={201: io.TenantOutput})
     def post(self, request):
         def create():
             data = self.input(io.TenantCreateInput)
