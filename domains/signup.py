@@ -76,10 +76,16 @@ def invitation_days() -> int:
 
 
 @transaction.atomic
-def tenant_invite(*, actor: Actor, tenant: Tenant, base_url: str) -> str:
-    """Mail the tenant's owner a link (under ``base_url``, the site's address) to choose its
-    password and sign in; the address it went to. Inviting again sends a new link; the
-    old ones stop working once a password is chosen."""
+def tenant_invite(*, actor: Actor, tenant: Tenant, base_url: str = "") -> str:
+    """Mail the tenant's owner a link (under ``base_url``, the address the inviting request
+    came to, else SERWEB_PUBLIC_URL) to choose its password and sign in; the address it
+    went to. Inviting again sends a new link; the old ones stop working once a password is
+    chosen."""
+    base_url = base_url or settings.SERWEB_PUBLIC_URL
+    if not base_url:
+        raise ValidationError(
+            "SERWEB_PUBLIC_URL is not set: serweb does not know the portal's address for the link"
+        )
     locked = Tenant.objects.select_for_update().select_related("owner").get(pk=tenant.pk)
     owner = locked.owner
     if not owner.email:

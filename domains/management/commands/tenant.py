@@ -9,6 +9,7 @@ from domains.selectors import (
     tenants_with_usage,
 )
 from domains.services import tenant_create, tenant_set_active, tenant_set_password
+from domains.signup import tenant_invite
 from serweb.commandbase import SubcommandCommand, add_password_options
 from serweb.text import plural
 
@@ -23,6 +24,19 @@ class Command(SubcommandCommand):
         add.add_argument("--owner", required=True, metavar="LOGIN", help="the owner's new login")
         add.add_argument("--email", default="", help="the owner's e-mail address")
         add_password_options(add, required=False)
+        add.add_argument(
+            "--invite",
+            action="store_true",
+            help="mail the owner a link to choose its password (needs --email and SERWEB_PUBLIC_URL)",
+        )
+
+        invite = self.subcommand(
+            subcommands,
+            "invite",
+            self.handle_invite,
+            "mail the owner a link to choose its password (SERWEB_PUBLIC_URL: the portal's address)",
+        )
+        invite.add_argument("name", help="the tenant's name or its owner's login")
 
         passwd = self.subcommand(
             subcommands, "passwd", self.handle_passwd, "set the owner's login password"
@@ -58,8 +72,24 @@ class Command(SubcommandCommand):
             email=options["email"],
             password=password,
         )
-        login = "with a password" if password is not None else "no password yet (tenant passwd)"
+        if password is not None:
+            login = "with a password"
+        elif options["invite"]:
+            login = "who chooses a password from the invitation"
+        else:
+            login = "no password yet (tenant passwd or tenant invite)"
         self.stdout.write(f"created tenant {tenant.name}: owner {tenant.owner.username}, {login}")
+        if options["invite"]:
+            self._invite(tenant)
+
+    def handle_invite(self, options: dict[str, Any]) -> None:
+        self._invite(tenant_get_by_name(options["name"]))
+
+    def _invite(self, tenant) -> None:
+        sent_to = tenant_invite(actor=None, tenant=tenant)
+        self.stdout.write(
+            f"invited {tenant.owner.username}: a link to choose a password went to {sent_to}"
+        )
 
     def handle_passwd(self, options: dict[str, Any]) -> None:
         tenant = tenant_get_by_name(options["name"])
