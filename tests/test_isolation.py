@@ -243,6 +243,8 @@ ROUTES: dict[str, Route] = {
     "api/v1/lookup/": (OPERATOR, none),
     "api/v1/proxy-status/": (OPERATOR, none),
     "api/v1/tenants/": (OPERATOR, none),
+    "api/v1/tenants/<int:pk>/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
+    "api/v1/tenants/<int:pk>/invite/": (OPERATOR, lambda p: {"pk": p["tenant_pk"]}),
     "api/v1/proxies/": (OPERATOR, none),
     "api/v1/proxies/<str:name>/": (OPERATOR, lambda p: {"name": "edge"}),
     "api/v1/domains/": (LIST, none),
