@@ -157,3 +157,18 @@ def test_tenant_add_invite_needs_the_public_address(db, settings, mailoutbox):
     assert "created tenant Dora" in result.out and mailoutbox == []
     settings.SERWEB_PUBLIC_URL = "https://serweb.example.net"
     assert run("tenant", "invite", "Dora").code == 0 and len(mailoutbox) == 1
+
+
+def test_tenant_limits_change_what_it_may_hold_and_show_says_so(bob_tenant):
+    result = run("tenant", "limits", "bob", "--domain-quota", "3", "--pending-claim-limit", "1")
+    assert result.code == 0, result.err
+    assert result.out == (
+        "tenant Bob's Telephony may hold 3 domains and claims together, 1 claim waiting at once\n"
+    )
+    shown = json.loads(run("tenant", "show", "bob", "--json").out)
+    assert (shown["domain_quota"], shown["pending_claim_limit"]) == (3, 1)
+    assert shown["confirmed"] is True
+
+    refused = run("tenant", "limits", "bob", "--domain-quota", "-1")
+    assert refused.code != 0 and "--domain-quota: between 0 and 1000000" in refused.err, refused.err
+    assert Tenant.objects.get(pk=bob_tenant.pk).domain_quota == 3

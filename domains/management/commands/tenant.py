@@ -8,7 +8,12 @@ from domains.selectors import (
     tenant_get_by_name,
     tenants_with_usage,
 )
-from domains.services import tenant_create, tenant_set_active, tenant_set_password
+from domains.services import (
+    tenant_create,
+    tenant_set_active,
+    tenant_set_password,
+    tenant_update,
+)
 from domains.signup import tenant_invite
 from serweb.commandbase import SubcommandCommand, add_password_options
 from serweb.text import plural
@@ -16,7 +21,11 @@ from serweb.text import plural
 
 class Command(SubcommandCommand):
     help = "Manage tenants: customers whose owner logs in to manage their own domains."
-    option_names = {"owner_username": "owner"}
+    option_names = {
+        "owner_username": "owner",
+        "domain_quota": "--domain-quota",
+        "pending_claim_limit": "--pending-claim-limit",
+    }
 
     def add_subcommands(self, subcommands) -> None:
         add = self.subcommand(subcommands, "add", self.handle_add, "create a tenant")
@@ -51,6 +60,20 @@ class Command(SubcommandCommand):
         show.add_argument("name", help="the tenant's name or its owner's login")
         show.add_argument("--json", action="store_true", help="machine-readable output")
 
+        limits = self.subcommand(
+            subcommands, "limits", self.handle_limits, "change what a tenant may hold"
+        )
+        limits.add_argument("name", help="the tenant's name or its owner's login")
+        limits.add_argument(
+            "--domain-quota",
+            type=int,
+            metavar="N",
+            help="domains and claims waiting for DNS, together",
+        )
+        limits.add_argument(
+            "--pending-claim-limit", type=int, metavar="N", help="claims waiting at once"
+        )
+
         for action, handler, text in [
             ("disable", self.handle_disable, "stop the owner's logins and API tokens"),
             ("enable", self.handle_enable, "let the owner log in again"),
@@ -81,6 +104,21 @@ class Command(SubcommandCommand):
         self.stdout.write(f"created tenant {tenant.name}: owner {tenant.owner.username}, {login}")
         if options["invite"]:
             self._invite(tenant)
+
+    def handle_limits(self, options: dict[str, Any]) -> None:
+        tenant = tenant_get_by_name(options["name"])
+        changed = tenant_update(
+            actor=None,
+            tenant=tenant,
+            name=tenant.name,
+            email=tenant.owner.email,
+            domain_quota=options["domain_quota"],
+            pending_claim_limit=options["pending_claim_limit"],
+        )
+        self.stdout.write(
+            f"tenant {changed.name} may hold {plural(changed.domain_quota, 'domain')} and "
+            f"claims together, {plural(changed.pending_claim_limit, 'claim')} waiting at once"
+        )
 
     def handle_invite(self, options: dict[str, Any]) -> None:
         self._invite(tenant_get_by_name(options["name"]))
@@ -146,9 +184,12 @@ class Command(SubcommandCommand):
             "email": owner.email,
             "active": owner.is_active,
             "can_log_in": owner.is_active and owner.has_usable_password(),
+            "confirmed": tenant.confirmed_at is not None,
             "created_at": tenant.created_at.isoformat(),
             "domains": {state: count for state, (count, _off) in states.items() if count},
             "pending_claims": sorted(claims),
+            "domain_quota": tenant.domain_quota,
+            "pending_claim_limit": tenant.pending_claim_limit,
         }
         if options["json"]:
             self.write_json(data)
