@@ -181,6 +181,13 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 # every account made without an address, operators included; the tenant pages hold the
 # line instead, portal/access.py).
 SERWEB_TENANT_SIGNUP = env_bool("SERWEB_TENANT_SIGNUP", True)
+# The portal's address as people reach it (https://serweb.example.net/): the links in mails
+# sent with no request to take it from (a tenant's DNS notices, `tenant invite`).
+SERWEB_PUBLIC_URL = env_str("SERWEB_PUBLIC_URL", "").strip()
+if SERWEB_PUBLIC_URL and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", SERWEB_PUBLIC_URL):
+    raise ImproperlyConfigured(
+        f"SERWEB_PUBLIC_URL: {SERWEB_PUBLIC_URL!r} is not an http:// or https:// address"
+    )
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_FORMS = {"signup": "portal.forms.signup.SignUpForm"}
 ACCOUNT_EMAIL_VERIFICATION = "optional"

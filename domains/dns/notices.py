@@ -17,6 +17,7 @@ from domains.dns.policy import DnsPolicy
 from domains.dns.publish import domain_records
 from domains.models import Domain, DomainCheck, DomainState, Tenant
 from domains.names import name_for_people
+from serweb.links import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def tenant_notify(
         "failures": failing_records(evidence, expected),
         "reason": evidence.get("reason", ""),
         "disable_at": disable_at,
+        "url": public_url("portal:my-domain", domain.did),
     }
     subject = "[serweb] " + SUBJECTS[kind].format(name=name_for_people(name))
     body = render_to_string(f"domains/mail/{kind}.txt", context)
