@@ -21,6 +21,7 @@ from domains.models import Domain
 from proxies import transport
 from proxies.config import config
 from proxies.models import Proxy
+from proxies.probes import names_served_as
 
 logger = logging.getLogger("serweb.reload")
 
@@ -31,15 +32,8 @@ def negative_htable_name() -> str:
 
 
 def served_names(domains: Iterable[Domain]) -> list[str]:
-    """The names of ``domains`` the proxy must serve now (names prefetched with their
-    checks, as probes.changed_domains gives them)."""
-    return [
-        name.name
-        for domain in domains
-        if domain.is_served
-        for name in domain.names.all()
-        if name.is_served_by_state
-    ]
+    """The names of ``domains`` the proxy must serve now."""
+    return [name for name, did in names_served_as(domains) if did is not None]
 
 
 def negatives_forget(proxy: Proxy, names: Iterable[str]) -> int:
