@@ -14,7 +14,7 @@ from api.inputs import column_length
 from api.jobs import dns_check_start
 from api.models import Job
 from api.permissions import IsOperator
-from api.schema import ErrorSerializer
+from api.schema import ErrorSerializer, keyed_schema
 from api.selectors import jobs_visible_to
 from api.views import ApiView
 from domains.dns.claims import claim_record, domain_claim_start
@@ -143,7 +143,7 @@ class ClaimListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=ClaimInput, responses={201: ClaimOutput})
+    @keyed_schema(request=ClaimInput, responses={201: ClaimOutput})
     def post(self, request):
         def start():
             tenant = claim_tenant(request.user)
@@ -181,6 +181,8 @@ class LookupOutput(serializers.Serializer):
     reason = serializers.CharField(required=False)
     learned = serializers.BooleanField(required=False)
     retry_after = serializers.IntegerField(required=False)
+    # Seconds a "not ours" answer may be remembered (the proxies' negative cache).
+    ttl = serializers.IntegerField(required=False)
 
 
 class Lookup(ApiView):

@@ -3,7 +3,11 @@
 
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+
+from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -15,6 +19,23 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERROR_CODES = ("400", "401", "403", "404", "429")
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name=IDEMPOTENCY_HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="1 to 255 characters of the client's choice: a retry with the same key "
+    "within 24 hours gets the first successful answer (header Idempotent-Replayed: true) "
+    "instead of a second write; the key with another request answers 422, and a retry "
+    "while the first request still runs waits for it, then 409.",
+)
+
+
+def keyed_schema(**options):
+    """``extend_schema`` for a POST that takes an Idempotency-Key (ApiView.idempotent)."""
+    return extend_schema(parameters=[IDEMPOTENCY_KEY, *options.pop("parameters", [])], **options)
 
 
 class SerwebAutoSchema(AutoSchema):

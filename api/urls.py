@@ -30,6 +30,8 @@ urlpatterns = [
     path("lookup/", resources.Lookup.as_view()),
     path("proxy-status/", proxies.ProxyStatusList.as_view()),
     path("tenants/", domains.TenantListCreate.as_view()),
+    path("tenants/<int:pk>/", domains.TenantDetail.as_view()),
+    path("tenants/<int:pk>/invite/", domains.TenantInvite.as_view()),
     path("proxies/", proxies.ProxyListCreate.as_view()),
     path("proxies/<str:name>/", proxies.ProxyDetail.as_view()),
     path("domains/", domains.DomainListCreate.as_view()),

@@ -18,6 +18,7 @@ from api.inputs import column_length
 from api.models import ApiToken
 from api.pagination import NewestFirstPagination
 from api.permissions import IsOperatorOrTenant
+from api.schema import keyed_schema
 from api.selectors import tokens_visible_to
 from api.services import token_create, token_revoke
 from audit.filters import AuditFilter
@@ -142,7 +143,7 @@ class TokenListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(
+    @keyed_schema(
         request=TokenCreateInput,
         responses={201: TokenCreatedOutput},
         description="The key is in this answer only. A retry with the same Idempotency-Key "

@@ -169,9 +169,10 @@ def credentials(domains: int) -> Credentials:
 def remember_negative_answers(names: list[str]) -> None:
     """What a DNS check that found each name pointing elsewhere leaves in the shared cache
     (domains/dns/lookup.py), so the lookup answers them from there."""
-    from django.core.cache import cache
+    from domains.dns.lookup import not_ours_remember
 
-    cache.set_many({f"serweb:lookup:negative:{name}": NEGATIVE_REASON for name in names}, 3600)
+    for name in names:
+        not_ours_remember(name, NEGATIVE_REASON, ttl=3600)
 
 
 # --- the endpoints ------------------------------------------------------------------------

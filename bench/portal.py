@@ -1,4 +1,4 @@
-"""The operators' domain pages at scale: server time and queries per page.
+"""The domain pages at scale, operators' and a tenant's: server time and queries per page.
 
     .venv/bin/python bench/portal.py [--domains 100000] [--repeat 30]
 
@@ -6,7 +6,7 @@ Creates (and afterwards drops) a database of its own, --database-url (default
 SERWEB_BENCH_PORTAL_DATABASE_URL or postgres://postgres@127.0.0.1:5432/serweb_bench_portal;
 its name must contain "bench", as it is dropped), migrates it and fills it in SQL: N
 domains of two names each (the canonical name and an alias), one in ten owned by one of
-fifty tenants, one in ten suspect, a DNS check for nine in ten, a proxy that has not
+fifty tenants (half of those by the first, "tenant-0"), one in ten suspect, a DNS check for nine in ten, a proxy that has not
 loaded the last hour's changes. Then, as a signed-in operator, it asks each page --repeat
 times through Django's request handler in this process (middleware, views, templates: the
 server's time without a network; database connections kept, as in production) and prints
@@ -20,7 +20,12 @@ the median and the 95th percentile (nearest rank), the median CPU time of this p
 - a search by an alias (a part of one, as a person types it);
 - a deep page: the one after the 90 % mark, reached by its cursor;
 - what one proxy has not loaded yet;
-- one domain's page.
+- one domain's page;
+
+and as tenant-0's owner (N / 20 domains) its pages:
+
+- its domain list's first page, a page deep in it, a search by a part of an alias;
+- one of its domains' page.
 """
 
 import argparse
@@ -85,7 +90,8 @@ def fill(domains: int) -> None:
                       CASE WHEN i %% 10 = 3 THEN 'suspect' ELSE 'active' END,
                       i %% 50 <> 7,
                       CASE WHEN i %% 10 = 0 THEN 'tenant' ELSE 'operator' END,
-                      CASE WHEN i %% 10 = 0 THEN %s + (i / 10) %% 50 END,
+                      CASE WHEN i %% 10 = 0 THEN %s + CASE WHEN (i / 10) %% 2 = 0 THEN 0
+                                                          ELSE (i / 10) %% 50 END END,
                       now() - (%s - i) * interval '1 minute',
                       now() - (%s - i) * interval '1 minute',
                       now() - (%s - i) * interval '1 minute'
@@ -163,6 +169,20 @@ def pages(domains: int) -> list[tuple[str, str]]:
     ]
 
 
+def tenant_pages(domains: int) -> list[tuple[str, str]]:
+    from domains.models import Domain, Tenant
+
+    mine = Domain.objects.filter(tenant=Tenant.objects.get(name="tenant-0")).order_by("did")
+    held = mine.count()
+    middle = mine[held // 2].did
+    return [
+        ("tenant: list, first page", "/my/domains/"),
+        ("tenant: list, deep page", f"/my/domains/?page={max(1, held // 50 * 9 // 10)}"),
+        ("tenant: search by alias", f"/my/domains/?search=sip.{middle[:-12]}"),
+        ("tenant: domain page", f"/my/domains/{middle}/"),
+    ]
+
+
 def main() -> None:
     args = parse_arguments()
     database = recreate_database(args.database_url)
@@ -178,9 +198,13 @@ def main() -> None:
     started = time.perf_counter()
     fill(args.domains)
     filled = time.perf_counter() - started
+    from domains.models import Tenant
+
     operator = get_user_model().objects.create_user("operator", is_staff=True)
     client = Client()
     client.force_login(operator)
+    tenant_client = Client()
+    tenant_client.force_login(Tenant.objects.get(name="tenant-0").owner)
 
     print(
         f"serweb portal pages: PostgreSQL {connection.pg_version // 10000}, database "
@@ -192,8 +216,10 @@ def main() -> None:
     )
     print(f"{'page':<30} {'median':>9} {'p95':>9} {'CPU':>9} {'queries':>8} {'SQL':>9}")
     worst = 0.0
-    for label, url in pages(args.domains):
-        times, cpus, sqls, queries = measure(client, url, args.repeat)
+    visits = [(client, label, url) for label, url in pages(args.domains)]
+    visits += [(tenant_client, label, url) for label, url in tenant_pages(args.domains)]
+    for who, label, url in visits:
+        times, cpus, sqls, queries = measure(who, url, args.repeat)
         median, p95 = statistics.median(times) * 1000, percentile(times, 0.95) * 1000
         cpu, sql = statistics.median(cpus) * 1000, statistics.median(sqls) * 1000
         worst = max(worst, median)

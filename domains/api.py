@@ -1,5 +1,6 @@
 """REST resources for domains, their names and attributes, and tenants."""
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
@@ -7,6 +8,7 @@ from rest_framework.response import Response
 
 from api.filters import OrderingFilterSetBackend
 from api.permissions import IsOperator
+from api.schema import keyed_schema
 from api.views import ApiView
 from domains import policies, services
 from domains import serializers as io
@@ -14,7 +16,8 @@ from domains.bulk import ImportRejected, import_domain_items
 from domains.dns.name_controls import name_exempt_set, name_restore
 from domains.filters import DomainFilter
 from domains.models import AttributeSource, Domain, Tenant
-from domains.selectors import domains_visible_to, names_with_checks
+from domains.selectors import domains_visible_to, names_with_checks, tenants_with_usage
+from domains.signup import tenant_invite
 
 
 def _domain_output(domain: Domain, request) -> dict:
@@ -44,7 +47,7 @@ class DomainListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=io.DomainCreateInput, responses={201: io.DomainOutput})
+    @keyed_schema(request=io.DomainCreateInput, responses={201: io.DomainOutput})
     def post(self, request):
         return self.idempotent(self._create)
 
@@ -71,7 +74,7 @@ class DomainBulkCreate(ApiView):
     permission_classes = [IsOperator]
     serializer_class = io.DomainBulkSummary
 
-    @extend_schema(request=io.DomainBulkItem(many=True), responses={201: io.DomainBulkSummary})
+    @keyed_schema(request=io.DomainBulkItem(many=True), responses={201: io.DomainBulkSummary})
     def post(self, request):
         return self.idempotent(self._create)
 
@@ -138,7 +141,7 @@ class DomainNameListCreate(ApiView):
         names = self.visible_domain(did).names.select_related("dns_check")
         return Response(io.NameOutput(names, many=True).data)
 
-    @extend_schema(request=io.NameInput, responses={201: io.NameOutput})
+    @keyed_schema(request=io.NameInput, responses={201: io.NameOutput})
     def post(self, request, did: str):
         def add():
             domain = self.visible_domain(did)
@@ -254,12 +257,12 @@ class TenantListCreate(mixins.ListModelMixin, ApiView):
     input_names = {"owner_username": "owner"}
 
     def get_queryset(self):
-        return Tenant.objects.select_related("owner").order_by("id")
+        return tenants_with_usage().order_by("id")
 
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=io.TenantCreateInput, responses={201: io.TenantOutput})
+    @keyed_schema(request=io.TenantCreateInput, responses={201: io.TenantOutput})
     def post(self, request):
         def create():
             data = self.input(io.TenantCreateInput)
@@ -269,6 +272,53 @@ class TenantListCreate(mixins.ListModelMixin, ApiView):
                 owner_username=data["owner"],
                 email=data["email"],
             )
-            return Response(io.TenantOutput(tenant).data, status=status.HTTP_201_CREATED)
+            return Response(_tenant_output(tenant.pk), status=status.HTTP_201_CREATED)
 
         return self.idempotent(create)
+
+
+def _tenant_output(pk: int) -> dict:
+    return io.TenantOutput(tenants_with_usage().get(pk=pk)).data
+
+
+def _tenant(pk: int) -> Tenant:
+    return get_object_or_404(Tenant.objects.select_related("owner"), pk=pk)
+
+
+class TenantDetail(ApiView):
+    """One tenant: what it holds, and what it may (PATCH: any of name, the owner's e-mail,
+    domain_quota, pending_claim_limit)."""
+
+    permission_classes = [IsOperator]
+    serializer_class = io.TenantOutput
+
+    def get(self, request, pk: int):
+        return Response(_tenant_output(_tenant(pk).pk))
+
+    @extend_schema(request=io.TenantUpdateInput, responses=io.TenantOutput)
+    def patch(self, request, pk: int):
+        tenant = _tenant(pk)
+        data = self.input(io.TenantUpdateInput)
+        self.call(
+            services.tenant_update,
+            tenant=tenant,
+            name=data.get("name", tenant.name),
+            email=data.get("email", tenant.owner.email),
+            domain_quota=data.get("domain_quota"),
+            pending_claim_limit=data.get("pending_claim_limit"),
+        )
+        return Response(_tenant_output(tenant.pk))
+
+
+class TenantInvite(ApiView):
+    """Mail the tenant's owner a link to choose its password (under this API's address)."""
+
+    permission_classes = [IsOperator]
+    serializer_class = io.InvitationOutput
+
+    @extend_schema(request=None, responses=io.InvitationOutput)
+    def post(self, request, pk: int):
+        sent_to = self.call(
+            tenant_invite, tenant=_tenant(pk), base_url=request.build_absolute_uri("/")
+        )
+        return Response({"sent_to": sent_to})

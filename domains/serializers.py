@@ -219,12 +219,54 @@ class AttributeInput(StrictInput):
 
 
 class TenantOutput(serializers.ModelSerializer):
+    """A tenant of domains.selectors.tenants_with_usage (its counts read with it)."""
+
     owner = serializers.CharField(source="owner.username")
-    domains = serializers.IntegerField(source="domains.count")
+    email = serializers.CharField(source="owner.email")
+    active = serializers.BooleanField(source="owner.is_active", help_text="Its owner may sign in")
+    confirmed = serializers.SerializerMethodField(
+        help_text="Its owner has proved its e-mail address (tenants who signed up)"
+    )
+    domains = serializers.IntegerField(source="domain_count")
+    claims = serializers.IntegerField(source="claim_count", help_text="Claims waiting for DNS")
 
     class Meta:
         model = Tenant
-        fields = ["name", "owner", "domains", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "owner",
+            "email",
+            "active",
+            "confirmed",
+            "domains",
+            "claims",
+            "domain_quota",
+            "pending_claim_limit",
+            "created_at",
+        ]
+
+    def get_confirmed(self, tenant: Tenant) -> bool:
+        return tenant.confirmed_at is not None
+
+
+class TenantUpdateInput(serializers.Serializer):
+    name = inputs.CharField(max_length=column_length(Tenant, "name"), required=False)
+    email = inputs.EmailField(
+        max_length=column_length(User, "email"), required=False, allow_blank=True
+    )
+    domain_quota = serializers.IntegerField(
+        required=False, min_value=0, max_value=1_000_000,
+        help_text="Domains and claims waiting for DNS it may hold together",
+    )  # fmt: skip
+    pending_claim_limit = serializers.IntegerField(
+        required=False, min_value=0, max_value=1_000_000,
+        help_text="Claims it may have waiting for DNS at once",
+    )  # fmt: skip
+
+
+class InvitationOutput(serializers.Serializer):
+    sent_to = serializers.EmailField(help_text="Where the link to choose a password went")
 
 
 class TenantCreateInput(serializers.Serializer):

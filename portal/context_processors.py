@@ -19,7 +19,10 @@ def navigation(request) -> dict:
 
     return {
         "is_operator": actor_is_operator(user),
-        "is_tenant": SimpleLazyObject(lambda: actor_tenant(user) is not None),
+        # A tenant's own pages know it already (tenant_required); others ask.
+        "is_tenant": SimpleLazyObject(
+            lambda: getattr(request, "tenant", None) is not None or actor_tenant(user) is not None
+        ),
         "dns_alerts": SimpleLazyObject(alerts),
         # Called by the template only where a page shows the sign-up link.
         "signup_open": signup_open,

@@ -76,6 +76,7 @@ urlpatterns = [
     path("tenants/<int:pk>/", tenants.tenant_detail, name="tenant"),
     path("tenants/<int:pk>/edit/", tenants.tenant_edit, name="tenant-edit"),
     path("tenants/<int:pk>/password/", tenants.tenant_password, name="tenant-password"),
+    path("tenants/<int:pk>/invite/", tenants.tenant_invite_again, name="tenant-invite"),
     path("tenants/<int:pk>/disable/", tenants.tenant_disable, name="tenant-disable"),
     path("tenants/<int:pk>/enable/", tenants.tenant_enable, name="tenant-enable"),
     path("import/", imports.import_page, name="import"),

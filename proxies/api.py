@@ -6,6 +6,7 @@ from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from api.permissions import IsOperator
+from api.schema import keyed_schema
 from api.views import ApiView
 from proxies import serializers as io
 from proxies import services
@@ -24,7 +25,7 @@ class ProxyListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request):
         return self.list(request)
 
-    @extend_schema(request=io.ProxyCreateInput, responses={201: io.ProxyOutput})
+    @keyed_schema(request=io.ProxyCreateInput, responses={201: io.ProxyOutput})
     def post(self, request):
         def create():
             data = self.input(io.ProxyCreateInput)

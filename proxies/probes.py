@@ -1,7 +1,7 @@
 """SIP OPTIONS probes: does the proxy serve the names of some domains as the database
 says it should? The reference configuration answers 200 with the did, or 404."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from domains.models import Domain
@@ -25,13 +25,16 @@ def probe_names(proxy: Proxy, domains: Iterable[Domain], *, limit: int | None = 
     """Ask the proxy about the names of ``domains``, at most ``limit`` of them (SIP
     OPTIONS, answered by the reference configuration), and return what differs from the
     database. A proxy without a SIP address is not probed."""
-    expected = (
-        # A name the DNS lifecycle disabled is not served while the domain is.
-        (name.name, domain.did if domain.is_served and name.is_served_by_state else None)
-        for domain in domains
-        for name in domain.names.all()
-    )
-    return probe_expected(proxy, expected, limit=limit)
+    return probe_expected(proxy, names_served_as(domains), limit=limit)
+
+
+def names_served_as(domains: Iterable[Domain]) -> Iterator[tuple[str, str | None]]:
+    """Each name of ``domains`` (prefetched as changed_domains gives them) with the did the
+    proxy must serve it as, or None for a name it must not serve."""
+    for domain in domains:
+        for name in domain.names.all():
+            # A name the DNS lifecycle disabled is not served while the domain is.
+            yield name.name, domain.did if domain.is_served and name.is_served_by_state else None
 
 
 def probe_expected(

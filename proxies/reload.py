@@ -25,7 +25,10 @@
 5. ``drift_check()`` (proxies/drift.py; periodic with a broker) schedules proxies that are behind, and
    probes a sample of names on the others; a proxy that answers against the database is
    marked stale and reloaded.
-6. In the htable index mode (SERWEB_PROXY_DOMAINS=htable) the catch-up under the claim
+6. Before either, the served names a catch-up brings in are deleted from the proxy's
+   negative cache of the lookup (proxies/negatives.py), so the lookup answers them while
+   the tables are not there yet.
+7. In the htable index mode (SERWEB_PROXY_DOMAINS=htable) the catch-up under the claim
    is, when it can be, only the keys that changed since the proxy's generation
    (``_update``, proxies/incremental.py, from the log of proxies/index_log.py), sent at
    once rather than after a quiet moment; a full reload is ``htable.reload`` of both
@@ -55,6 +58,7 @@ from proxies.config import (
 from proxies.generation import desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
+from proxies.negatives import negative_htable_name, negatives_forget, served_names
 from proxies.outcome import ReloadOutcome, Status, backoff, failed
 from proxies.probes import changed_domains, probe_names
 
@@ -224,6 +228,10 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
     generation, changed_at = (log.generation, log.changed_at) if log else desired_state()
     if proxy.applied_generation >= generation and not force:
         return ReloadOutcome(proxy_id, Status.CURRENT, generation), False
+    if negative_htable_name():
+        # Before the tables: the lookup serves a new name meanwhile (proxies/negatives.py).
+        since = proxy.applied_changed_at
+        negatives_forget(proxy, served_names(changed_domains(since, changed_at)))
     if log is not None and not force:
         outcome = incremental.update(proxy, log, generation, changed_at)
         if outcome is not None:

@@ -181,6 +181,13 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 # every account made without an address, operators included; the tenant pages hold the
 # line instead, portal/access.py).
 SERWEB_TENANT_SIGNUP = env_bool("SERWEB_TENANT_SIGNUP", True)
+# The portal's address as people reach it (https://serweb.example.net/): the links in mails
+# sent with no request to take it from (a tenant's DNS notices, `tenant invite`).
+SERWEB_PUBLIC_URL = env_str("SERWEB_PUBLIC_URL", "").strip()
+if SERWEB_PUBLIC_URL and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", SERWEB_PUBLIC_URL):
+    raise ImproperlyConfigured(
+        f"SERWEB_PUBLIC_URL: {SERWEB_PUBLIC_URL!r} is not an http:// or https:// address"
+    )
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_FORMS = {"signup": "portal.forms.signup.SignUpForm"}
 ACCOUNT_EMAIL_VERIFICATION = "optional"
@@ -408,6 +415,10 @@ if SERWEB_PROXY_DOMAINS not in ("domain", "htable"):
     )
 # The name of the hash table of names in the proxy's configuration.
 SERWEB_PROXY_DOMAINS_HTABLE = env_str("SERWEB_PROXY_DOMAINS_HTABLE", "domnames")
+# The hash table in which the proxies remember the lookup's "not ours" answers (the
+# reference configuration's WITH_LOOKUP: lookupneg); a name that becomes served is deleted
+# from it. Empty: the proxies keep no such table.
+SERWEB_PROXY_NEGATIVE_HTABLE = env_str("SERWEB_PROXY_NEGATIVE_HTABLE", "")
 # In that mode, a proxy more than this many changed keys (names and attributes) behind
 # gets a full htable.reload of both tables instead of the changes one by one.
 SERWEB_PROXY_INCREMENTAL_MAX = env_int("SERWEB_PROXY_INCREMENTAL_MAX", 2000, minimum=0)
@@ -472,9 +483,10 @@ SERWEB_DNS_BREAKER_MINIMUM = env_int("SERWEB_DNS_BREAKER_MINIMUM", 20, minimum=0
 
 # The on-demand lookup (GET /proxy/lookup?host=H): answers for known hosts are kept this
 # long per process; an unknown host is looked up in DNS at most once per negative TTL, and
-# at most this many unknown hosts per minute overall.
+# at most this many unknown hosts per minute overall. A "not ours" answer tells the proxy
+# to remember it as long (its "ttl"; the reference kamailio.cfg holds it 600 s at most).
 SERWEB_LOOKUP_CACHE_SECONDS = env_int("SERWEB_LOOKUP_CACHE_SECONDS", 5, minimum=0)
-SERWEB_LOOKUP_NEGATIVE_TTL = env_int("SERWEB_LOOKUP_NEGATIVE_TTL", 300, minimum=1)
+SERWEB_LOOKUP_NEGATIVE_TTL = env_int("SERWEB_LOOKUP_NEGATIVE_TTL", 300, minimum=1, maximum=86400)
 SERWEB_LOOKUP_DNS_PER_MINUTE = env_int("SERWEB_LOOKUP_DNS_PER_MINUTE", 60, minimum=0)
 # Each of those holds a web worker: for this long at most (below the proxy's own timeout,
 # 2 s in the reference kamailio.cfg), and at most this many at once on one host (fewer

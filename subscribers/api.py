@@ -7,6 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.filters import FilterBackend
+from api.schema import keyed_schema
 from api.views import ApiView
 from domains.models import Domain
 from domains.selectors import domain_realm
@@ -43,7 +44,7 @@ class SubscriberListCreate(mixins.ListModelMixin, ApiView):
     def get(self, request, did: str):
         return self.list(request)
 
-    @extend_schema(request=io.SubscriberCreateInput, responses={201: io.SubscriberOutput})
+    @keyed_schema(request=io.SubscriberCreateInput, responses={201: io.SubscriberOutput})
     def post(self, request, did: str):
         def create():
             domain = self.visible_domain(did)
@@ -108,7 +109,7 @@ class ValidFromListCreate(SubscriberView):
     def get(self, request, did: str, username: str):
         return Response(io.ValidFromOutput(self.subscriber().valid_froms.all(), many=True).data)
 
-    @extend_schema(request=io.ValidFromInput, responses={201: io.ValidFromOutput})
+    @keyed_schema(request=io.ValidFromInput, responses={201: io.ValidFromOutput})
     def post(self, request, did: str, username: str):
         def add():
             entry = self.call(
@@ -142,7 +143,7 @@ class UserAliasListCreate(ApiView):
         aliases = domain.user_aliases.select_related("subscriber__domain")
         return Response(io.UserAliasOutput(aliases, many=True).data)
 
-    @extend_schema(request=io.UserAliasInput, responses={201: io.UserAliasOutput})
+    @keyed_schema(request=io.UserAliasInput, responses={201: io.UserAliasOutput})
     def post(self, request, did: str):
         def add():
             domain = self.visible_domain(did)

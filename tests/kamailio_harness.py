@@ -284,10 +284,17 @@ class Sipp:
         auth: tuple[str, str] | None,
         timeout: float,
         prefix: str,
+        calls: int = 1,
+        rate: int | None = None,
+        limit: int | None = None,
     ) -> list[str]:
         command = [self.binary, "-sf", str(SIPP_DIR / scenario)]
         command += ["-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port())]
-        command += ["-m", "1", "-nostdin", "-timeout", f"{timeout}s", "-timeout_error"]
+        command += ["-m", str(calls), "-nostdin", "-timeout", f"{timeout}s", "-timeout_error"]
+        if rate is not None:
+            command += ["-r", str(rate)]
+        if limit is not None:
+            command += ["-l", str(limit)]
         command += ["-trace_msg", "-message_file", f"{prefix}.msg"]
         command += ["-trace_logs", "-log_file", f"{prefix}.log"]
         for key, value in keys.items():
@@ -308,7 +315,12 @@ class Sipp:
         auth: tuple[str, str] | None = None,
         port: int | None = None,
         timeout: float = 10,
+        calls: int = 1,
+        rate: int | None = None,
+        limit: int | None = None,
     ) -> SippResult:
+        """Run ``calls`` calls of the scenario, ``rate`` new ones a second (SIPp's default
+        is 10), at most ``limit`` of them at once."""
         prefix = self._prefix(scenario)
         command = self._command(
             scenario,
@@ -317,6 +329,9 @@ class Sipp:
             auth=auth,
             timeout=timeout,
             prefix=str(prefix),
+            calls=calls,
+            rate=rate,
+            limit=limit,
         )
         command.append(self.proxy_address)
         done = subprocess.run(

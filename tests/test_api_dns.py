@@ -4,6 +4,7 @@ jobs, a domain's DNS evidence; reloads and proxy status for operators."""
 import json
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from api import jobs
@@ -171,6 +172,7 @@ def test_lookup_for_operators(alice, bob, world):  # noqa: F811
     assert (known["ours"], known["did"], known["canonical"]) == (True, "bob.example", "bob.example")
     unknown = client.get("/api/v1/lookup/?host=nobody.example.net").json()
     assert unknown["ours"] is False
+    assert unknown["ttl"] == settings.SERWEB_LOOKUP_NEGATIVE_TTL
     assert client.get("/api/v1/lookup/?host=bad_name").status_code == 400
     assert client_for(bob).get("/api/v1/lookup/?host=bob.example").status_code == 403
 

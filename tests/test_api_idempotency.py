@@ -4,6 +4,7 @@ kept, expired answers purged.
 The parallel tests send real concurrent requests, each thread with its own database
 connection, against committed data (transactional_db)."""
 
+import inspect
 import threading
 import time
 from datetime import timedelta
@@ -12,6 +13,7 @@ import pytest
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from drf_spectacular.generators import EndpointEnumerator
 from rest_framework.test import APIClient
 
 from api.models import ApiToken, IdempotencyRecord
@@ -281,3 +283,35 @@ def test_a_bad_key_is_a_400_naming_the_header(alice, key):
     assert answer.status_code == 400
     assert answer.json()["fields"] == {"Idempotency-Key": ["give 1 to 255 characters"]}
     assert not Domain.objects.exists()
+
+
+def _calls_idempotent(code) -> bool:
+    """Whether a function's code, or a function defined in it, calls ``idempotent``."""
+    return "idempotent" in code.co_names or any(
+        _calls_idempotent(const) for const in code.co_consts if hasattr(const, "co_names")
+    )
+
+
+def test_the_schema_documents_the_key_on_every_post_that_takes_it(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    keyed, unkeyed = [], []
+    for path, _regex, method, view in EndpointEnumerator().get_api_endpoints():
+        if method != "POST":
+            continue
+        handler = inspect.unwrap(view.cls.post)
+        path = path.replace("{pk}", "{id}")  # as the schema names a primary key
+        operation = schema["paths"][path]["post"]
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        (keyed if "Idempotency-Key" in headers else unkeyed).append(path)
+        assert ("Idempotency-Key" in headers) == _calls_idempotent(handler.__code__), path
+    assert "/api/v1/domains/" in keyed and "/api/v1/claims/" in keyed
+    assert "/api/v1/claims/{id}/verify/" in unkeyed
+
+
+def test_a_post_without_the_key_in_its_schema_ignores_it(alice):
+    client = client_for(alice)
+    domain_services.domain_create(actor=alice, name="keyless.example")
+    first = post(client, "/api/v1/domains/keyless.example/verify/", None, "same")
+    again = post(client, "/api/v1/domains/keyless.example/verify/", None, "same")
+    assert "Idempotent-Replayed" not in again.headers
+    assert first.status_code in (200, 202) and again.status_code in (200, 202, 429)

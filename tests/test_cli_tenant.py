@@ -1,9 +1,10 @@
 """The `tenant` command: tenants and their owners' logins."""
 
 import json
+import re
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 
 from api.authentication import TokenAuthentication
 from api.services import token_create
@@ -129,3 +130,45 @@ def _token_user(key: str):
     except AuthenticationFailed:
         return None
     return found[0] if found else None
+
+
+def test_tenant_invite_mails_a_link_at_the_public_address(bob_tenant, settings, mailoutbox):
+    settings.SERWEB_PUBLIC_URL = "https://serweb.example.net/portal/"
+    refused = run("tenant", "invite", "bob")
+    assert refused.code != 0 and "the owner has no e-mail address to invite" in refused.err
+    get_user_model().objects.filter(pk=bob_tenant.owner_id).update(email="bob@example.org")
+
+    result = run("tenant", "invite", "bob")
+
+    assert result.code == 0, result.err
+    assert result.out == "invited bob: a link to choose a password went to bob@example.org\n"
+    [mail] = mailoutbox
+    [link] = re.findall(r"https://\S+", mail.body)
+    assert link.startswith("https://serweb.example.net/portal/accounts/password/reset/key/")
+    assert link.split("/")[-2] not in result.out
+    assert AuditEntry.objects.filter(action="tenant.invite", channel="cli").count() == 1
+
+
+def test_tenant_add_invite_needs_the_public_address(db, settings, mailoutbox):
+    settings.SERWEB_PUBLIC_URL = ""
+    result = run("tenant", "add", "Dora", "--owner", "dora", "--email", "d@t.test", "--invite")
+    assert result.code != 0 and "SERWEB_PUBLIC_URL is not set" in result.err
+    # The tenant is made; the invitation can follow once the address is set.
+    assert "created tenant Dora" in result.out and mailoutbox == []
+    settings.SERWEB_PUBLIC_URL = "https://serweb.example.net"
+    assert run("tenant", "invite", "Dora").code == 0 and len(mailoutbox) == 1
+
+
+def test_tenant_limits_change_what_it_may_hold_and_show_says_so(bob_tenant):
+    result = run("tenant", "limits", "bob", "--domain-quota", "3", "--pending-claim-limit", "1")
+    assert result.code == 0, result.err
+    assert result.out == (
+        "tenant Bob's Telephony may hold 3 domains and claims together, 1 claim waiting at once\n"
+    )
+    shown = json.loads(run("tenant", "show", "bob", "--json").out)
+    assert (shown["domain_quota"], shown["pending_claim_limit"]) == (3, 1)
+    assert shown["confirmed"] is True
+
+    refused = run("tenant", "limits", "bob", "--domain-quota", "-1")
+    assert refused.code != 0 and "--domain-quota: between 0 and 1000000" in refused.err, refused.err
+    assert Tenant.objects.get(pk=bob_tenant.pk).domain_quota == 3

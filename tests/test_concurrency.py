@@ -47,7 +47,7 @@ from subscribers import digest
 from subscribers import services as subscribers
 from subscribers.bulk import import_subscribers
 from subscribers.models import Subscriber, UserAlias, ValidFrom
-from tests import dns_harness
+from tests import dns_harness, helpers
 from tests.dns_harness import PROXY_HOSTNAMES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -64,28 +64,18 @@ def in_parallel(*calls: Callable[[], object]) -> list[tuple[str, object]]:
     ("ok", result), ("invalid", ValidationError), ("gone", ObjectDoesNotExist: what the
     call is about was deleted meanwhile, a 404 through the API) or ("error", exception)
     for each."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[tuple[str, object]] = [("error", "did not run")] * len(calls)
 
-    def run(index: int, call: Callable[[], object]) -> None:
+    def outcome(index: int) -> tuple[str, object]:
         try:
-            barrier.wait(timeout=30)
-            outcomes[index] = ("ok", call())
+            return ("ok", calls[index]())
         except ValidationError as exc:
-            outcomes[index] = ("invalid", exc)
+            return ("invalid", exc)
         except ObjectDoesNotExist as exc:
-            outcomes[index] = ("gone", exc)
+            return ("gone", exc)
         except Exception as exc:  # what the test must never see
-            outcomes[index] = ("error", exc)
-        finally:
-            connection.close()
+            return ("error", exc)
 
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
+    return helpers.in_parallel(len(calls), outcome)
 
 
 def fresh(obj: Model, call: Callable[[Model], object]) -> Callable[[], object]:

@@ -31,12 +31,11 @@ from subscribers.bulk import (
 )
 from subscribers.models import Subscriber, UserAlias, ValidFrom
 from subscribers.services import subscriber_create, subscriber_delete
+from tests.test_cli import postgres_only
 
 PASSWORD = "correct-horse-9"
 HA1 = "0123456789abcdef0123456789abcdef"
 HA1B = "fedcba9876543210fedcba9876543210"
-
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 
 
 def write_csv(tmp_path: Path, text: str, name: str = "import.csv") -> Path:
@@ -545,7 +544,6 @@ def test_passwords_copy_must_escape_arrive_intact(alice, settings):
     assert imported.password == password
 
 
-@pytest.mark.postgres
 @postgres_only
 def test_proxy_schema_shows_imported_rows(alice, tmp_path):
     import_domains_csv(actor=alice, path=write_csv(tmp_path, GOOD_DOMAINS))

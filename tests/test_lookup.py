@@ -185,6 +185,48 @@ def test_a_foreign_host_is_asked_once_per_negative_ttl(client, learning, knot, m
     assert len(calls) == 1
 
 
+def test_a_not_ours_answer_tells_the_proxy_how_long_to_remember_it(
+    client, learning, knot, monkeypatch
+):
+    learning.SERWEB_LOOKUP_NEGATIVE_TTL = 120
+    name = knot.unique("u")
+    checked = ask(client, name).json()
+    assert (checked["source"], checked["ttl"]) == ("dns", 120)
+
+    # From serweb's own cache: what is left of it, never more.
+    later = time.time() + 50
+    monkeypatch.setattr(lookup.time, "time", lambda: later)
+    remembered = ask(client, name).json()
+    assert (remembered["source"], remembered["ttl"]) == ("negative-cache", 70)
+
+
+def test_without_auto_learning_an_unknown_host_is_remembered_for_the_negative_ttl(
+    client, db, settings
+):
+    settings.SERWEB_LOOKUP_NEGATIVE_TTL = 45
+
+    answer = ask(client, "unknown.example.org")
+
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "host": "unknown.example.org",
+        "ours": False,
+        "reason": "unknown host",
+        "source": "database",
+        "ttl": 45,
+    }
+
+
+def test_a_name_being_checked_or_rate_limited_is_nothing_to_remember(client, learning, knot):
+    name = knot.unique("u")
+    lookup.cache.set(f"serweb:lookup:negative:{name}", (lookup.CHECKING_REASON, time.time() + 60))
+    assert "ttl" not in ask(client, name).json()
+
+    learning.SERWEB_LOOKUP_DNS_PER_MINUTE = 0
+    limited = ask(client, knot.unique("u")).json()
+    assert limited["reason"] == "rate-limited" and "ttl" not in limited
+
+
 def test_random_names_are_rate_limited_overall(client, learning, knot):
     learning.SERWEB_LOOKUP_DNS_PER_MINUTE = 3
     answers = [ask(client, knot.unique("random")).status_code for _ in range(5)]
@@ -221,7 +263,8 @@ def test_a_dns_failure_is_an_unknown_not_a_no(client, learning, silent_port):
 
     assert response.status_code == 503
     assert response.json()["reason"] == "dns-unknown"
-    # Asked again only after a while.
+    # The proxy too may ask again only after a while: a minute, not a negative TTL.
+    assert response.json()["ttl"] == 60
     assert ask(client, "quiet.example.org").json()["source"] == "negative-cache"
 
 

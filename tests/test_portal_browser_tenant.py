@@ -123,6 +123,11 @@ def test_a_tenant_goes_from_sign_up_to_a_live_domain_and_back_from_suspect(
     expect(panel.locator(".badge-seen-missing").first).to_be_visible()
     expect(panel).to_contain_text("You can check again in")
     expect(panel.get_by_role("button", name="Check now")).to_be_disabled()
+    # The check found the zone: every table's hosts are relative to it now.
+    label = name.removesuffix(".test")
+    expect(panel.locator("tbody th code").first).to_have_text(f"_sip._udp.{label}")
+    optional = page.locator("#attributes-dns tbody th code")
+    expect(optional.first).to_have_text(f"_serweb-config.{label}")
     visit.seen("claim-checked-missing")
 
     # The records as copied from the page: the zone-file lines, and the table's TXT value

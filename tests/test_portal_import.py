@@ -507,3 +507,41 @@ def test_the_domain_export_takes_the_lists_filters(client, alice):
     assert client.get("/export/domains.csv?enabled=maybe").status_code == 400
     listing = client.get("/domains/?enabled=false").content.decode()
     assert "/export/domains.csv?enabled=false" in listing
+
+
+def test_the_subscribers_export_takes_the_lists_search(operator, alice):
+    a = domain_create(actor=alice, name="a.test")
+    b = domain_create(actor=alice, name="b.test")
+    for domain, username, enabled in [(a, "ann", True), (a, "art", False), (b, "bea", True)]:
+        Subscriber.objects.create(
+            domain=domain,
+            username=username,
+            ha1=HA1,
+            ha1b=HA1,
+            ha1_realm=domain.did,
+            enabled=enabled,
+        )
+
+    def exported(query: str) -> list[str]:
+        answer = operator.get("/export/subscribers.csv?" + query)
+        return b"".join(answer.streaming_content).decode().splitlines()[1:]
+
+    assert exported("domain=a.test") == ["ann,a.test,,,yes", "art,a.test,,,no"]
+    assert exported("domain=a.test&enabled=false") == ["art,a.test,,,no"]
+    assert exported("q=b") == ["bea,b.test,,,yes"]
+    # The list links to the export of what it shows.
+    page = operator.get("/subscribers/?domain=a.test&enabled=true").text
+    assert 'href="/export/subscribers.csv?domain=a.test&amp;enabled=true"' in page
+    refused = operator.get("/export/subscribers.csv?enabled=perhaps")
+    assert refused.status_code == 400 and b"enabled" in refused.content
+
+
+def test_a_tenants_subscriber_list_offers_no_export(client, alice, bob):
+    client.force_login(bob)
+    domain = domain_create(actor=alice, name="bob.test", tenant=bob.tenant)
+    Subscriber.objects.create(
+        domain=domain, username="ann", ha1=HA1, ha1b=HA1, ha1_realm="bob.test"
+    )
+    page = client.get("/my/subscribers/").text
+    assert "ann" in page and "export" not in page
+    assert client.get("/export/subscribers.csv").status_code == 404

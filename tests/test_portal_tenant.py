@@ -143,7 +143,7 @@ def test_the_list_is_searched_by_state_and_name_start(client, alice, bob, bobs, 
     client.force_login(bob)
     page = client.get("/my/domains/?state=suspect").text
     assert "gone.bob.example.com" in page and 'href="/my/domains/bob.example.com/"' not in page
-    page = client.get("/my/domains/?q=sip.bob")
+    page = client.get("/my/domains/?search=sip.bob")
     listed = words(domains_table(page))
     assert "bob.example.com" in listed and "gone.bob" not in listed
     page = client.get("/my/domains/?state=nonsense")
@@ -315,6 +315,6 @@ def test_a_nul_in_an_address_or_a_search_is_not_found_or_refused(client, bob, mi
     client.force_login(bob)
     assert client.get("/my/domains/bob%00.example.com/").status_code == 404
     assert client.post("/my/domains/bob.example.com/attributes/a%00/remove/").status_code == 404
-    page = client.get("/my/domains/?q=bob%00")
-    [error] = elements(page_tree(page), "small", id="id_q_error")
+    page = client.get("/my/domains/?search=bob%00")
+    [error] = elements(page_tree(page), "small", id="id_search_error")
     assert "Null characters are not allowed" in text_of(error)

@@ -2,6 +2,9 @@
 password, disabling and enabling it, what it holds, and moving a domain from one tenant to
 another; in a fixed number of queries; operators only."""
 
+import json
+import re
+
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.db import connection
@@ -463,3 +466,84 @@ def test_an_operator_changes_what_a_tenant_may_hold(client, alice, bob):
     client.post(f"/tenants/{tenant.pk}/edit/", {"name": "renamed", "email": bob.email})
     tenant.refresh_from_db()
     assert (tenant.name, tenant.domain_quota) == ("renamed", 3)
+
+
+# --- invitations ------------------------------------------------------------------------
+
+
+def _invitation_link(mail) -> str:
+    [link] = re.findall(r"http://testserver/accounts/password/reset/key/\S+", mail.body)
+    return link.removeprefix("http://testserver")
+
+
+def test_an_invited_owner_chooses_its_password_from_the_mailed_link(operator, mailoutbox):
+    answer = operator.post(
+        "/tenants/add/",
+        {"name": "Fay's Phones", "owner": "fay", "email": "fay@t.test", "invite": "on"},
+    )
+    tenant = Tenant.objects.get(name="Fay's Phones")
+    assert answer.status_code == 302
+    assert flash_messages(operator.get(answer.url)) == [
+        "Created tenant Fay's Phones: fay signs in once it has chosen a password.",
+        "Invited fay: a link to choose a password went to fay@t.test.",
+    ]
+    [mail] = mailoutbox
+    assert mail.to == ["fay@t.test"] and "Fay's Phones" in mail.subject
+    assert "Your login is fay." in mail.body
+    link = _invitation_link(mail)
+    entry = AuditEntry.objects.get(action="tenant.invite")
+    assert entry.after == {"email": "fay@t.test"} and entry.tenant_id == tenant.pk
+    assert link.split("/")[-2] not in json.dumps([entry.before, entry.after])
+
+    owner = Client()
+    form = owner.get(link, follow=True)
+    assert form.status_code == 200
+    chosen = owner.post(
+        form.redirect_chain[-1][0] if form.redirect_chain else link,
+        {"password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert chosen.status_code == 302
+    assert authenticate(username="fay", password=PASSWORD) == tenant.owner
+    # The link works once.
+    again = Client().get(link, follow=True)
+    assert "invalid" in again.text.lower()
+
+
+def test_an_invitation_needs_an_e_mail_address(operator, mailoutbox):
+    answer = operator.post("/tenants/add/", {"name": "Gus", "owner": "gus", "invite": "on"})
+    assert field_errors(answer)["email"] == "An invitation needs the owner's e-mail address."
+    assert not Tenant.objects.filter(name="Gus").exists() and mailoutbox == []
+
+
+def test_an_operator_invites_again_until_the_owner_signs_in(operator, alice, mailoutbox):
+    tenant = tenant_create(actor=alice, name="Hal", owner_username="hal", email="hal@t.test")
+    page = operator.get(f"/tenants/{tenant.pk}/")
+    assert "Invite hal again" in page.text
+    assert operator.get(f"/tenants/{tenant.pk}/invite/").status_code == 405
+    answer = operator.post(f"/tenants/{tenant.pk}/invite/", follow=True)
+    assert flash_messages(answer) == [
+        "Invited hal: a link to choose a password went to hal@t.test."
+    ]
+    assert len(mailoutbox) == 1
+    first = _invitation_link(mailoutbox[0])
+
+    get_user_model().objects.filter(pk=tenant.owner_id).update(email="")
+    refused = operator.post(f"/tenants/{tenant.pk}/invite/", follow=True)
+    assert flash_messages(refused) == [
+        "No invitation was sent: the owner has no e-mail address to invite"
+    ]
+    assert len(mailoutbox) == 1
+    get_user_model().objects.filter(pk=tenant.owner_id).update(email="hal@t.test")
+    owner = tenant.owner
+    owner.set_password(PASSWORD)
+    owner.save()
+    assert Client().login(username="hal", password=PASSWORD)
+    assert "Invite hal again" not in operator.get(f"/tenants/{tenant.pk}/").text
+    # A password chosen since: the first link no longer works.
+    assert "invalid" in Client().get(first, follow=True).text.lower()
+
+
+def test_a_tenant_cannot_invite(client, bob, bob_corp, mailoutbox):
+    client.force_login(bob)
+    assert client.post(f"/tenants/{bob_corp.pk}/invite/").status_code == 404
+    assert mailoutbox == []

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from domains.models import DomainName, NameCheck, NameState
 from domains.services import domain_create
 from proxies.access import PROXY_RELATIONS, proxy_role_grant
 from subscribers.services import subscriber_create
@@ -108,6 +109,23 @@ def test_the_names_relation_holds_what_the_domain_relation_holds(db):
     # Served names only, each a plain key (0) with its did as a string (0), no expiry.
     assert domain == [("192.0.2.7", served.did), ("names.example.com", served.did)]
     assert names == [(name, 0, 0, did, 0) for name, did in domain]
+
+
+def test_the_names_relation_leaves_out_names_housekeeping_disabled_or_removed(db):
+    domain = domain_create(
+        actor=None,
+        name="kept.example.com",
+        aliases=["suspect.example.com", "disabled.example.com", "removed.example.com"],
+    )
+    for state in (NameState.SUSPECT, NameState.DISABLED, NameState.REMOVED):
+        name = DomainName.objects.get(name=f"{state}.example.com")
+        NameCheck.objects.create(name=name, state=state)
+    schema = settings.SERWEB_PROXY_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT key_name, key_value FROM "{schema}".domain_names_htable')
+        names = sorted(cursor.fetchall())
+    # A suspect name is still served; the domain and its other names stay.
+    assert names == [("kept.example.com", domain.did), ("suspect.example.com", domain.did)]
 
 
 def test_version_rows_match_kamailio(stock_schema):

@@ -217,6 +217,8 @@ def test_the_reload_settings_come_from_the_environment(tmp_path):
         ("SERWEB_PROXY_SHM_SAFETY", "0.5", "must be at least 1.0"),
         ("SERWEB_PROXY_SHM_SAFETY", "nan", "expected a finite number"),
         ("SERWEB_PROBE_NAMES", "five", "expected an integer"),
+        ("SERWEB_LOOKUP_NEGATIVE_TTL", "0", "must be at least 1"),
+        ("SERWEB_LOOKUP_NEGATIVE_TTL", "86401", "must be at most 86400"),
     ],
 )
 def test_a_bad_reload_setting_stops_the_start(tmp_path, name, value, problem):

@@ -64,7 +64,21 @@ def test_the_first_negative_mails_the_failing_records(live_domain, knot, mailout
     assert "found:    nothing (the name does not exist)" in mail.body
     words = " ".join(mail.body.split())
     assert "The domain is still served." in words and "serweb may switch it off from" in words
-    assert 'press "Check now"' in words
+    assert 'press "Check now" on the domain\'s page under "Your domains".' in words
+
+
+def test_with_the_public_address_the_mails_link_to_the_domains_page(
+    live_domain, knot, mailoutbox, settings
+):
+    settings.SERWEB_PUBLIC_URL = "https://serweb.example.net/"
+    mailoutbox.clear()
+    knot.remove(f"_sip._udp.{live_domain.did}", "SRV")
+
+    domain_verify(domain=live_domain)
+
+    [mail] = mailoutbox
+    assert f"\nhttps://serweb.example.net/my/domains/{live_domain.did}/\n" in mail.body
+    assert "Your domains" not in mail.body
 
 
 def test_a_warning_once_before_the_switch_off_and_news_when_it_is_back(

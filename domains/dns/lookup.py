@@ -4,10 +4,10 @@
 small JSON body:
 
 - 200 ``{"host", "ours": true, "did", "canonical", "state", "source", "learned"}``
-- 404 ``{"host", "ours": false, "reason", "source"}``: not ours (unknown, not served,
-  reserved, or DNS says it points elsewhere)
+- 404 ``{"host", "ours": false, "reason", "source", "ttl"}``: not ours (unknown, not
+  served, reserved, or DNS says it points elsewhere)
 - 503 ``{"host", "ours": false, "reason": "dns-unknown" | "rate-limited", "retry_after"}``:
-  no answer now; ask again later
+  no answer now; ask again later (``ttl`` too after an unanswered DNS check)
 - 400 ``{"error"}`` for a host that is not a name; 403 for a client not allowed
 
 Known hosts come from a per-process cache (a few seconds) or one indexed query. An
@@ -17,6 +17,13 @@ names cannot turn serweb into a DNS amplifier. A check holds its web worker for
 SERWEB_LOOKUP_DNS_MS at most, well within the proxy's patience, and only
 SERWEB_LOOKUP_DNS_AT_ONCE of them run at once on a host, so random names cannot take
 the workers from known hosts and pages either; the others are told to ask again later.
+
+``ttl`` is how many seconds the proxy may remember a "not ours" answer instead of asking
+again (the reference kamailio.cfg's negative cache, WITH_LOOKUP): SERWEB_LOOKUP_NEGATIVE_TTL,
+or what is left of it when the answer comes from serweb's own negative cache, so the proxy
+never holds an answer longer than serweb would give it. A name that becomes served is
+deleted from the proxies' cache by the reload pipeline (proxies/negatives.py). An answer
+about a name being checked right now, or one refused for the rate limit, has none.
 """
 
 import fcntl
@@ -50,6 +57,7 @@ logger = logging.getLogger("serweb.lookup")
 _known: dict[str, tuple[float, "LookupAnswer"]] = {}
 _KNOWN_MAX = 200_000
 UNKNOWN_REASON = "dns-unknown"
+CHECKING_REASON = "being checked"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class LookupAnswer:
     learned: bool = False
     status: int = 404
     retry_after: int = 0
+    ttl: int = 0  # seconds the proxy may remember a "not ours" answer
 
     def as_json(self) -> dict:
         body = asdict(self)
@@ -99,7 +108,17 @@ def _from_database(host: str) -> LookupAnswer | None:
         reason = f"not served ({state})"
     else:
         reason = f"this name is not served ({name_state})"
-    return LookupAnswer(host, False, did, canonical_name, state, "database", reason, status=404)
+    return LookupAnswer(
+        host,
+        False,
+        did,
+        canonical_name,
+        state,
+        "database",
+        reason,
+        status=404,
+        ttl=settings.SERWEB_LOOKUP_NEGATIVE_TTL,
+    )
 
 
 def _remember(key: str, answer: LookupAnswer) -> None:
@@ -113,6 +132,25 @@ def _remember(key: str, answer: LookupAnswer) -> None:
 
 def forget_cached_answers() -> None:
     _known.clear()
+
+
+def _negative_key(host: str) -> str:
+    return f"serweb:lookup:negative:{host}"
+
+
+def not_ours_remember(host: str, reason: str, *, ttl: int) -> None:
+    """Remember for ``ttl`` seconds what a DNS check of ``host`` concluded, with when that
+    ends (the ``ttl`` of the answers given from it)."""
+    cache.set(_negative_key(host), (reason, time.time() + ttl), timeout=ttl)
+
+
+def _remembered(key: str) -> tuple[str, int] | None:
+    """What serweb's negative cache holds for a host, and for how many more seconds."""
+    value = cache.get(key)
+    if value is None:
+        return None
+    reason, until = value
+    return reason, max(1, math.ceil(until - time.time()))
 
 
 def _rate_limited() -> bool:
@@ -201,13 +239,12 @@ def lookup_host(raw: str) -> LookupAnswer:
 
 def _unknown_host(host: str) -> LookupAnswer:
     if not settings.SERWEB_DNS_AUTO_LEARN:
-        return _not_ours(host, "unknown host", "database")
-    negative_key = f"serweb:lookup:negative:{host}"
-    remembered = cache.get(negative_key)
-    if remembered == UNKNOWN_REASON:
-        return _not_ours(host, remembered, "negative-cache", status=503, retry_after=60)
+        ttl = settings.SERWEB_LOOKUP_NEGATIVE_TTL
+        return _not_ours(host, "unknown host", "database", ttl=ttl)
+    negative_key = _negative_key(host)
+    remembered = _remembered(negative_key)
     if remembered is not None:
-        return _not_ours(host, remembered, "negative-cache")
+        return _from_negative_cache(host, *remembered)
     within = settings.SERWEB_LOOKUP_DNS_MS / 1000
     with _dns_slot() as slot:
         if slot is None:
@@ -216,22 +253,32 @@ def _unknown_host(host: str) -> LookupAnswer:
         return _checked_in_dns(host, negative_key, within, slot)
 
 
+def _from_negative_cache(host: str, reason: str, left: int) -> LookupAnswer:
+    if reason == UNKNOWN_REASON:
+        return _not_ours(host, reason, "negative-cache", 503, retry_after=60, ttl=left)
+    if reason == CHECKING_REASON:
+        # Ours, perhaps, in a moment: nothing for the proxy to remember.
+        return _not_ours(host, reason, "negative-cache")
+    return _not_ours(host, reason, "negative-cache", ttl=left)
+
+
 def _checked_in_dns(host: str, negative_key: str, within: float, slot: _Slot) -> LookupAnswer:
     if _rate_limited():
         return _not_ours(host, "rate-limited", "dns", status=503, retry_after=60)
     policy = _lookup_policy(within)
     ttl = settings.SERWEB_LOOKUP_NEGATIVE_TTL
     # Claimed before asking, so concurrent requests for one name cost one lookup.
-    if not cache.add(negative_key, "being checked", timeout=ttl):
-        return _not_ours(host, cache.get(negative_key) or "being checked", "negative-cache")
+    if not cache.add(negative_key, (CHECKING_REASON, time.time() + ttl), timeout=ttl):
+        remembered = _remembered(negative_key) or (CHECKING_REASON, ttl)
+        return _from_negative_cache(host, *remembered)
     started = time.monotonic()
     try:
         domain, seen = domain_learn(name=host, policy=policy, within=within)
     except ValidationError as exc:
         reason = "; ".join(exc.messages)
-        cache.set(negative_key, reason, timeout=ttl)
+        not_ours_remember(host, reason, ttl=ttl)
         # A concurrent learner may have created it a moment ago.
-        return _from_database(host) or _not_ours(host, reason, "dns")
+        return _from_database(host) or _not_ours(host, reason, "dns", ttl=ttl)
     if domain is not None:
         cache.delete(negative_key)
         answer = _from_database(host)
@@ -241,11 +288,12 @@ def _checked_in_dns(host: str, negative_key: str, within: float, slot: _Slot) ->
     if outcome == Outcome.UNKNOWN:
         slot.rest(time.monotonic() - started)
         # Asked again after a shorter while than a real negative answer.
-        cache.set(negative_key, UNKNOWN_REASON, timeout=min(ttl, 60))
-        return _not_ours(host, UNKNOWN_REASON, "dns", status=503, retry_after=60)
+        unknown_ttl = min(ttl, 60)
+        not_ours_remember(host, UNKNOWN_REASON, ttl=unknown_ttl)
+        return _not_ours(host, UNKNOWN_REASON, "dns", 503, retry_after=60, ttl=unknown_ttl)
     reason = f"DNS: {seen.sip.verdict} ({seen.reason})"
-    cache.set(negative_key, reason, timeout=ttl)
-    return _not_ours(host, reason, "dns")
+    not_ours_remember(host, reason, ttl=ttl)
+    return _not_ours(host, reason, "dns", ttl=ttl)
 
 
 def _answer_kind(answer: LookupAnswer) -> str:

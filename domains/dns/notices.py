@@ -18,6 +18,7 @@ from domains.dns.policy import DnsPolicy
 from domains.dns.publish import domain_records
 from domains.models import Domain, DomainCheck, DomainState, Tenant
 from domains.names import name_for_people
+from serweb.links import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def tenant_notify(
         "disable_at": disable_at,
         "domain_name": name_for_people(domain.canonical_name),
         "served_under": [name_for_people(other) for other in served_under or []],
+        "url": public_url("portal:my-domain", domain.did),
     }
     subject = "[serweb] " + SUBJECTS[kind].format(name=name_for_people(name))
     body = render_to_string(f"domains/mail/{kind}.txt", context)

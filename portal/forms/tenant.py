@@ -1,14 +1,12 @@
 """The forms of a tenant's own pages: shapes only; fields are named like the keyword
 arguments of the services they feed, so a service's refusal lands next to its field."""
 
-import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef
 
 from api.models import ApiToken
 from domains.api import DomainFilter
 from domains.attributes import KNOWN_ATTRIBUTES
-from domains.models import DomainAttribute, DomainClaim, DomainName
+from domains.models import DomainAttribute, DomainClaim
 
 
 class ClaimForm(forms.Form):
@@ -44,24 +42,17 @@ class TokenForm(forms.Form):
 
 
 class TenantDomainFilter(DomainFilter):
-    """The tenant's domain list: the API's filter (state) and the start of any name.
-
-    Only the parameters a tenant's list needs; the rest of DomainFilter's (origin,
-    enabled, tenant) are left out of its form."""
-
-    q = django_filters.CharFilter(
-        label="Name starts with", method="name_starts", widget=forms.SearchInput
-    )
+    """The tenant's domain list: the API's search (any part of any of a domain's names, in
+    Unicode too) and state. The rest of DomainFilter's parameters (origin, enabled, tenant,
+    name, ordering) are not the tenant's list's."""
 
     class Meta(DomainFilter.Meta):
-        fields = ["q", "state"]
+        fields = ["search", "state"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for unused in ("origin", "enabled", "tenant", "name"):
+        for unused in ("origin", "enabled", "tenant", "name", "ordering"):
             self.filters.pop(unused, None)
+        self.filters["search"].label = "Search"
+        self.filters["search"].extra["widget"] = forms.SearchInput
         self.filters["state"].extra["empty_label"] = "Any state"
-
-    def name_starts(self, queryset, _name, value):
-        names = DomainName.objects.filter(domain=OuterRef("pk"), name__startswith=value.lower())
-        return queryset.filter(Exists(names))

@@ -54,9 +54,21 @@ class TenantCreateForm(TenantForm):
     password = password_field(
         label="Owner's password",
         required=False,
-        help_text="Optional: without one, the owner cannot sign in until an operator sets one.",
+        help_text="Optional: without one, the owner cannot sign in until it chooses one "
+        "(the invitation) or an operator sets one.",
     )
-    field_order = ["name", "owner", "email", "password"]
+    invite = forms.BooleanField(
+        label="Mail the owner an invitation to choose its password",
+        required=False,
+        initial=True,
+    )
+    field_order = ["name", "owner", "email", "password", "invite"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("invite") and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", "An invitation needs the owner's e-mail address.")
+        return data
 
 
 class TenantPasswordForm(forms.Form):

@@ -22,6 +22,7 @@ from proxies.status import reload_waiting_note
 from serweb.bulk import ImportRejected
 from serweb.errors import add_to_form
 from subscribers.bulk import subscribers_export_csv
+from subscribers.filters import SubscriberSearch
 from subscribers.selectors import subscribers_visible_to
 
 # Of a preview's refused rows, those listed on the page (the others are counted).
@@ -128,5 +129,9 @@ def export_domains(request):
 
 @operator_required
 def export_subscribers(request):
-    lines = subscribers_export_csv(queryset=subscribers_visible_to(request.user))
+    """The subscribers the list's search (the same query parameters) finds, or all of them."""
+    search = SubscriberSearch(request.GET, queryset=subscribers_visible_to(request.user))
+    if not search.is_valid():
+        return HttpResponseBadRequest("the list's search is not valid: " + search.errors.as_text())
+    lines = subscribers_export_csv(queryset=search.qs)
     return csv_download("subscribers.csv", lines)

@@ -4,6 +4,7 @@ and enabling, what each holds, and moving a domain from one tenant to another.""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from domains.models import Domain, DomainState, Tenant
 from domains.names import name_for_people
@@ -21,6 +22,7 @@ from domains.services import (
     tenant_set_password,
     tenant_update,
 )
+from domains.signup import tenant_invite
 from portal.access import operator_required
 from portal.actions import perform
 from portal.forms import posted
@@ -68,10 +70,17 @@ def tenant_add(request):
         except ValidationError as exc:
             add_to_form(form, exc, fields={"owner_username": "owner"})
         else:
-            how = "with the password given" if data["password"] else "once you set a password"
+            if data["password"]:
+                how = "with the password given"
+            elif data["invite"]:
+                how = "once it has chosen a password"
+            else:
+                how = "once you set a password"
             messages.success(
                 request, f"Created tenant {tenant.name}: {tenant.owner.username} signs in {how}."
             )
+            if data["invite"]:
+                _invite(request, tenant)
             return redirect("portal:tenant", pk=tenant.pk)
     return render(request, "portal/operator/tenant_form.html", {"form": form})
 
@@ -122,6 +131,27 @@ def tenant_password(request, pk: int):
             messages.success(request, f"Set a new password for {tenant.owner.username}.")
             return redirect("portal:tenant", pk=tenant.pk)
     return render(request, "portal/operator/tenant_password.html", {"form": form, "tenant": tenant})
+
+
+def _invite(request, tenant: Tenant) -> None:
+    try:
+        sent_to = tenant_invite(
+            actor=request.user, tenant=tenant, base_url=request.build_absolute_uri("/")
+        )
+    except ValidationError as exc:
+        messages.error(request, f"No invitation was sent: {' '.join(exc.messages)}")
+    else:
+        messages.success(
+            request,
+            f"Invited {tenant.owner.username}: a link to choose a password went to {sent_to}.",
+        )
+
+
+@operator_required
+@require_POST
+def tenant_invite_again(request, pk: int):
+    _invite(request, _tenant(pk))
+    return redirect("portal:tenant", pk=pk)
 
 
 @operator_required
