@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from domains.models import Domain, DomainName, NameCheck, NameState, Tenant
+from domains.models import Domain, DomainName, DomainTransition, NameCheck, NameState, Tenant
 from domains.services import domain_create
 from tests.helpers import proxy_rows
 from tests.portal_helpers import elements, field_errors, flash_messages, page_tree, text_of
@@ -233,3 +233,18 @@ def test_the_tenant_page_costs_the_same_queries_with_every_name_checked(client, 
         NameCheck.objects.create(name=name, state=NameState.SUSPECT, checked_at=timezone.now())
     # The banner lists the suspect names: at most a page of them, in the same queries.
     assert queries() == few + 1  # and, past a page, counts them
+
+
+def test_the_dns_history_says_which_name_moved(operator, domain):
+    DomainTransition.objects.create(
+        domain=domain, name="192.0.2.7", from_state="active", to_state="disabled", verdict="foreign"
+    )
+    DomainTransition.objects.create(
+        domain=domain, from_state="active", to_state="suspect", verdict="absent"
+    )
+
+    [panel] = elements(page_tree(operator.get(URL)), "section", id="dns-panel")
+    said = " ".join(text_of(panel).split())
+
+    assert "the domain: active → suspect" in said
+    assert "192.0.2.7: active → disabled" in said
