@@ -145,14 +145,19 @@ def metric(body: str, name: str, **labels: str) -> float:
 
 def test_metrics_say_what_the_database_holds(monitor, alice, bob, tmp_path):
     for i in range(3):
-        domain_create(actor=alice, name=f"m{i}.example.com")
+        domain_create(actor=alice, name=f"m{i}.example.com", aliases=[f"192.0.2.{50 + i}"])
     domain_disable(actor=alice, domain=domain_create(actor=alice, name="off.example.com"))
     domain_create(
         actor=alice, name="wait.example.com", state=DomainState.PENDING, origin=DomainOrigin.TENANT
     )
     proxy_create(actor=alice, name="edge", transport="fifo", address=str(tmp_path / "x.fifo"))
     Proxy.objects.filter(name="edge").update(reload_count=7, failures=2, last_reload_seconds=0.25)
-    for name, state in (("m0.example.com", "disabled"), ("m1.example.com", "active")):
+    for name, state in (
+        ("m0.example.com", "disabled"),
+        ("m1.example.com", "active"),
+        ("192.0.2.50", "disabled"),  # an IP literal no longer one of the proxy addresses
+        ("192.0.2.51", "active"),
+    ):
         NameCheck.objects.create(name=DomainName.objects.get(name=name), state=state)
 
     answer = monitor.get("/metrics")
@@ -169,6 +174,8 @@ def test_metrics_say_what_the_database_holds(monitor, alice, bob, tmp_path):
     assert metric(body, "serweb_claims_waiting") == 0
     assert metric(body, "serweb_dns_names", state="disabled", kind="hostname") == 1
     assert metric(body, "serweb_dns_names", state="active", kind="hostname") == 1
+    assert metric(body, "serweb_dns_names", state="disabled", kind="ipv4") == 1
+    assert metric(body, "serweb_dns_names", state="active", kind="ipv4") == 1
     assert "serweb_task_queue_depth" not in body  # no broker
 
 
