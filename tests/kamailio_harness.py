@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from proxies import transport
+from proxies import sip_probe, transport
 
 REPO = Path(__file__).resolve().parent.parent
 KAMAILIO_CFG = REPO / "deploy" / "kamailio" / "kamailio.cfg"
@@ -237,7 +237,7 @@ class Kamailio:
 
     def serves(self, name: str) -> str | None:
         """The did the proxy serves ``name`` as right now (SIP OPTIONS), or None."""
-        answer = transport.sip_options(self.sip_address, name, timeout=2)
+        answer = sip_probe.options(self.sip_address, name, timeout=2)
         return answer.headers.get("x-serweb-did") if answer.status == 200 else None
 
 

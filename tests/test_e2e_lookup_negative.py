@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from domains.services import domain_create
-from proxies import reload, transport
+from proxies import reload, sip_probe, transport
 from proxies.models import Proxy
 from proxies.services import proxy_create
 from tests.kamailio_harness import MODE_DEFINES, Sipp, proxy_login, scratch_dir, wait_until
@@ -133,7 +133,7 @@ def remembered(kamailio: LookupKamailio, name: str) -> str | None:
 
 
 def ask_once(kamailio: LookupKamailio, name: str) -> int:
-    return transport.sip_options(kamailio.sip_address, f"alice@{name}", timeout=3).status
+    return sip_probe.options(kamailio.sip_address, f"alice@{name}", timeout=3).status
 
 
 def test_a_flood_for_one_unknown_name_asks_serweb_once(proxy, kamailio, serweb, sipp, request):
