@@ -79,3 +79,28 @@ def percentile(values: list[float], share: float) -> float:
     """Nearest rank."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def run_sizes(args, role: str, prefix: str, measure) -> dict:
+    """``measure(size, args, directory, results)`` for each of ``args.sizes``, each in a
+    freshly migrated database (``args.database_url``) and a scratch directory; the
+    database and the proxy's ``role`` are dropped afterwards, whatever happens."""
+    import tempfile
+
+    configure_django(args.database_url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    results: dict = {}
+    try:
+        for size in args.sizes:
+            connection.close()
+            recreate_database(args.database_url)
+            call_command("migrate", verbosity=0)
+            with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+                measure(size, args, Path(directory), results)
+    finally:
+        connection.close()
+        recreate_database(args.database_url, drop_only=True)
+        admin_execute(args.database_url, f"DROP ROLE IF EXISTS {role}")
+    return results

@@ -32,19 +32,17 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import admin_execute, configure_django, recreate_database  # noqa: E402
+from bench.common import percentile, run_sizes  # noqa: E402
 from bench.reload import (  # noqa: E402
     MIB,
     kamailio_memory,
     median_seconds,
-    percentile,
     stop_kamailio,
     write_domains,
 )
@@ -353,23 +351,7 @@ def measure_size(size: int, args: argparse.Namespace, directory: Path, results: 
 
 def main() -> None:
     args = parse_arguments()
-    configure_django(args.database_url)
-    from django.core.management import call_command
-    from django.db import connection
-
-    results: dict = {}
-    try:
-        for size in args.sizes:
-            connection.close()
-            recreate_database(args.database_url)
-            call_command("migrate", verbosity=0)
-            with tempfile.TemporaryDirectory(prefix="serweb-bench-index-") as directory:
-                measure_size(size, args, Path(directory), results)
-        print_table(results, args)
-    finally:
-        connection.close()
-        recreate_database(args.database_url, drop_only=True)
-        admin_execute(args.database_url, f"DROP ROLE IF EXISTS {ROLE}")
+    print_table(run_sizes(args, ROLE, "serweb-bench-index-", measure_size), args)
 
 
 if __name__ == "__main__":

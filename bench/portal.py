@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import configure_django, recreate_database  # noqa: E402
+from bench.common import configure_django, percentile, recreate_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench_portal"
 TARGET_MS = 150
@@ -121,11 +121,6 @@ def fill(domains: int) -> None:
             applied_changed_at=timezone.now() - timezone.timedelta(hours=1),
         )
     execute("ANALYZE")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
 
 
 def measure(client, url: str, repeat: int) -> tuple[list[float], list[float], list[float], int]:

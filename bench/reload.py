@@ -37,11 +37,9 @@ A table of the figures closes the run. Smoke run:
 """
 
 import argparse
-import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import admin_execute, configure_django, recreate_database  # noqa: E402
+from bench.common import percentile, run_sizes  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/serweb_bench_reload"
 ROLE = "serweb_bench_reload"
@@ -126,12 +124,6 @@ def median_seconds(step: Callable[[], object], repeat: int) -> tuple[float, list
         step()
         times.append(time.perf_counter() - started)
     return statistics.median(times), times
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def changes_to_live(kamailio, size: int, count: int, label: str) -> list[float]:
@@ -437,23 +429,7 @@ def report_memory(before, after, estimate: int) -> None:
 
 def main() -> None:
     args = parse_arguments()
-    configure_django(args.database_url)
-    from django.core.management import call_command
-    from django.db import connection
-
-    results: dict = {}
-    try:
-        for size in args.sizes:
-            connection.close()
-            recreate_database(args.database_url)
-            call_command("migrate", verbosity=0)
-            with tempfile.TemporaryDirectory(prefix="serweb-bench-reload-") as directory:
-                measure(size, args, Path(directory), results)
-        print_table(results, args)
-    finally:
-        connection.close()
-        recreate_database(args.database_url, drop_only=True)
-        admin_execute(args.database_url, f"DROP ROLE IF EXISTS {ROLE}")
+    print_table(run_sizes(args, ROLE, "serweb-bench-reload-", measure), args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from domains.models import Domain
 from domains.selectors import names_with_checks
-from proxies import transport
+from proxies import sip_probe, transport
 from proxies.config import config
 from proxies.models import Proxy
 
@@ -52,7 +52,7 @@ def probe_expected(
             break
         budget -= 1
         try:
-            answer = transport.sip_options(proxy.sip_address, name, timeout=cfg.probe_timeout)
+            answer = sip_probe.options(proxy.sip_address, name, timeout=cfg.probe_timeout)
         except transport.ProxyError as exc:
             wrong.append(f"{name}: {exc}")
             continue
@@ -62,7 +62,7 @@ def probe_expected(
     return wrong
 
 
-def _probe_problem(name: str, answer: transport.SipAnswer, expected: str | None) -> str | None:
+def _probe_problem(name: str, answer: sip_probe.SipAnswer, expected: str | None) -> str | None:
     if answer.status not in (200, 404):
         return f"{name} answered {answer.status} {answer.reason}"
     did = answer.headers.get("x-serweb-did") if answer.status == 200 else None

@@ -1,7 +1,8 @@
-"""Talking to a Kamailio proxy: JSON-RPC (module jsonrpcs) and a SIP OPTIONS probe.
+"""Talking to a Kamailio proxy: JSON-RPC (module jsonrpcs). proxies/sip_probe.py sends
+the SIP OPTIONS probe with this module's deadlines, UDP sockets and errors.
 
-The only module that opens a connection to a proxy. No ORM: callers pass the transport
-and address, and get plain values or a ProxyError back. Every call has a deadline, and
+With sip_probe, the only code that opens a connection to a proxy. No ORM: callers pass the
+transport and address, and get plain values or a ProxyError back. Every call has a deadline, and
 nothing here blocks without one: a proxy that is down or wedged costs at most the timeout.
 
 Transports (Kamailio's jsonrpcs ``transport`` parameter):
@@ -22,7 +23,7 @@ import stat
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 FIFO = "fifo"
@@ -65,14 +66,7 @@ class ShmStats:
     max_used: int
 
 
-@dataclass(frozen=True)
-class SipAnswer:
-    status: int
-    reason: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class _Deadline:
+class Deadline:
     def __init__(self, timeout: float):
         self.end = time.monotonic() + timeout
 
@@ -94,7 +88,7 @@ def rpc_call(
     request: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": request_id}
     if params:
         request["params"] = params
-    deadline = _Deadline(timeout)
+    deadline = Deadline(timeout)
     if transport == FIFO:
         raw = _fifo_exchange(address, request, deadline)
     elif transport == UDP:
@@ -251,7 +245,7 @@ def _contact(entry: Any) -> Contact:
 # --- FIFO ----------------------------------------------------------------------------------
 
 
-def _fifo_exchange(path: str, request: dict[str, Any], deadline: _Deadline) -> bytes:
+def _fifo_exchange(path: str, request: dict[str, Any], deadline: Deadline) -> bytes:
     reply_name = f"serweb_{os.getpid()}_{secrets.token_hex(6)}"
     reply_path = os.path.join(os.path.dirname(path), reply_name)
     payload = json.dumps({**request, "reply_name": reply_name}).encode()
@@ -283,7 +277,7 @@ def _make_reply_fifo(reply_path: str) -> None:
         raise ProxyError(f"cannot create the reply FIFO {reply_path}: {exc.strerror}") from None
 
 
-def _fifo_write(path: str, payload: bytes, deadline: _Deadline) -> None:
+def _fifo_write(path: str, payload: bytes, deadline: Deadline) -> None:
     try:
         if not stat.S_ISFIFO(os.stat(path).st_mode):
             raise ProxyError(f"{path} is not a FIFO")
@@ -312,7 +306,7 @@ def _fifo_write(path: str, payload: bytes, deadline: _Deadline) -> None:
         os.close(fd)
 
 
-def _fifo_read_reply(fd: int, deadline: _Deadline) -> bytes:
+def _fifo_read_reply(fd: int, deadline: Deadline) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -335,7 +329,7 @@ def _fifo_read_reply(fd: int, deadline: _Deadline) -> bytes:
             raise ProxyError("the reply is too long")
 
 
-def _wait(fd: int, event: int, deadline: _Deadline) -> bool:
+def _wait(fd: int, event: int, deadline: Deadline) -> bool:
     poller = select.poll()
     poller.register(fd, event)
     while True:
@@ -360,7 +354,7 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _udp_socket(address: str, deadline: _Deadline) -> socket.socket:
+def udp_socket(address: str, deadline: Deadline) -> socket.socket:
     host, port = split_host_port(address)
     try:
         family, kind, proto, _name, sockaddr = socket.getaddrinfo(
@@ -378,8 +372,8 @@ def _udp_socket(address: str, deadline: _Deadline) -> socket.socket:
     return sock
 
 
-def _udp_exchange(address: str, request: dict[str, Any], deadline: _Deadline) -> bytes:
-    sock = _udp_socket(address, deadline)
+def _udp_exchange(address: str, request: dict[str, Any], deadline: Deadline) -> bytes:
+    sock = udp_socket(address, deadline)
     with sock:
         try:
             sock.send(json.dumps(request).encode())
@@ -400,7 +394,7 @@ def _udp_exchange(address: str, request: dict[str, Any], deadline: _Deadline) ->
 # --- HTTP ----------------------------------------------------------------------------------
 
 
-def _http_exchange(url: str, request: dict[str, Any], deadline: _Deadline) -> bytes:
+def _http_exchange(url: str, request: dict[str, Any], deadline: Deadline) -> bytes:
     http_request = urllib.request.Request(
         url,
         data=json.dumps(request).encode(),
@@ -424,81 +418,3 @@ def _http_exchange(url: str, request: dict[str, Any], deadline: _Deadline) -> by
         raise ProxyTimeout(f"no reply from {url} in time") from None
     except OSError as exc:
         raise ProxyUnreachable(f"{url}: {exc}") from None
-
-
-# --- SIP OPTIONS probe ---------------------------------------------------------------------
-
-# RFC 3261 timer T1: retransmit an unanswered request over UDP after 0.5 s, then doubling.
-_T1 = 0.5
-
-
-def sip_options(address: str, name: str, *, timeout: float) -> SipAnswer:
-    """Send ``OPTIONS sip:<name>`` to the proxy at HOST:PORT over UDP and return its final
-    answer. The reference configuration answers 200 with the name's did in
-    ``X-Serweb-Did`` for a served name and 404 for any other."""
-    deadline = _Deadline(timeout)
-    sock = _udp_socket(address, deadline)
-    with sock:
-        local_host, local_port = sock.getsockname()[:2]
-        call_id = secrets.token_hex(12)
-        message = _options_request(name, _uri_host(local_host), local_port, call_id)
-        interval = _T1
-        try:
-            sock.send(message)
-            next_send = time.monotonic() + interval
-            while True:
-                wait = min(deadline.left(), max(next_send - time.monotonic(), 0.001))
-                if deadline.left() <= 0:
-                    raise ProxyTimeout(f"no answer to OPTIONS sip:{name} from {address}")
-                sock.settimeout(wait)
-                try:
-                    data = sock.recv(65535)
-                except TimeoutError:
-                    interval = min(interval * 2, 4.0)
-                    next_send = time.monotonic() + interval
-                    sock.send(message)
-                    continue
-                answer = _parse_answer(data, call_id)
-                if answer is not None and answer.status >= 200:
-                    return answer
-        except ConnectionRefusedError:
-            raise ProxyUnreachable(f"nothing answers SIP on {address}") from None
-        except OSError as exc:
-            raise ProxyUnreachable(f"{address}: {exc.strerror}") from None
-
-
-def _uri_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def _options_request(name: str, local_host: str, local_port: int, call_id: str) -> bytes:
-    lines = [
-        f"OPTIONS sip:{name} SIP/2.0",
-        f"Via: SIP/2.0/UDP {local_host}:{local_port};branch=z9hG4bK{secrets.token_hex(8)};rport",
-        "Max-Forwards: 70",
-        f"From: <sip:serweb-probe@{local_host}>;tag={secrets.token_hex(4)}",
-        f"To: <sip:{name}>",
-        f"Call-ID: {call_id}",
-        "CSeq: 1 OPTIONS",
-        "User-Agent: serweb-probe",
-        "Content-Length: 0",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def _parse_answer(data: bytes, call_id: str) -> SipAnswer | None:
-    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace")
-    status_line, *header_lines = head.split("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("SIP/2.0") or not parts[1].isdigit():
-        return None
-    headers: dict[str, str] = {}
-    for line in header_lines:
-        key, sep, value = line.partition(":")
-        if sep:
-            headers[key.strip().lower()] = value.strip()
-    if headers.get("call-id", headers.get("i")) != call_id:
-        return None
-    return SipAnswer(
-        status=int(parts[1]), reason=parts[2] if len(parts) > 2 else "", headers=headers
-    )

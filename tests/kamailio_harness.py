@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from proxies import transport
+from proxies import reload, sip_probe, transport
+from proxies.models import Proxy
+from proxies.services import proxy_create
 
 REPO = Path(__file__).resolve().parent.parent
 KAMAILIO_CFG = REPO / "deploy" / "kamailio" / "kamailio.cfg"
@@ -237,7 +239,7 @@ class Kamailio:
 
     def serves(self, name: str) -> str | None:
         """The did the proxy serves ``name`` as right now (SIP OPTIONS), or None."""
-        answer = transport.sip_options(self.sip_address, name, timeout=2)
+        answer = sip_probe.options(self.sip_address, name, timeout=2)
         return answer.headers.get("x-serweb-did") if answer.status == 200 else None
 
 
@@ -505,3 +507,20 @@ def running_kamailio(django_db_blocker, prefix: str, **options) -> Iterator[Kama
             yield instance
         finally:
             instance.stop()
+
+
+def serweb_proxy(kamailio: Kamailio, name: str = "kam") -> Proxy:
+    """The running Kamailio (started again if a test stopped it) as serweb's proxy ``name``
+    on its FIFO, reloaded to the test's data."""
+    if kamailio.process is None or kamailio.process.poll() is not None:
+        kamailio.start()
+    created = proxy_create(
+        actor=None,
+        name=name,
+        transport="fifo",
+        address=kamailio.fifo,
+        sip_address=kamailio.sip_address,
+    )
+    outcome = reload.proxy_reload(created.pk, force=True)
+    assert outcome.status == reload.Status.APPLIED, outcome
+    return Proxy.objects.get(pk=created.pk)

@@ -12,9 +12,8 @@ from domains.services import domain_attribute_set, domain_create
 from proxies import reload
 from proxies.generation import desired_generation
 from proxies.models import Proxy
-from proxies.services import proxy_create
 from subscribers.services import subscriber_create, subscriber_set_password
-from tests.kamailio_harness import Kamailio, Sipp, proxy_login, scratch_dir
+from tests.kamailio_harness import Kamailio, Sipp, proxy_login, scratch_dir, serweb_proxy
 
 pytestmark = pytest.mark.postgres
 
@@ -51,18 +50,7 @@ def sipp(htable_kamailio, htable_dir, request) -> Sipp:
 @pytest.fixture
 def proxy(htable_kamailio, transactional_db, settings) -> Proxy:
     settings.SERWEB_PROXY_ATTRIBUTES = "htable"
-    if htable_kamailio.process.poll() is not None:
-        htable_kamailio.start()
-    created = proxy_create(
-        actor=None,
-        name="kam-htable",
-        transport="fifo",
-        address=htable_kamailio.fifo,
-        sip_address=htable_kamailio.sip_address,
-    )
-    outcome = reload.proxy_reload(created.pk, force=True)
-    assert outcome.status == reload.Status.APPLIED, outcome
-    return Proxy.objects.get(pk=created.pk)
+    return serweb_proxy(htable_kamailio, "kam-htable")
 
 
 def challenge_realm(sipp: Sipp, user: str, domain: str, password: str, *, ok=True) -> str:

@@ -22,10 +22,16 @@ from domains.services import domain_create, domain_name_add, domain_name_remove
 from proxies import drift, receivers, reload, transport
 from proxies.generation import desired_generation
 from proxies.models import Proxy
-from proxies.services import proxy_create
 from subscribers.services import subscriber_create
 from tests.helpers import in_parallel
-from tests.kamailio_harness import MODE_DEFINES, Kamailio, Sipp, proxy_login, scratch_dir
+from tests.kamailio_harness import (
+    MODE_DEFINES,
+    Kamailio,
+    Sipp,
+    proxy_login,
+    scratch_dir,
+    serweb_proxy,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -62,18 +68,7 @@ def sipp(kamailio, index_dir, request) -> Sipp:
 @pytest.fixture
 def proxy(kamailio, transactional_db, settings) -> Proxy:
     settings.SERWEB_PROXY_DOMAINS = "htable"
-    if kamailio.process.poll() is not None:
-        kamailio.start()
-    created = proxy_create(
-        actor=None,
-        name="kam-index",
-        transport="fifo",
-        address=kamailio.fifo,
-        sip_address=kamailio.sip_address,
-    )
-    outcome = reload.proxy_reload(created.pk, force=True)
-    assert outcome.status == reload.Status.APPLIED, outcome
-    return Proxy.objects.get(pk=created.pk)
+    return serweb_proxy(kamailio, "kam-index")
 
 
 def caught_up(proxy: Proxy) -> bool:

@@ -49,6 +49,7 @@ from tests.kamailio_harness import (
     proxy_login,
     redis_reachable,
     scratch_dir,
+    serweb_proxy,
     wait_until,
 )
 
@@ -102,18 +103,7 @@ def sipp(kamailio, e2e_dir, request) -> Sipp:
 def proxy(kamailio, transactional_db, settings, mode) -> Proxy:
     """The running Kamailio as serweb's proxy, reloaded to this test's (empty) data."""
     settings.SERWEB_PROXY_DOMAINS = mode
-    if kamailio.process.poll() is not None:
-        kamailio.start()
-    created = proxy_create(
-        actor=None,
-        name="kam",
-        transport="fifo",
-        address=kamailio.fifo,
-        sip_address=kamailio.sip_address,
-    )
-    outcome = reload.proxy_reload(created.pk, force=True)
-    assert outcome.status == reload.Status.APPLIED, outcome
-    return Proxy.objects.get(pk=created.pk)
+    return serweb_proxy(kamailio)
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,8 @@ from django.db import connection
 
 from domains.models import Domain, DomainName, DomainOrigin, DomainState
 from domains.services import domain_create
-from proxies import reload
 from proxies.generation import desired_generation
 from proxies.models import Proxy
-from proxies.services import proxy_create
 from subscribers.services import subscriber_create
 from tests import dns_harness
 from tests.kamailio_harness import (
@@ -37,6 +35,7 @@ from tests.kamailio_harness import (
     free_port,
     proxy_login,
     scratch_dir,
+    serweb_proxy,
     stop_process,
     wait_until,
 )
@@ -272,17 +271,7 @@ def closed_site(start_site) -> Site:
 def as_proxy(site: Site) -> Proxy:
     """Register the site's Kamailio with serweb (so its reloads reach it), reloaded to this
     test's (empty) data."""
-    kamailio = site.kamailio
-    created = proxy_create(
-        actor=None,
-        name="kam",
-        transport="fifo",
-        address=kamailio.fifo,
-        sip_address=kamailio.sip_address,
-    )
-    outcome = reload.proxy_reload(created.pk, force=True)
-    assert outcome.status == reload.Status.APPLIED, outcome
-    return Proxy.objects.get(pk=created.pk)
+    return serweb_proxy(site.kamailio)
 
 
 @pytest.fixture

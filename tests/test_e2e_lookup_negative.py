@@ -12,10 +12,16 @@ import pytest
 from django.db import connection
 
 from domains.services import domain_create
-from proxies import reload, transport
+from proxies import reload, sip_probe, transport
 from proxies.models import Proxy
-from proxies.services import proxy_create
-from tests.kamailio_harness import MODE_DEFINES, Sipp, proxy_login, scratch_dir, wait_until
+from tests.kamailio_harness import (
+    MODE_DEFINES,
+    Sipp,
+    proxy_login,
+    scratch_dir,
+    serweb_proxy,
+    wait_until,
+)
 from tests.test_e2e_lookup import LookupKamailio, Serweb
 
 pytestmark = pytest.mark.postgres
@@ -84,16 +90,7 @@ def proxy(kamailio, mode, transactional_db, settings) -> Proxy:
     """The Kamailio as serweb's proxy, reloaded to this test's (empty) data."""
     settings.SERWEB_PROXY_DOMAINS = mode
     settings.SERWEB_PROXY_NEGATIVE_HTABLE = TABLE
-    created = proxy_create(
-        actor=None,
-        name="kam",
-        transport="fifo",
-        address=kamailio.fifo,
-        sip_address=kamailio.sip_address,
-    )
-    outcome = reload.proxy_reload(created.pk, force=True)
-    assert outcome.status == reload.Status.APPLIED, outcome
-    return Proxy.objects.get(pk=created.pk)
+    return serweb_proxy(kamailio)
 
 
 @pytest.fixture
@@ -133,7 +130,7 @@ def remembered(kamailio: LookupKamailio, name: str) -> str | None:
 
 
 def ask_once(kamailio: LookupKamailio, name: str) -> int:
-    return transport.sip_options(kamailio.sip_address, f"alice@{name}", timeout=3).status
+    return sip_probe.options(kamailio.sip_address, f"alice@{name}", timeout=3).status
 
 
 def test_a_flood_for_one_unknown_name_asks_serweb_once(proxy, kamailio, serweb, sipp, request):

@@ -27,7 +27,7 @@ DOORS = re.compile(
 )
 # Code that knows nothing of the database: it is fed and tested with plain values.
 PURE = re.compile(
-    r"^(subscribers\.digest|proxies\.transport|domains\.names|audit\.diff"
+    r"^(subscribers\.digest|proxies\.(transport|sip_probe)|domains\.names|audit\.diff"
     r"|domains\.dns\.(resolution|wire|client|sip|policy|observation))$"
 )
 MODELS = re.compile(r"\.models$")
@@ -78,6 +78,7 @@ def test_the_plan_still_names_real_modules():
     assert {
         "subscribers.digest",
         "proxies.transport",
+        "proxies.sip_probe",
         "domains.names",
         "domains.dns.resolution",
         "domains.dns.wire",

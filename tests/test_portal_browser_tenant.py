@@ -19,11 +19,9 @@ from playwright.sync_api import expect
 
 from domains.dns.housekeeping import housekeeping_run
 from domains.models import Domain, DomainState, Tenant
-from proxies import reload
-from proxies.services import proxy_create
 from tests import dns_harness
 from tests.dns_harness import PROXY_HOSTNAMES
-from tests.kamailio_harness import Sipp, running_kamailio
+from tests.kamailio_harness import Sipp, running_kamailio, serweb_proxy
 from tests.test_portal_signup import confirmation_link
 
 knot = dns_harness.knot
@@ -48,15 +46,7 @@ def kamailio(django_db_setup, django_db_blocker):
 @pytest.fixture
 def proxy(kamailio, transactional_db):
     """The running Kamailio as serweb's proxy, reloaded to this test's (empty) data."""
-    created = proxy_create(
-        actor=None,
-        name="kam",
-        transport="fifo",
-        address=kamailio.fifo,
-        sip_address=kamailio.sip_address,
-    )
-    assert reload.proxy_reload(created.pk, force=True).status == reload.Status.APPLIED
-    return created
+    return serweb_proxy(kamailio)
 
 
 def clipboard(visit) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from proxies import transport
+from proxies import sip_probe, transport
 
 Answer = Callable[[dict], dict | None]
 
@@ -449,7 +449,7 @@ def sip_responder(served: dict[str, str], *, drop_first: int = 0) -> Callable[[b
 
 def test_options_probe_reports_the_did(udp_server):
     server = udp_server(sip_responder({"sip.alpha.test": "alpha.test"}))
-    answer = transport.sip_options(server.address, "sip.alpha.test", timeout=1)
+    answer = sip_probe.options(server.address, "sip.alpha.test", timeout=1)
     assert answer.status == 200
     assert answer.headers["x-serweb-did"] == "alpha.test"
     request = server.received[0].decode()
@@ -458,21 +458,21 @@ def test_options_probe_reports_the_did(udp_server):
 
 def test_options_probe_of_an_unserved_name_gets_404(udp_server):
     server = udp_server(sip_responder({}))
-    assert transport.sip_options(server.address, "gone.test", timeout=1).status == 404
+    assert sip_probe.options(server.address, "gone.test", timeout=1).status == 404
 
 
 def test_options_probe_retransmits_a_lost_request(udp_server):
     server = udp_server(sip_responder({"alpha.test": "alpha.test"}, drop_first=1))
-    assert transport.sip_options(server.address, "alpha.test", timeout=2).status == 200
+    assert sip_probe.options(server.address, "alpha.test", timeout=2).status == 200
     assert len(server.received) == 2
 
 
 def test_options_probe_times_out(udp_server):
     server = udp_server(lambda data: [])
     with pytest.raises(transport.ProxyTimeout):
-        transport.sip_options(server.address, "alpha.test", timeout=0.3)
+        sip_probe.options(server.address, "alpha.test", timeout=0.3)
 
 
 def test_options_probe_without_listener_is_unreachable():
     with pytest.raises(transport.ProxyUnreachable):
-        transport.sip_options(f"127.0.0.1:{free_udp_port()}", "alpha.test", timeout=2)
+        sip_probe.options(f"127.0.0.1:{free_udp_port()}", "alpha.test", timeout=2)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from domains.services import domain_create, domain_disable, domain_name_add
-from proxies import drift, memory, reload, transport
+from proxies import drift, memory, reload, sip_probe, transport
 from proxies.config import config
 from proxies.generation import desired_generation
 from proxies.models import Proxy, ReloadState
@@ -66,11 +66,11 @@ class FakeKamailio:
             raise transport.ProxyUnreachable("Kamailio is not running")
         return time.monotonic() - self.started
 
-    def sip_options(self, address: str, name: str, *, timeout: float) -> transport.SipAnswer:
+    def sip_options(self, address: str, name: str, *, timeout: float) -> sip_probe.SipAnswer:
         if name in self.served:
             headers = {"x-serweb-did": self.served[name]} if self.did_header else {}
-            return transport.SipAnswer(200, "OK", headers)
-        return transport.SipAnswer(404, "Not Here", {})
+            return sip_probe.SipAnswer(200, "OK", headers)
+        return sip_probe.SipAnswer(404, "Not Here", {})
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def kamailio(monkeypatch) -> FakeKamailio:
     monkeypatch.setattr(transport, "domain_reload", fake.domain_reload)
     monkeypatch.setattr(transport, "shm_stats", fake.shm_stats)
     monkeypatch.setattr(transport, "uptime_seconds", fake.uptime_seconds)
-    monkeypatch.setattr(transport, "sip_options", fake.sip_options)
+    monkeypatch.setattr(sip_probe, "options", fake.sip_options)
     return fake
 
 

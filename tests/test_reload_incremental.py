@@ -28,7 +28,7 @@ from domains.services import (
     domain_name_add,
     domain_name_remove,
 )
-from proxies import drift, incremental, index_log, receivers, reload, transport
+from proxies import drift, incremental, index_log, receivers, reload, sip_probe, transport
 from proxies.generation import desired_generation
 from proxies.models import IndexEntry, Proxy
 from subscribers.services import subscriber_create
@@ -91,8 +91,8 @@ class FakeHtableKamailio:
 
     def sip_options(self, address, name, *, timeout):
         if name in self.tables[NAMES]:
-            return transport.SipAnswer(200, "OK", {"x-serweb-did": self.tables[NAMES][name]})
-        return transport.SipAnswer(404, "Not Here", {})
+            return sip_probe.SipAnswer(200, "OK", {"x-serweb-did": self.tables[NAMES][name]})
+        return sip_probe.SipAnswer(404, "Not Here", {})
 
     def full_reloads(self) -> int:
         return self.calls.count("htable.reload") // 2
@@ -116,9 +116,9 @@ def kamailio(monkeypatch, settings) -> FakeHtableKamailio:
         "shm_stats",
         "uptime_seconds",
         "domain_reload",
-        "sip_options",
     ):
         monkeypatch.setattr(transport, name, getattr(fake, name))
+    monkeypatch.setattr(sip_probe, "options", fake.sip_options)
     return fake
 
 
