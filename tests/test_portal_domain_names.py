@@ -8,14 +8,27 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from api.jobs import job_run, job_start
+from api.models import Job
 from audit.models import AuditEntry
 from domains.models import Domain, DomainName, DomainTransition, NameCheck, NameState, Tenant
 from domains.services import domain_create
+from tests import dns_harness
 from tests.helpers import proxy_rows
-from tests.portal_helpers import elements, field_errors, flash_messages, page_tree, text_of
+from tests.portal_helpers import (
+    attrs_of,
+    elements,
+    field_errors,
+    flash_messages,
+    page_tree,
+    text_of,
+)
 
 DID = "names.example"
 URL = f"/domain/{DID}/"
+
+knot = dns_harness.knot
+dns_settings = dns_harness.dns_settings
 
 
 @pytest.fixture
@@ -248,3 +261,23 @@ def test_the_dns_history_says_which_name_moved(operator, domain):
 
     assert "the domain: active → suspect" in said
     assert "192.0.2.7: active → disabled" in said
+
+
+def test_a_finished_check_brings_the_names_table_up_to_date(
+    operator, alice, checked, settings, knot, dns_settings
+):
+    settings.SERWEB_PROXY_ADDRESSES = ["192.0.2.7"]
+    job = job_start(
+        actor=alice, kind=Job.Kind.VERIFY_DOMAIN, target_id=checked.pk, target=checked.did
+    )
+    job_run(job.pk)
+
+    fragment = operator.get(f"{URL}jobs/{job.pk}/", HTTP_HX_REQUEST="true")
+
+    [table] = elements(page_tree(fragment), "div", id="domain-names")
+    assert attrs_of(table).get("hx-swap-oob") == "true"
+    # The literal is one of the proxy addresses now: active in the table swapped in.
+    assert "192.0.2.7" in text_of(table) and name_rows(fragment)["192.0.2.7"][2] == "active"
+    # The whole page has the table once, not swapped out of band.
+    [whole] = elements(page_tree(operator.get(URL)), "div", id="domain-names")
+    assert "hx-swap-oob" not in attrs_of(whole)
