@@ -166,13 +166,15 @@ def pages(domains: int) -> list[tuple[str, str]]:
 
 def tenant_pages(domains: int) -> list[tuple[str, str]]:
     from domains.models import Domain, Tenant
+    from portal.paging import encode_cursor
 
-    mine = Domain.objects.filter(tenant=Tenant.objects.get(name="tenant-0")).order_by("did")
+    mine = Domain.objects.filter(tenant=Tenant.objects.get(name="tenant-0")).order_by("did", "id")
     held = mine.count()
     middle = mine[held // 2].did
+    deep = encode_cursor(mine[int(held * 0.9)], ["did", "id"])
     return [
         ("tenant: list, first page", "/my/domains/"),
-        ("tenant: list, deep page", f"/my/domains/?page={max(1, held // 50 * 9 // 10)}"),
+        ("tenant: list, deep page", f"/my/domains/?after={deep}"),
         ("tenant: search by alias", f"/my/domains/?search=sip.{middle[:-12]}"),
         ("tenant: domain page", f"/my/domains/{middle}/"),
     ]

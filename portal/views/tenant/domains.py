@@ -23,12 +23,13 @@ from domains.services import domain_attribute_set, domain_attribute_unset
 from domains.tenancy import domain_release, domain_rows, tenant_domains
 from portal.access import tenant_required
 from portal.forms.tenant import AttributeForm, TenantDomainFilter
-from portal.paging import numbered_page
+from portal.paging import keyset_page
 from portal.views.tenant.dns import PANEL, records_context, snippet_download, started
 from proxies.status import domain_pending_proxies, domain_serving, pending_note
 from serweb.errors import add_to_form
 
 PAGE_SIZE = 50
+ORDERING = ("did", "id")
 
 
 def _no_nul(*parts: str) -> None:
@@ -51,7 +52,8 @@ def _domain_or_404(request, did: str) -> Domain:
 def domain_list(request):
     search = TenantDomainFilter(request.GET, queryset=tenant_domains(request.tenant))
     rows = search.qs if search.is_valid() else tenant_domains(request.tenant).none()
-    page = numbered_page(rows, request, size=PAGE_SIZE)
+    # By did, from a cursor: a deep page costs what the first does at any size.
+    page = keyset_page(rows, request, ordering=ORDERING, size=PAGE_SIZE)
     claims = DomainClaim.objects.filter(tenant=request.tenant, verified_at=None)
     context = {
         "search": search,
