@@ -195,8 +195,45 @@ def test_a_failing_alias_is_named_in_a_mail_and_the_banner_while_the_domain_stay
     )
     assert f"{alias} , a name of {did} , is no longer served" in said
 
-    # Its records back: served again, and the banner is gone.
+    # Its records back: served again, mailed so, and the banner is gone.
     knot.srv(alias, PROXY_HOSTNAMES[0])
     domain_verify(domain=live_domain)
     assert NameCheck.objects.get(name__name=alias).state == NameState.ACTIVE
+    assert mailoutbox[-1].subject == f"[serweb] {alias} is served again"
+    assert f"{alias}, a name of {did}, again" in " ".join(mailoutbox[-1].body.split())
+    assert len(mailoutbox) == 3
     assert "dns-alerts" not in client.get("/my/domains/").text
+
+
+def test_a_domain_back_with_its_names_is_one_mail(live_domain, knot, mailoutbox, alice):
+    did = live_domain.did
+    alias = f"sip.{did}"
+    knot.srv(alias, PROXY_HOSTNAMES[0])
+    domain_name_add(actor=alice, domain=live_domain, name=alias)
+    domain_verify(domain=live_domain)
+    # Both names gone: the domain and its alias are suspect together.
+    knot.remove(f"_sip._udp.{alias}", "SRV")
+    knot.remove(f"_sip._udp.{did}", "SRV")
+    now = timezone.now()
+    housekeeping_run(slots=1, now=now)
+    live_domain.refresh_from_db()
+    assert live_domain.state == DomainState.SUSPECT
+    assert NameCheck.objects.get(name__name=alias).state == NameState.SUSPECT
+    mailoutbox.clear()
+
+    # Both back in one run: the domain's mail says it, the alias's says nothing more.
+    knot.srv(alias, PROXY_HOSTNAMES[0])
+    knot.srv(did, PROXY_HOSTNAMES[0])
+    housekeeping_run(slots=1, now=now + timedelta(hours=7))
+    assert NameCheck.objects.get(name__name=alias).state == NameState.ACTIVE
+    assert [m.subject for m in mailoutbox] == [f"[serweb] {did} is served again"]
+
+    # And by "check now": the same one mail.
+    knot.remove(f"_sip._udp.{alias}", "SRV")
+    knot.remove(f"_sip._udp.{did}", "SRV")
+    housekeeping_run(slots=1, now=now + timedelta(hours=14))
+    mailoutbox.clear()
+    knot.srv(alias, PROXY_HOSTNAMES[0])
+    knot.srv(did, PROXY_HOSTNAMES[0])
+    domain_verify(domain=live_domain)
+    assert [m.subject for m in mailoutbox] == [f"[serweb] {did} is served again"]

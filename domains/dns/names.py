@@ -100,10 +100,9 @@ def name_transition(
     evidence in the domain's DNS history and an entry in its audit trail, which the
     domain's tenant reads. The canonical name going negative while other names of the
     domain point at us (``pointing``, as the same check saw them) says so, and that the
-    domain stays served under them: its did does not change. A host name going negative
-    while the domain stays served under others is mailed to the tenant (``token``: the
-    owner's, for the records expected at the canonical name); when no name is left, the
-    domain's own transition tells."""
+    domain stays served under them: its did does not change. The tenant hears of a host
+    name's move as notices.name_transition_notify decides (``token``: the owner's, for the
+    records expected at the canonical name)."""
     when = now or timezone.now()
     from_state = check.state
     was_served = check.is_served
@@ -141,17 +140,17 @@ def name_transition(
         before={"name": name, "state": from_state},
         after=after,
     )
-    if others and to_state != NameState.ACTIVE and domain.is_served:
-        name_transition_notify(
-            domain=domain,
-            from_state=from_state,
-            to_state=to_state,
-            evidence=evidence,
-            token=token if canonical else None,
-            policy=policy or DnsPolicy.from_settings(),
-            now=when,
-            served_under=others,
-        )
+    name_transition_notify(
+        domain=domain,
+        name=name,
+        from_state=from_state,
+        to_state=to_state,
+        evidence=evidence,
+        token=token if canonical else None,
+        policy=policy or DnsPolicy.from_settings(),
+        now=when,
+        served_under=others,
+    )
     if check.is_served != was_served:
         domain_served_names_changed(domain)
     return transition

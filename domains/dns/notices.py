@@ -16,8 +16,8 @@ from domains.dns.failures import failing_records
 from domains.dns.lifecycle import Counters, disable_earliest_at
 from domains.dns.policy import DnsPolicy
 from domains.dns.publish import domain_records
-from domains.models import Domain, DomainCheck, DomainState, Tenant
-from domains.names import name_for_people
+from domains.models import Domain, DomainCheck, DomainState, DomainTransition, Tenant
+from domains.names import NameKind, name_for_people, normalize_host
 from serweb.links import public_url
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ SUBJECTS = {
     "back": "{name} is served again",
     "name_suspect": "{name}: its DNS records are not what serweb needs",
     "name_disabled": "{name} is no longer served",
+    "name_back": "{name} is served again",
 }
 
 
@@ -115,6 +116,7 @@ def transition_notify(
 def name_transition_notify(
     *,
     domain: Domain,
+    name: str,
     from_state: str,
     to_state: str,
     evidence: dict[str, Any],
@@ -123,11 +125,22 @@ def name_transition_notify(
     now: datetime,
     served_under: list[str],
 ) -> None:
-    """What one host name's transition tells the tenant while its domain stays served
-    under ``served_under``: the name's records that fail, and when it could stop being
-    served."""
+    """What one host name's move tells the tenant: going negative while its domain stays
+    served under ``served_under`` (the records that fail, and when the name could stop
+    being served; with no name left the domain's own mail tells), and served again while
+    its domain is (not when the domain comes back with it: its own mail tells). IP
+    literals are not the tenant's to fix and are never mailed."""
     kind = _kind(from_state, to_state)
-    if kind not in ("suspect", "disabled") or domain.tenant_id is None:
+    if domain.tenant_id is None or normalize_host(name).kind != NameKind.HOSTNAME:
+        return
+    if kind in ("suspect", "disabled"):
+        if not served_under or not domain.is_served:
+            return
+    elif kind == "back":
+        came_back = DomainTransition.objects.filter(domain=domain, name="", created_at=now)
+        if domain.state != DomainState.ACTIVE or came_back.exists():
+            return
+    else:
         return
     disable_at = None
     if kind == "suspect":
