@@ -346,8 +346,11 @@ class TruncatingServer:
                 continue
             with conn:
                 conn.settimeout(1)
-                size = int.from_bytes(conn.recv(2), "big")
-                query = dnspython_message.from_wire(conn.recv(size))
+                size = int.from_bytes(_received(conn, 2), "big")
+                wire = _received(conn, size)
+                if not size or len(wire) < size:
+                    continue  # the client hung up before its query was whole
+                query = dnspython_message.from_wire(wire)
                 answer = self.tcp_answer(query).to_wire()
                 conn.sendall(len(answer).to_bytes(2, "big") + answer)
 
@@ -357,6 +360,20 @@ class TruncatingServer:
             thread.join()
         self.udp.close()
         self.tcp.close()
+
+
+def _received(conn, size: int) -> bytes:
+    """Up to ``size`` bytes from ``conn``, fewer only when the peer closed or went quiet."""
+    data = b""
+    while len(data) < size:
+        try:
+            chunk = conn.recv(size - len(data))
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _answer_to(name: str, query_id: int):
