@@ -10,9 +10,8 @@ from datetime import datetime
 
 from django.db import transaction
 
-from domains.dns.check_rows import check_save
-from domains.dns.lifecycle import Counters, decide_literal
-from domains.dns.names import NameVerification, name_checks_of, name_transition
+from domains.dns.lifecycle import decide_literal
+from domains.dns.names import NameVerification, name_checks_of, name_observed
 from domains.dns.observation import observe_literal
 from domains.dns.policy import DnsPolicy
 from domains.dns.slots import LITERAL_KINDS
@@ -33,29 +32,16 @@ def literal_conclude(
     observation = observe_literal(name.name, policy.proxy)
     outcome = observation.outcome(policy)
     decision = decide_literal(state=check.state, outcome=outcome)
-    from_state = check.state
-    check_save(check, observation, outcome, now, Counters())
-    if decision.to_state is not None:
-        name_transition(
-            actor=actor,
-            domain=domain,
-            check=check,
-            name=name.name,
-            canonical=name.is_canonical,
-            to_state=decision.to_state,
-            verdict=str(observation.sip.verdict),
-            reason=observation.reason,
-            evidence=observation.to_evidence(),
-            now=now,
-            policy=policy,
-        )
-    return NameVerification(
-        name=name.name,
-        canonical=name.is_canonical,
+    return name_observed(
+        actor=actor,
+        domain=domain,
+        name=name,
+        check=check,
         observation=observation,
         outcome=outcome,
-        from_state=from_state,
-        to_state=check.state,
+        decision=decision,
+        now=now,
+        policy=policy,
     )
 
 

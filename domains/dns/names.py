@@ -24,7 +24,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from domains.dns.check_rows import check_save
 from domains.dns.client import Client
-from domains.dns.lifecycle import Counters, decide_name, unless_unconfirmed
+from domains.dns.lifecycle import Counters, Decision, decide_name, unless_unconfirmed
 from domains.dns.notices import name_transition_notify
 from domains.dns.observation import Observation, Outcome, confirm_fresh
 from domains.dns.policy import DnsPolicy
@@ -218,36 +218,68 @@ def names_conclude(
                 if authority is not None:
                     observation = replace(observation, authority=authority)
                 decision = unless_unconfirmed(decision, agreed, "name")
-            from_state = check.state
-            check_save(check, observation, outcome, now, decision.counters)
-            if decision.to_state and decision.to_state != from_state:
-                name_transition(
+            results.append(
+                name_observed(
                     actor=actor,
                     domain=domain,
+                    name=name,
                     check=check,
-                    name=name.name,
-                    canonical=name.is_canonical,
-                    to_state=decision.to_state,
-                    verdict=str(observation.sip.verdict),
-                    reason=observation.reason,
-                    evidence=observation.to_evidence(),
-                    now=now,
-                    pointing=pointing,
-                    token=token,
-                    policy=policy,
-                )
-            results.append(
-                NameVerification(
-                    name=name.name,
-                    canonical=name.is_canonical,
                     observation=observation,
                     outcome=outcome,
-                    from_state=from_state,
-                    to_state=check.state,
-                    note=decision.note,
+                    decision=decision,
+                    now=now,
+                    policy=policy,
+                    pointing=pointing,
+                    token=token,
                 )
             )
     return results
+
+
+def name_observed(
+    *,
+    actor: Actor,
+    domain: Domain,
+    name: DomainName,
+    check: NameCheck,
+    observation: Observation,
+    outcome: Outcome,
+    decision: Decision,
+    now: datetime,
+    policy: DnsPolicy,
+    pointing: Sequence[str] = (),
+    token: str | None = None,
+) -> NameVerification:
+    """Record one name's observation on its check row (the domain locked by the caller),
+    move the name where ``decision`` says, and what that did, for host names and IP
+    literals alike."""
+    from_state = check.state
+    check_save(check, observation, outcome, now, decision.counters)
+    if decision.to_state and decision.to_state != from_state:
+        name_transition(
+            actor=actor,
+            domain=domain,
+            check=check,
+            name=name.name,
+            canonical=name.is_canonical,
+            to_state=decision.to_state,
+            verdict=str(observation.sip.verdict),
+            reason=observation.reason,
+            evidence=observation.to_evidence(),
+            now=now,
+            pointing=pointing,
+            token=token,
+            policy=policy,
+        )
+    return NameVerification(
+        name=name.name,
+        canonical=name.is_canonical,
+        observation=observation,
+        outcome=outcome,
+        from_state=from_state,
+        to_state=check.state,
+        note=decision.note,
+    )
 
 
 def _decide(domain: Domain, check: NameCheck, outcome: Outcome, now: datetime, policy: DnsPolicy):
