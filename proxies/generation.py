@@ -3,6 +3,7 @@ loaded. Bumped once per transaction that changes what a proxy caches; each proxy
 the generation it last applied."""
 
 from datetime import datetime
+from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
@@ -43,6 +44,23 @@ def applied_forget(proxy_id: int, detail: str | None = None) -> None:
     Proxy.objects.filter(pk=proxy_id).update(
         applied_generation=0, applied_changed_at=None, full_reload_due=True, **error
     )
+
+
+def applied_fields(
+    proxy: Proxy, *, generation: int, changed_at: datetime | None, seconds: float, now: datetime
+) -> dict[str, Any]:
+    """What a proxy that has just been brought to ``generation`` (a full reload or an
+    update that took ``seconds``) records: applied, verified when it was probed (it has a
+    SIP address), its failures forgotten."""
+    return {
+        "applied_generation": generation,
+        "applied_changed_at": changed_at,
+        "last_reload_at": now,
+        "last_reload_seconds": seconds,
+        "last_verified_at": now if proxy.sip_address else None,
+        "failures": 0,
+        "next_retry_at": None,
+    }
 
 
 def generation_touch() -> None:

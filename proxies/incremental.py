@@ -24,7 +24,7 @@ from django.utils import timezone
 from proxies import index_log, memory, transport
 from proxies.bookkeeping import quick_commit
 from proxies.config import config, htable_name, index_in_htable, names_htable_name
-from proxies.generation import applied_forget
+from proxies.generation import applied_fields, applied_forget
 from proxies.index_log import Change
 from proxies.models import IndexTable, Proxy
 from proxies.outcome import ReloadOutcome, Status, failed
@@ -138,13 +138,9 @@ def applied(
             shm_total=shm.total,
             shm_free=shm.free,
             shm_checked_at=now,
-            applied_generation=generation,
-            applied_changed_at=changed_at,
-            last_reload_at=now,
-            last_reload_seconds=seconds,
-            last_verified_at=now if proxy.sip_address else None,
-            failures=0,
-            next_retry_at=None,
+            **applied_fields(
+                proxy, generation=generation, changed_at=changed_at, seconds=seconds, now=now
+            ),
             update_count=F("update_count") + 1,
             proxy_started_at=started_at,
         )

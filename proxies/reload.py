@@ -55,7 +55,7 @@ from proxies.config import (
     index_in_htable,
     names_htable_name,
 )
-from proxies.generation import desired_state
+from proxies.generation import applied_fields, desired_state
 from proxies.memory import room_check
 from proxies.models import Proxy
 from proxies.negatives import negative_htable_name, negatives_forget, served_names
@@ -273,13 +273,9 @@ def _catch_up(proxy_id: int, *, force: bool) -> tuple[ReloadOutcome, bool]:
 
     now = timezone.now()
     Proxy.objects.filter(pk=proxy_id).update(
-        applied_generation=generation,
-        applied_changed_at=changed_at,
-        last_reload_at=now,
-        last_reload_seconds=seconds,
-        last_verified_at=now if proxy.sip_address else None,
-        failures=0,
-        next_retry_at=None,
+        **applied_fields(
+            proxy, generation=generation, changed_at=changed_at, seconds=seconds, now=now
+        ),
         full_reload_due=False,
     )
     logger.info("proxy %s: generation %s live (%.3f s)", proxy.name, generation, seconds)

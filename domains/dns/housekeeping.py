@@ -35,10 +35,9 @@ from domains.dns.lifecycle import (
     Counters,
     decide,
     decide_literal,
-    decide_name,
     deciding_observation,
 )
-from domains.dns.names import name_checks_of, name_transition
+from domains.dns.names import name_checks_of, name_decision, name_transition
 from domains.dns.notices import disable_warning, warning_after
 from domains.dns.observation import Observation, Outcome, observe_literal
 from domains.dns.policy import DnsPolicy
@@ -214,15 +213,7 @@ class Housekeeping:
         outcome = observation.outcome(self.policy)
         self.tally.count_name(observation, outcome)
         record_observation(check, observation, outcome, self.now)
-        decision = decide_name(
-            domain_state=domain.state,
-            state=check.state,
-            state_changed_at=check.state_changed_at,
-            counters=Counters.of(check),
-            outcome=outcome,
-            now=self.now,
-            policy=self.policy,
-        )
+        decision = name_decision(domain, check, outcome, self.now, self.policy)
         if outcome == Outcome.POSITIVE:
             apply_counters(check, decision.counters)
             return decision.to_state is not None

@@ -191,7 +191,7 @@ def names_conclude(
     confirmed: dict[str, tuple[bool, dict[str, Any]]] = {}
     for name, observation in seen:
         check = known.get(name.pk) or NameCheck()
-        first = _decide(domain, check, observation.outcome(policy), now, policy)
+        first = name_decision(domain, check, observation.outcome(policy), now, policy)
         if first.needs_authority:
             confirmed[name.name] = run_dns(
                 confirm_fresh(
@@ -212,7 +212,7 @@ def names_conclude(
             if check is None or check.exempt or check.state == NameState.REMOVED:
                 continue  # deleted, exempted or removed meanwhile
             outcome = observation.outcome(policy)
-            decision = _decide(domain, check, outcome, now, policy)
+            decision = name_decision(domain, check, outcome, now, policy)
             if decision.needs_authority:
                 agreed, authority = confirmed.get(name.name, (None, None))
                 if authority is not None:
@@ -282,7 +282,11 @@ def name_observed(
     )
 
 
-def _decide(domain: Domain, check: NameCheck, outcome: Outcome, now: datetime, policy: DnsPolicy):
+def name_decision(
+    domain: Domain, check: NameCheck, outcome: Outcome, now: datetime, policy: DnsPolicy
+) -> Decision:
+    """What ``outcome`` does to a host name of ``domain``, by its check row's state and
+    counters (domains.dns.lifecycle.decide_name)."""
     return decide_name(
         domain_state=domain.state,
         state=check.state,

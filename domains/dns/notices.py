@@ -100,17 +100,19 @@ def transition_notify(
     kind = _kind(from_state, to_state)
     if kind is None or domain.tenant_id is None:
         return
-    disable_at = None
-    if kind == "suspect":
-        disable_at = disable_earliest_at(Counters(1, now, now), policy, now)
     tenant_notify(
         domain=domain,
         kind=kind,
         evidence=evidence,
         token=token,
         policy=policy,
-        disable_at=disable_at,
+        disable_at=_disable_at_after_first_negative(policy, now) if kind == "suspect" else None,
     )
+
+
+def _disable_at_after_first_negative(policy: DnsPolicy, now: datetime) -> datetime | None:
+    """The first moment housekeeping could disable what turned suspect at ``now``."""
+    return disable_earliest_at(Counters(1, now, now), policy, now)
 
 
 def name_transition_notify(
@@ -142,16 +144,13 @@ def name_transition_notify(
             return
     else:
         return
-    disable_at = None
-    if kind == "suspect":
-        disable_at = disable_earliest_at(Counters(1, now, now), policy, now)
     tenant_notify(
         domain=domain,
         kind=f"name_{kind}",
         evidence=evidence,
         token=token,
         policy=policy,
-        disable_at=disable_at,
+        disable_at=_disable_at_after_first_negative(policy, now) if kind == "suspect" else None,
         served_under=served_under,
     )
 
@@ -163,7 +162,7 @@ def warning_after(check: DomainCheck, to_state: str, policy: DnsPolicy, now: dat
     if to_state == DomainState.ACTIVE:
         check.warned_at = None
     elif to_state == DomainState.SUSPECT:
-        disable_at = disable_earliest_at(Counters(1, now, now), policy, now)
+        disable_at = _disable_at_after_first_negative(policy, now)
         if disable_at is not None and disable_at - now <= policy.disable_warning:
             check.warned_at = now
 
