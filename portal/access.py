@@ -54,6 +54,13 @@ OPERATORS = Scope(tenant=None, prefix="portal:")
 TENANT_PREFIX = "portal:my-"
 
 
+def _refuse_nul(kwargs: dict) -> None:
+    """An address part (a did, a name) holding a NUL names nothing, and PostgreSQL cannot
+    compare one: not found, on every guarded page alike."""
+    if any(isinstance(value, str) and "\x00" in value for value in kwargs.values()):
+        raise Http404
+
+
 def operator_required(view: View) -> View:
     @wraps(view)
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -61,6 +68,7 @@ def operator_required(view: View) -> View:
             return redirect_to_login(request.get_full_path())
         if not actor_is_operator(request.user):
             raise Http404
+        _refuse_nul(kwargs)
         request.scope = OPERATORS
         return view(request, *args, **kwargs)
 
@@ -80,6 +88,7 @@ def tenant_required(view: View) -> View:
             raise Http404
         if tenant.confirmed_at is None:
             return render(request, "portal/tenant/confirm_email.html", {"tenant": tenant})
+        _refuse_nul(kwargs)
         request.tenant = tenant
         request.scope = Scope(tenant=tenant, prefix=TENANT_PREFIX)
         return view(request, *args, **kwargs)

@@ -2,9 +2,13 @@
 tenants get 404 on operators' pages (and operators on tenants'), and every form carries
 Django's CSRF token and is refused without it."""
 
+import re
+
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 from django.test import Client
+from django.urls import get_resolver
+from django.urls.converters import StringConverter
 
 from tests.portal_helpers import SIGN_IN, TOTP_SECRET, attrs_of, elements, page_tree, sign_in
 
@@ -143,3 +147,32 @@ def test_the_second_factor_form_has_a_token_and_needs_it(client, alice):
     assert actions
     for action in actions:
         assert refused_without_token(client, action), action
+
+
+def _pages_with_text_in_the_address() -> list[tuple[str, list[str]]]:
+    """Each portal page whose address carries text (a did, a name, a token), with the
+    names of those parts."""
+    pages = []
+    for pattern in get_resolver("portal.urls").url_patterns:
+        texts = [
+            name
+            for name, converter in pattern.pattern.converters.items()
+            if isinstance(converter, StringConverter)
+        ]
+        if texts:
+            pages.append((str(pattern.pattern), texts))
+    return pages
+
+
+@pytest.mark.parametrize("person", ["alice", "bob"])
+def test_a_nul_in_any_address_is_not_found_never_an_error(client, alice, bob, person):
+    client.force_login({"alice": alice, "bob": bob}[person])
+    pages = _pages_with_text_in_the_address()
+    assert len(pages) > 10  # the domain pages, the tenant's, the imports
+    for route, texts in pages:
+        address = "/" + route
+        for name in texts:
+            address = address.replace(f"<str:{name}>", "a%00b")
+        address = re.sub(r"<int:\w+>", "1", address)
+        for answer in (client.get(address), client.post(address)):
+            assert answer.status_code in (404, 405), (address, answer.status_code)
